@@ -1,0 +1,1 @@
+"""qt_bridge package."""
