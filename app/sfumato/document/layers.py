@@ -1,0 +1,118 @@
+"""Layers: raster layers (RGBA) and mask layers (one channel), with their display properties."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+_uids = itertools.count(1)
+
+
+class LayerKind(StrEnum):
+    """What a layer holds: colour pixels or a one-channel mask."""
+
+    RASTER = "raster"
+    MASK = "mask"
+
+
+class BlendMode(StrEnum):
+    """How a raster layer combines with what lies below it (W3C compositing names)."""
+
+    NORMAL = "normal"
+    MULTIPLY = "multiply"
+    SCREEN = "screen"
+    OVERLAY = "overlay"
+    DARKEN = "darken"
+    LIGHTEN = "lighten"
+
+    @property
+    def ora_name(self) -> str:
+        """The OpenRaster ``composite-op`` value."""
+        return "svg:src-over" if self is BlendMode.NORMAL else f"svg:{self.value}"
+
+    @classmethod
+    def from_ora(cls, name: str | None) -> BlendMode:
+        """Parse an OpenRaster ``composite-op``; unknown operations fall back to normal."""
+        if not name or name == "svg:src-over":
+            return cls.NORMAL
+        try:
+            return cls(name.removeprefix("svg:"))
+        except ValueError:
+            return cls.NORMAL
+
+
+DEFAULT_MASK_TINT = (230, 40, 70)
+
+
+@dataclass(eq=False)
+class Layer:
+    """One layer of a document.
+
+    ``pixels`` covers the whole document: ``[H, W, 4]`` uint8 straight-alpha RGBA for raster
+    layers, ``[H, W]`` uint8 for mask layers (255 = masked, i.e. "repaint here").
+    ``metadata`` carries text such as the generation parameters of a result layer.
+    """
+
+    name: str
+    kind: LayerKind
+    pixels: np.ndarray
+    visible: bool = True
+    opacity: float = 1.0
+    locked: bool = False
+    blend: BlendMode = BlendMode.NORMAL
+    tint: tuple[int, int, int] = DEFAULT_MASK_TINT
+    metadata: dict[str, str] = field(default_factory=dict)
+    uid: int = field(default_factory=lambda: next(_uids))
+
+    @classmethod
+    def raster(cls, name: str, width: int, height: int) -> Layer:
+        """A transparent raster layer."""
+        return cls(name, LayerKind.RASTER, np.zeros((height, width, 4), np.uint8))
+
+    @classmethod
+    def mask(cls, name: str, width: int, height: int) -> Layer:
+        """An empty mask layer."""
+        return cls(name, LayerKind.MASK, np.zeros((height, width), np.uint8), opacity=0.5)
+
+    @property
+    def is_mask(self) -> bool:
+        """True for one-channel mask layers."""
+        return self.kind is LayerKind.MASK
+
+    @property
+    def width(self) -> int:
+        """Width in pixels."""
+        return int(self.pixels.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Height in pixels."""
+        return int(self.pixels.shape[0])
+
+    def duplicate(self, name: str | None = None) -> Layer:
+        """A deep copy with a new uid."""
+        return Layer(
+            name or f"{self.name} copy",
+            self.kind,
+            self.pixels.copy(),
+            self.visible,
+            self.opacity,
+            self.locked,
+            self.blend,
+            self.tint,
+            dict(self.metadata),
+        )
+
+    def props(self) -> dict[str, object]:
+        """The editable, non-pixel properties (see :meth:`Document.set_layer_props`)."""
+        return {
+            "name": self.name,
+            "visible": self.visible,
+            "opacity": self.opacity,
+            "locked": self.locked,
+            "blend": self.blend,
+            "tint": self.tint,
+        }
