@@ -1,0 +1,254 @@
+"""Frozen request dataclasses: everything one generation needs, and nothing the engine must guess.
+
+Images travel as numpy ``uint8`` arrays of shape ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA);
+masks as ``(H, W)`` ``uint8`` arrays where 255 means "repaint" (values of 128 and above count as
+repaint, lower values as keep). Arrays are stored as read-only views and are left out of equality.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sfumato.errors import UserFacingError
+from sfumato.generation.schedulers import ALL_SCHEDULERS, canonical_scheduler_name
+
+MAX_SIDE = 16384
+"""The largest width or height (of a request or of a grown canvas) the engine accepts."""
+
+MAX_SEED = 2**32 - 1
+MAX_STEPS = 1000
+MAX_BATCH = 16
+MAX_MARGIN = 8192
+
+SUBTLE_VARIATION = 0.5
+"""Variation strength that keeps composition and colours."""
+STRONG_VARIATION = 0.85
+"""Variation strength that keeps only the broad layout."""
+
+
+class InvalidRequestError(UserFacingError):
+    """A request field is out of range or inconsistent with another field."""
+
+
+class Task(enum.StrEnum):
+    """What a request asks the engine to do."""
+
+    TXT2IMG = "txt2img"
+    IMG2IMG = "img2img"
+    INPAINT = "inpaint"
+    OUTPAINT = "outpaint"
+    VARIATIONS = "variations"
+
+
+def _readonly_image(value: Any, what: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8:
+        raise InvalidRequestError(f"The {what} must be an 8-bit image.")
+    if value.ndim != 3 or value.shape[2] not in (3, 4):
+        raise InvalidRequestError(f"The {what} must be an RGB or RGBA image.")
+    if value.shape[0] < 8 or value.shape[1] < 8:
+        raise InvalidRequestError(f"The {what} is smaller than 8×8 pixels.")
+    view = value.view()
+    view.flags.writeable = False
+    return view
+
+
+def _check_strength(strength: float) -> None:
+    if not 0.0 < strength <= 1.0:
+        raise InvalidRequestError(f"Strength must be above 0 and at most 1 (got {strength}).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationRequest:
+    """Fields every task shares.
+
+    ``seed`` −1 picks a random seed (the engine reports the one it used). ``scheduler`` "" keeps
+    the model's default. ``width``/``height`` 0 mean "the natural size": the model's native size
+    for txt2img, the source's size for img2img and variations, the model's native area for the
+    region an inpaint or outpaint works on. Sizes that are not multiples the model needs are
+    rounded by the engine, which says so in the result's notices.
+    """
+
+    task: ClassVar[Task]
+
+    model: str
+    prompt: str
+    negative_prompt: str = ""
+    steps: int = 20
+    guidance: float = 7.0
+    seed: int = -1
+    scheduler: str = ""
+    width: int = 0
+    height: int = 0
+    batch_size: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise InvalidRequestError("No model was given.")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise InvalidRequestError(f"Steps must be between 1 and {MAX_STEPS} (got {self.steps}).")
+        if not 0.0 <= self.guidance <= 100.0:
+            raise InvalidRequestError(f"CFG must be between 0 and 100 (got {self.guidance}).")
+        if self.seed != -1 and not 0 <= self.seed <= MAX_SEED:
+            raise InvalidRequestError(f"Seed must be -1 (random) or 0…{MAX_SEED} (got {self.seed}).")
+        if self.scheduler:
+            name = canonical_scheduler_name(self.scheduler)
+            if name is None:
+                known = ", ".join(ALL_SCHEDULERS)
+                raise InvalidRequestError(f"Unknown scheduler {self.scheduler!r}; use one of: {known}.")
+            object.__setattr__(self, "scheduler", name)
+        if (self.width == 0) != (self.height == 0):
+            raise InvalidRequestError("Give both width and height, or neither.")
+        for side in (self.width, self.height):
+            if not 0 <= side <= MAX_SIDE:
+                raise InvalidRequestError(f"Width and height must be at most {MAX_SIDE} pixels.")
+            if 0 < side < 8:
+                raise InvalidRequestError("Width and height must be at least 8 pixels.")
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise InvalidRequestError(f"Batch size must be between 1 and {MAX_BATCH}.")
+
+    @property
+    def image_count(self) -> int:
+        """How many images this request produces."""
+        return self.batch_size
+
+
+@dataclass(frozen=True, kw_only=True)
+class Txt2ImgRequest(GenerationRequest):
+    """Generate from the prompt alone."""
+
+    task: ClassVar[Task] = Task.TXT2IMG
+
+
+@dataclass(frozen=True, kw_only=True)
+class Img2ImgRequest(GenerationRequest):
+    """Re-imagine ``source``; ``strength`` 1.0 ignores it, small values stay close to it."""
+
+    task: ClassVar[Task] = Task.IMG2IMG
+
+    source: np.ndarray = field(compare=False, repr=False)
+    strength: float = 0.75
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "source", _readonly_image(self.source, "image"))
+        _check_strength(self.strength)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InpaintRequest(GenerationRequest):
+    """Repaint where ``mask`` is 255; pixels where it is 0 come back bit-identical.
+
+    The engine works on the mask's bounding box grown by ``padding`` pixels of context.
+    """
+
+    task: ClassVar[Task] = Task.INPAINT
+
+    source: np.ndarray = field(compare=False, repr=False)
+    mask: np.ndarray = field(compare=False, repr=False)
+    padding: int = 32
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        source = _readonly_image(self.source, "image")
+        mask = self.mask
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.uint8 or mask.ndim != 2:
+            raise InvalidRequestError("The mask must be a single-channel 8-bit image.")
+        if mask.shape != source.shape[:2]:
+            raise InvalidRequestError(
+                f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
+                f"{source.shape[1]}×{source.shape[0]}; they must be the same size."
+            )
+        if not (mask >= 128).any():
+            raise InvalidRequestError("The mask is empty: paint where the image should change.")
+        if not 0 <= self.padding <= MAX_SIDE:
+            raise InvalidRequestError(f"Padding must be between 0 and {MAX_SIDE} pixels.")
+        _check_strength(self.strength)
+        view = mask.view()
+        view.flags.writeable = False
+        object.__setattr__(self, "source", source)
+        object.__setattr__(self, "mask", view)
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How many pixels an outpaint adds on each side."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    def __post_init__(self) -> None:
+        sides = (self.left, self.top, self.right, self.bottom)
+        if any(side < 0 for side in sides) or not any(sides):
+            raise InvalidRequestError("Outpaint margins must be ≥ 0 and at least one above 0.")
+        if any(side > MAX_MARGIN for side in sides):
+            raise InvalidRequestError(f"Outpaint margins must be at most {MAX_MARGIN} pixels.")
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        """``(left, top, right, bottom)``."""
+        return (self.left, self.top, self.right, self.bottom)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutpaintRequest(GenerationRequest):
+    """Grow ``source`` by ``margins`` and paint the new area; the original pixels stay as they are.
+
+    ``padding`` is how much of the original the model sees as context next to the new area.
+    """
+
+    task: ClassVar[Task] = Task.OUTPAINT
+
+    source: np.ndarray = field(compare=False, repr=False)
+    margins: Margins
+    padding: int = 64
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        source = _readonly_image(self.source, "image")
+        grown_w = source.shape[1] + self.margins.left + self.margins.right
+        grown_h = source.shape[0] + self.margins.top + self.margins.bottom
+        if max(grown_w, grown_h) > MAX_SIDE:
+            raise InvalidRequestError(
+                f"Outpainting would make a {grown_w}×{grown_h} image; the limit is {MAX_SIDE}."
+            )
+        if not 0 <= self.padding <= MAX_SIDE:
+            raise InvalidRequestError(f"Padding must be between 0 and {MAX_SIDE} pixels.")
+        _check_strength(self.strength)
+        object.__setattr__(self, "source", source)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariationsRequest(GenerationRequest):
+    """``count`` variations of ``source``, each with its own seed (seed, seed+1, …)."""
+
+    task: ClassVar[Task] = Task.VARIATIONS
+
+    source: np.ndarray = field(compare=False, repr=False)
+    count: int = 4
+    strength: float = SUBTLE_VARIATION
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "source", _readonly_image(self.source, "image"))
+        if not 1 <= self.count <= MAX_BATCH:
+            raise InvalidRequestError(f"Variations must number between 1 and {MAX_BATCH}.")
+        _check_strength(self.strength)
+
+    @property
+    def image_count(self) -> int:
+        """How many images this request produces."""
+        return self.count
+
+
+REQUEST_TYPES: dict[Task, type[GenerationRequest]] = {
+    cls.task: cls
+    for cls in (Txt2ImgRequest, Img2ImgRequest, InpaintRequest, OutpaintRequest, VariationsRequest)
+}
+"""The request class for each task."""
