@@ -1,0 +1,128 @@
+"""Loading checkpoints into diffusers pipelines, switching task, and spending device memory.
+
+Imported only by the engine, when it loads a model (this module imports torch and diffusers).
+"""
+
+from __future__ import annotations
+
+import gc
+import traceback
+from typing import Any
+
+import torch
+from diffusers import (
+    AutoPipelineForImage2Image,
+    AutoPipelineForInpainting,
+    AutoPipelineForText2Image,
+    DiffusionPipeline,
+    FluxFillPipeline,
+    FluxPipeline,
+    StableDiffusion3Pipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLInpaintPipeline,
+    StableDiffusionXLPipeline,
+)
+
+from sfumato.inference.device import DeviceProfile, MemoryStrategy
+from sfumato.inference.errors import ModelError
+from sfumato.inference.families import Family, ModelInfo
+from sfumato.inference.planning import PipelineTask
+
+_AUTO = {
+    PipelineTask.TEXT2IMAGE: AutoPipelineForText2Image,
+    PipelineTask.IMAGE2IMAGE: AutoPipelineForImage2Image,
+    PipelineTask.INPAINT: AutoPipelineForInpainting,
+}
+
+_SINGLE_FILE_CLASSES: dict[tuple[Family, bool], type] = {
+    (Family.SD1, False): StableDiffusionPipeline,
+    (Family.SD1, True): StableDiffusionInpaintPipeline,
+    (Family.SD2, False): StableDiffusionPipeline,
+    (Family.SD2, True): StableDiffusionInpaintPipeline,
+    (Family.SDXL, False): StableDiffusionXLPipeline,
+    (Family.SDXL, True): StableDiffusionXLInpaintPipeline,
+    (Family.SD3, False): StableDiffusion3Pipeline,
+    (Family.FLUX, False): FluxPipeline,
+    (Family.FLUX, True): FluxFillPipeline,
+}
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype a profile names."""
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(name, torch.float32)
+
+
+def load_pipeline(info: ModelInfo, profile: DeviceProfile) -> Any:
+    """The pipeline for ``info``, loaded offline from safetensors only, on the CPU."""
+    dtype = torch_dtype(profile.dtype)
+    try:
+        if not info.single_file:
+            return DiffusionPipeline.from_pretrained(
+                str(info.path), dtype=dtype, use_safetensors=True, local_files_only=True
+            )
+        pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
+        config = str(info.config_dir) if info.config_dir else None
+        return pipeline_class.from_single_file(
+            str(info.path), config=config, dtype=dtype, local_files_only=True
+        )
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        hint = ""
+        if info.single_file and info.config_dir is None:
+            hint = (
+                f" A single file needs its configuration: put a diffusers folder without weights "
+                f"named {info.path.stem}.config next to it."
+            )
+        raise ModelError(
+            f"Could not load {info.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}."
+            + hint,
+            details=traceback.format_exc(),
+        ) from exc
+
+
+def task_pipeline(base: Any, task: PipelineTask) -> Any:
+    """A pipeline for ``task`` sharing ``base``'s weights (``base`` itself if it already fits)."""
+    if task is PipelineTask.INPAINT and isinstance(
+        base, FluxFillPipeline | StableDiffusionInpaintPipeline | StableDiffusionXLInpaintPipeline
+    ):
+        return base
+    return _AUTO[task].from_pipe(base)
+
+
+def native_size(pipe: Any) -> int:
+    """The side, in pixels, the model was trained at."""
+    sample = getattr(pipe, "default_sample_size", None)
+    if sample is None:
+        sample = pipe.unet.config.sample_size
+    return int(sample * getattr(pipe, "vae_scale_factor", 8))
+
+
+def apply_strategy(pipe: Any, strategy: MemoryStrategy, profile: DeviceProfile, tiled_vae: bool) -> None:
+    """Place ``pipe`` on the device the way ``strategy`` says; tile the VAE when asked."""
+    if strategy >= MemoryStrategy.SLICED:
+        pipe.enable_attention_slicing()
+    if strategy >= MemoryStrategy.SLICED or tiled_vae:
+        pipe.vae.enable_tiling()
+        pipe.vae.enable_slicing()
+    if strategy is MemoryStrategy.SEQUENTIAL_OFFLOAD:
+        pipe.enable_sequential_cpu_offload(device=profile.kind)
+    elif strategy is MemoryStrategy.MODEL_OFFLOAD:
+        pipe.enable_model_cpu_offload(device=profile.kind)
+    elif pipe.device.type != profile.kind:
+        pipe.to(profile.kind)
+
+
+def free_memory() -> None:
+    """Return cached device memory after a failure or an unload."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    elif torch.backends.mps.is_available():
+        torch.mps.empty_cache()
+
+
+def unpack_latents(pipe: Any, latents: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(B, C, h, w)`` latents from what a step callback sees (FLUX packs them into tokens)."""
+    if latents.ndim == 3 and hasattr(pipe, "_unpack_latents"):
+        return pipe._unpack_latents(latents, size[1], size[0], pipe.vae_scale_factor)
+    return latents

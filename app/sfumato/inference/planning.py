@@ -1,0 +1,116 @@
+"""From a request to the inputs of one pipeline call, and from its output back to full images.
+
+No torch: this is where sizes are rounded, inpaint regions planned, outpaint canvases grown.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from sfumato.generation.outpaint import grow_canvas
+from sfumato.generation.region import Region, crop_for_model, paste_region, plan_region
+from sfumato.generation.requests import (
+    GenerationRequest,
+    Img2ImgRequest,
+    InpaintRequest,
+    OutpaintRequest,
+    VariationsRequest,
+)
+
+
+class PipelineTask(enum.StrEnum):
+    """Which kind of diffusers pipeline a plan needs."""
+
+    TEXT2IMAGE = "text2image"
+    IMAGE2IMAGE = "image2image"
+    INPAINT = "inpaint"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The inputs of one pipeline call and how to turn its output into full images."""
+
+    task: PipelineTask
+    size: tuple[int, int]
+    """``(width, height)`` the model runs at."""
+    image: Image.Image | None = None
+    mask: Image.Image | None = None
+    strength: float | None = None
+    notices: tuple[str, ...] = ()
+    region: Region | None = None
+    canvas: np.ndarray | None = None
+    """The full image a region result is pasted into (the source, or the grown canvas)."""
+    canvas_mask: np.ndarray | None = None
+
+    def finish(self, generated: np.ndarray) -> np.ndarray:
+        """The full image for one generated ``(h, w, 3)`` uint8 output."""
+        if self.region is None or self.canvas is None or self.canvas_mask is None:
+            return generated
+        return paste_region(self.canvas, self.canvas_mask, self.region, generated)
+
+
+def round_size(width: int, height: int, multiple: int) -> tuple[tuple[int, int], tuple[str, ...]]:
+    """``(width, height)`` rounded to the nearest multiples of ``multiple``, and a notice if changed."""
+    rounded = tuple(max(multiple, round(side / multiple) * multiple) for side in (width, height))
+    size = (rounded[0], rounded[1])
+    if size == (width, height):
+        return size, ()
+    notice = (
+        f"Size {width}×{height} was rounded to {size[0]}×{size[1]} "
+        f"(this model needs multiples of {multiple})."
+    )
+    return size, (notice,)
+
+
+def _rgb(image: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.ascontiguousarray(image[..., :3]))
+
+
+def _whole_image_mask(size: tuple[int, int]) -> Image.Image:
+    return Image.new("L", size, 255)
+
+
+def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> Plan:
+    """Plan ``request`` for a model that works best at ``native``² and needs sizes in ``multiple``.
+
+    Inpaint-only models (9-channel SD inpainting, FLUX.1 Fill) run every task as an inpaint of
+    the whole image, which is how they generate and re-imagine.
+    """
+    if isinstance(request, InpaintRequest | OutpaintRequest):
+        if isinstance(request, OutpaintRequest):
+            canvas, canvas_mask = grow_canvas(np.asarray(request.source), request.margins)
+        else:
+            canvas, canvas_mask = np.asarray(request.source), np.asarray(request.mask)
+        area = request.width * request.height if request.width else native * native
+        region = plan_region(canvas_mask, request.padding, area, multiple)
+        image, mask = crop_for_model(canvas, canvas_mask, region)
+        return Plan(
+            PipelineTask.INPAINT,
+            region.size,
+            image=image,
+            mask=mask,
+            strength=request.strength,
+            region=region,
+            canvas=canvas,
+            canvas_mask=canvas_mask,
+        )
+    if isinstance(request, Img2ImgRequest | VariationsRequest):
+        height, width = request.source.shape[:2]
+        size, notices = round_size(request.width or width, request.height or height, multiple)
+        image = _rgb(np.asarray(request.source))
+        if image.size != size:
+            image = image.resize(size, Image.Resampling.LANCZOS)
+        if inpaint_only:
+            return Plan(
+                PipelineTask.INPAINT, size, image, _whole_image_mask(size), request.strength, notices
+            )
+        return Plan(PipelineTask.IMAGE2IMAGE, size, image, strength=request.strength, notices=notices)
+    size, notices = round_size(request.width or native, request.height or native, multiple)
+    if inpaint_only:
+        grey = Image.new("RGB", size, (128, 128, 128))
+        return Plan(PipelineTask.INPAINT, size, grey, _whole_image_mask(size), 1.0, notices)
+    return Plan(PipelineTask.TEXT2IMAGE, size, notices=notices)

@@ -1,0 +1,334 @@
+"""Tiny random-weight models of every family's real architecture, built offline.
+
+They have the same pipeline classes, component classes and file layout as the real checkpoints,
+only with a few channels and layers, so the engine's whole path (detection, loading, task
+switching, schedulers, preview, region handling) runs on them in milliseconds. Tests build them
+once per session; the packaging smoke test uses them too. Weights are seeded, so a given build
+is identical every time.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from diffusers import (
+    AutoencoderKL,
+    EulerDiscreteScheduler,
+    FlowMatchEulerDiscreteScheduler,
+    FluxFillPipeline,
+    FluxPipeline,
+    SD3Transformer2DModel,
+    StableDiffusion3Pipeline,
+    StableDiffusionInpaintPipeline,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from diffusers.models import FluxTransformer2DModel
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    T5Config,
+    T5EncoderModel,
+    T5Tokenizer,
+)
+
+TINY_SIZE = 64
+"""The native resolution of the tiny UNet and SD3 models (FLUX pipelines always assume 1024)."""
+
+_CHARS = string.ascii_lowercase + string.digits + string.punctuation
+
+
+def _clip_tokenizer() -> CLIPTokenizer:
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in _CHARS:
+        vocab.setdefault(char, len(vocab))
+        vocab.setdefault(char + "</w>", len(vocab))
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def _t5_tokenizer() -> T5Tokenizer:
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -1.0)]
+    pieces += [("▁" + char, -2.0) for char in _CHARS] + [(char, -3.0) for char in _CHARS]
+    return T5Tokenizer(vocab=pieces, extra_ids=0)
+
+
+def _clip_text(hidden: int, with_projection: bool) -> CLIPTextModel:
+    torch.manual_seed(0)
+    config = CLIPTextConfig(
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
+        hidden_size=hidden,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        vocab_size=len(_CHARS) * 2 + 2,
+        max_position_embeddings=77,
+        projection_dim=hidden,
+        hidden_act="gelu",
+    )
+    model_class = CLIPTextModelWithProjection if with_projection else CLIPTextModel
+    return model_class(config)
+
+
+def _t5_text(d_model: int) -> T5EncoderModel:
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=4 + len(_CHARS) * 2,
+        d_model=d_model,
+        d_kv=8,
+        d_ff=37,
+        num_layers=2,
+        num_heads=4,
+        relative_attention_num_buckets=8,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
+    return T5EncoderModel(config)
+
+
+def _vae(latent_channels: int) -> AutoencoderKL:
+    torch.manual_seed(0)
+    if latent_channels == 4:
+        extra: dict[str, object] = {}
+    else:
+        extra = {
+            "use_quant_conv": False,
+            "use_post_quant_conv": False,
+            "shift_factor": 0.0609,
+            "scaling_factor": 1.5035,
+        }
+    return AutoencoderKL(
+        block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1,
+        norm_num_groups=2,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        sample_size=TINY_SIZE,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        **extra,
+    )
+
+
+def _sd_scheduler(prediction_type: str = "epsilon") -> EulerDiscreteScheduler:
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        prediction_type=prediction_type,
+        timestep_spacing="leading",
+        steps_offset=1,
+    )
+
+
+def _sd_unet(in_channels: int, linear_projection: bool) -> UNet2DConditionModel:
+    torch.manual_seed(0)
+    return UNet2DConditionModel(
+        sample_size=TINY_SIZE // 8,
+        in_channels=in_channels,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+        use_linear_projection=linear_projection,
+    )
+
+
+def build_sd15(folder: Path) -> Path:
+    """A tiny SD 1.5 (CLIP-L-shaped text encoder, 4-channel UNet, epsilon prediction)."""
+    pipe = StableDiffusionPipeline(
+        vae=_vae(4),
+        text_encoder=_clip_text(32, with_projection=False),
+        tokenizer=_clip_tokenizer(),
+        unet=_sd_unet(4, linear_projection=False),
+        scheduler=_sd_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_sd2(folder: Path) -> Path:
+    """A tiny SD 2.x (linear-projection transformer blocks, v-prediction)."""
+    pipe = StableDiffusionPipeline(
+        vae=_vae(4),
+        text_encoder=_clip_text(32, with_projection=False),
+        tokenizer=_clip_tokenizer(),
+        unet=_sd_unet(4, linear_projection=True),
+        scheduler=_sd_scheduler("v_prediction"),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_sd_inpaint(folder: Path) -> Path:
+    """A tiny 9-channel SD inpainting model (latents + mask + masked-image latents)."""
+    pipe = StableDiffusionInpaintPipeline(
+        vae=_vae(4),
+        text_encoder=_clip_text(32, with_projection=False),
+        tokenizer=_clip_tokenizer(),
+        unet=_sd_unet(9, linear_projection=False),
+        scheduler=_sd_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_sdxl(folder: Path) -> Path:
+    """A tiny SDXL (two CLIP text encoders, text-time conditioning)."""
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=TINY_SIZE // 8,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=6 * 8 + 32,
+        cross_attention_dim=64,
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=_vae(4),
+        text_encoder=_clip_text(32, with_projection=False),
+        text_encoder_2=_clip_text(32, with_projection=True),
+        tokenizer=_clip_tokenizer(),
+        tokenizer_2=_clip_tokenizer(),
+        unet=unet,
+        scheduler=_sd_scheduler(),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_sd3(folder: Path) -> Path:
+    """A tiny SD3 (MMDiT, two CLIPs + T5, 16-channel VAE, flow matching)."""
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(
+        sample_size=TINY_SIZE // 8,
+        patch_size=2,
+        in_channels=16,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=4,
+        joint_attention_dim=64,
+        caption_projection_dim=32,
+        pooled_projection_dim=64,
+        out_channels=16,
+        pos_embed_max_size=96,
+    )
+    pipe = StableDiffusion3Pipeline(
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_vae(16),
+        text_encoder=_clip_text(32, with_projection=True),
+        tokenizer=_clip_tokenizer(),
+        text_encoder_2=_clip_text(32, with_projection=True),
+        tokenizer_2=_clip_tokenizer(),
+        text_encoder_3=_t5_text(64),
+        tokenizer_3=_t5_tokenizer(),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def _flux_transformer(in_channels: int, guidance_embeds: bool) -> FluxTransformer2DModel:
+    torch.manual_seed(0)
+    return FluxTransformer2DModel(
+        patch_size=1,
+        in_channels=in_channels,
+        out_channels=64,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=16,
+        num_attention_heads=2,
+        joint_attention_dim=32,
+        pooled_projection_dim=32,
+        guidance_embeds=guidance_embeds,
+        axes_dims_rope=(4, 4, 8),
+    )
+
+
+def _flux_scheduler() -> FlowMatchEulerDiscreteScheduler:
+    return FlowMatchEulerDiscreteScheduler(
+        shift=3.0,
+        use_dynamic_shifting=True,
+        base_shift=0.5,
+        max_shift=1.15,
+        base_image_seq_len=256,
+        max_image_seq_len=4096,
+    )
+
+
+def build_flux(folder: Path) -> Path:
+    """A tiny FLUX.1 (dev-like: no guidance embedding, like schnell)."""
+    pipe = FluxPipeline(
+        scheduler=_flux_scheduler(),
+        vae=_vae(16),
+        text_encoder=_clip_text(32, with_projection=False),
+        tokenizer=_clip_tokenizer(),
+        text_encoder_2=_t5_text(32),
+        tokenizer_2=_t5_tokenizer(),
+        transformer=_flux_transformer(64, guidance_embeds=False),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def build_flux_fill(folder: Path) -> Path:
+    """A tiny FLUX.1 Fill (384 input channels: latents, masked image and packed mask)."""
+    pipe = FluxFillPipeline(
+        scheduler=_flux_scheduler(),
+        vae=_vae(16),
+        text_encoder=_clip_text(32, with_projection=False),
+        tokenizer=_clip_tokenizer(),
+        text_encoder_2=_t5_text(32),
+        tokenizer_2=_t5_tokenizer(),
+        transformer=_flux_transformer(384, guidance_embeds=True),
+    )
+    pipe.save_pretrained(folder)
+    return folder
+
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "sd15": build_sd15,
+    "sd2": build_sd2,
+    "sd15-inpaint": build_sd_inpaint,
+    "sdxl": build_sdxl,
+    "sd3": build_sd3,
+    "flux": build_flux,
+    "flux-fill": build_flux_fill,
+}
+"""Every tiny model, by name."""
+
+
+def build_all(root: Path) -> dict[str, Path]:
+    """Build every tiny model under ``root`` (one folder each) and return their folders."""
+    return {name: build(root / name) for name, build in BUILDERS.items()}
