@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import warnings
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -62,7 +63,9 @@ def open_checked(fp: BinaryIO, what: str, *, formats: tuple[str, ...] = _IMPORT_
                  max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Open ``fp`` lazily (header only) and check its size; raise :class:`ImageLoadError`."""
     try:
-        image = Image.open(fp, formats=list(formats))
+        with warnings.catch_warnings():  # our own limits below replace Pillow's bomb warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(fp, formats=list(formats))
     except UnidentifiedImageError as exc:
         raise ImageLoadError(
             f"{what} is not an image Sfumato can open (PNG, JPEG, WebP, TIFF or BMP), or it is damaged.",
