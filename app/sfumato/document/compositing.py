@@ -13,7 +13,7 @@ import numpy as np
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, Layer
 
-_BAND_ROWS = 256  # composite large rectangles in bands to bound temporary memory
+_BAND_PIXELS = 1 << 16  # composite large rectangles in bands that stay in the CPU cache
 
 
 def _blend(mode: BlendMode, cb: np.ndarray, cs: np.ndarray) -> np.ndarray:
@@ -33,52 +33,71 @@ def _blend(mode: BlendMode, cb: np.ndarray, cs: np.ndarray) -> np.ndarray:
     return cs
 
 
-def _source(layer: Layer, rows: slice, cols: slice, show_masks: bool) -> np.ndarray | None:
-    """The layer's straight RGBA in ``[0, 1]`` over the region, with opacity applied to alpha."""
-    if layer.is_mask:
-        if not show_masks:
-            return None
-        alpha = layer.pixels[rows, cols].astype(np.float32) * (layer.opacity / 255.0)
-        src = np.empty((*alpha.shape, 4), np.float32)
-        src[..., :3] = np.asarray(layer.tint, np.float32) / 255.0
-        src[..., 3] = alpha
-        return src
-    src = layer.pixels[rows, cols].astype(np.float32) * (1.0 / 255.0)
-    if layer.opacity < 1.0:
-        src[..., 3] *= layer.opacity
-    return src
+def _over(out: np.ndarray, layer: Layer, rows: slice, cols: slice) -> None:
+    """Composite one raster layer onto the premultiplied planes ``out`` (``[4, h, w]``)."""
+    pixels = layer.pixels[rows, cols]
+    if not pixels[..., 3].any():
+        return
+    a_s = np.multiply(pixels[..., 3], np.float32(layer.opacity / 255.0), dtype=np.float32)
+    inv_as = 1.0 - a_s
+    if layer.blend is BlendMode.NORMAL:
+        per_level = a_s * np.float32(1.0 / 255.0)
+        for c in range(3):
+            out[c] *= inv_as
+            out[c] += np.multiply(pixels[..., c], per_level, dtype=np.float32)
+    else:
+        # co = cs·αs·(1 − αb) + cb·(1 − αs) + αs·αb·B(Cb, Cs), with cb premultiplied.
+        a_b = out[3]
+        unpremultiply = np.divide(1.0, a_b, out=np.zeros_like(a_b), where=a_b > 0)
+        source_only = a_s * (1.0 - a_b)
+        both = a_s * a_b
+        for c in range(3):
+            cs = np.multiply(pixels[..., c], np.float32(1.0 / 255.0), dtype=np.float32)
+            mixed = _blend(layer.blend, out[c] * unpremultiply, cs)
+            out[c] *= inv_as
+            out[c] += cs * source_only
+            out[c] += mixed * both
+    out[3] *= inv_as
+    out[3] += a_s
+
+
+def _mask_over(out: np.ndarray, layer: Layer, rows: slice, cols: slice) -> None:
+    """Composite a mask layer as its tint colour with the mask as alpha."""
+    mask = layer.pixels[rows, cols]
+    if not mask.any():
+        return
+    a_s = np.multiply(mask, np.float32(layer.opacity / 255.0), dtype=np.float32)
+    inv_as = 1.0 - a_s
+    for c in range(3):
+        out[c] *= inv_as
+        out[c] += a_s * np.float32(layer.tint[c] / 255.0)
+    out[3] *= inv_as
+    out[3] += a_s
+
+
+def _planes(layers: Iterable[Layer], rect: Rect, show_masks: bool) -> np.ndarray:
+    """Premultiplied float32 planes ``[4, h, w]`` (R, G, B, A) of the visible layers over ``rect``.
+
+    Planes rather than interleaved RGBA: every operation then runs over contiguous rows instead
+    of broadcasting over a length-3 axis, which is several times faster in numpy.
+    """
+    out = np.zeros((4, rect.h, rect.w), np.float32)
+    rows, cols = rect.slices
+    for layer in layers:
+        if not layer.visible or layer.opacity <= 0.0:
+            continue
+        if not layer.is_mask:
+            _over(out, layer, rows, cols)
+        elif show_masks:
+            _mask_over(out, layer, rows, cols)
+    return out
 
 
 def composite_premultiplied(
     layers: Iterable[Layer], rect: Rect, *, show_masks: bool = False
 ) -> np.ndarray:
     """Composite visible layers (bottom first) over ``rect``: float32 premultiplied ``[h, w, 4]``."""
-    out = np.zeros((rect.h, rect.w, 4), np.float32)
-    rows, cols = rect.slices
-    for layer in layers:
-        if not layer.visible or layer.opacity <= 0.0:
-            continue
-        src = _source(layer, rows, cols, show_masks)
-        if src is None:
-            continue
-        a_s = src[..., 3:4]
-        inv_as = 1.0 - a_s
-        if layer.is_mask or layer.blend is BlendMode.NORMAL:
-            out[..., :3] *= inv_as
-            out[..., :3] += src[..., :3] * a_s
-        else:
-            a_b = out[..., 3:4]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                cb = np.where(a_b > 0, out[..., :3] / np.maximum(a_b, 1e-12), 0.0)
-            mixed = _blend(layer.blend, cb, src[..., :3])
-            cs_p = src[..., :3] * a_s
-            out[..., :3] = cs_p * (1.0 - a_b) + out[..., :3] * inv_as + a_s * a_b * mixed
-        out[..., 3:4] = a_s + out[..., 3:4] * inv_as
-    return out
-
-
-def _to_uint8(values: np.ndarray) -> np.ndarray:
-    return np.clip(values * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.moveaxis(_planes(layers, rect, show_masks), 0, -1)
 
 
 def composite_rgba(
@@ -86,12 +105,19 @@ def composite_rgba(
 ) -> np.ndarray:
     """Composite ``layers`` over ``rect`` into uint8 RGBA (straight unless ``premultiplied``)."""
     out = np.empty((rect.h, rect.w, 4), np.uint8)
-    for top in range(0, rect.h, _BAND_ROWS):
-        band = Rect(rect.x, rect.y + top, rect.w, min(_BAND_ROWS, rect.h - top))
-        premul = composite_premultiplied(layers, band, show_masks=show_masks)
+    band_rows = max(1, _BAND_PIXELS // max(rect.w, 1))
+    for top in range(0, rect.h, band_rows):
+        band = Rect(rect.x, rect.y + top, rect.w, min(band_rows, rect.h - top))
+        planes = _planes(layers, band, show_masks)
+        alpha = planes[3]
         if not premultiplied:
-            alpha = premul[..., 3:4]
             with np.errstate(divide="ignore", invalid="ignore"):
-                premul[..., :3] = np.where(alpha > 0, premul[..., :3] / np.maximum(alpha, 1e-12), 0)
-        out[top : top + band.h] = _to_uint8(premul)
+                scale = np.where(alpha > 0, np.float32(1.0) / np.maximum(alpha, 1e-12), np.float32(0.0))
+            planes[:3] *= scale
+        planes *= np.float32(255.0)
+        planes += np.float32(0.5)
+        np.clip(planes, 0.0, 255.0, out=planes)
+        target = out[top : top + band.h]
+        for c in range(4):
+            target[..., c] = planes[c]
     return out
