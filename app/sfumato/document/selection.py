@@ -46,12 +46,13 @@ class Selection:
     def _shape(self, draw: str, points: Sequence[tuple[float, float]]) -> np.ndarray:
         img = Image.new("L", (self.width, self.height), 0)
         painter = ImageDraw.Draw(img)
-        if draw == "rect":
-            (x0, y0), (x1, y1) = points
-            painter.rectangle([min(x0, x1), min(y0, y1), max(x0, x1) - 1, max(y0, y1) - 1], fill=255)
-        elif draw == "ellipse":
-            (x0, y0), (x1, y1) = points
-            painter.ellipse([min(x0, x1), min(y0, y1), max(x0, x1) - 1, max(y0, y1) - 1], fill=255)
+        if draw in ("rect", "ellipse"):
+            # Corners snap to pixel edges; a click without a drag selects nothing (Pillow
+            # refuses boxes whose far corner lies before the near one).
+            (x0, x1), (y0, y1) = (sorted(round(v) for v in pair) for pair in zip(*points, strict=True))
+            if x1 > x0 and y1 > y0:
+                shape = painter.rectangle if draw == "rect" else painter.ellipse
+                shape([x0, y0, x1 - 1, y1 - 1], fill=255)
         else:
             painter.polygon([tuple(p) for p in points], fill=255)
         return np.asarray(img, np.uint8).copy()
