@@ -1,1 +1,68 @@
-"""model_store package."""
+"""The model store: catalog, hardware fit, verified resumable downloads, the cache, local imports.
+
+No Qt and no torch at import time. The engine calls :func:`resolve_model`; the CLI and the model
+manager dialog use :class:`ModelManager`.
+"""
+
+from sfumato.model_store.cache import FileRecord, InstalledModel, SourceRecord
+from sfumato.model_store.catalog import Catalog, CatalogModel, Family, Variant, load_catalog
+from sfumato.model_store.errors import (
+    CatalogError,
+    ChecksumMismatchError,
+    DiskFullError,
+    DownloadCancelled,
+    DownloadError,
+    GatedModelError,
+    HubAccessError,
+    InvalidCheckpointError,
+    ModelStoreError,
+    NotInstalledError,
+    PickleCheckpointError,
+    UnknownFamilyError,
+    UnknownModelError,
+)
+from sfumato.model_store.fit import MemoryEstimate, Plan, plan_model, starter_set
+from sfumato.model_store.hardware import GpuInfo, HardwareProfile, hardware_tier, probe_hardware
+from sfumato.model_store.hardware import describe as describe_hardware
+from sfumato.model_store.manager import ModelManager, VerifyResult, resolve_model
+from sfumato.model_store.progress import DownloadProgress, ProgressCallback
+from sfumato.model_store.transfer import TransferSettings
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CatalogModel",
+    "ChecksumMismatchError",
+    "DiskFullError",
+    "DownloadCancelled",
+    "DownloadError",
+    "DownloadProgress",
+    "Family",
+    "FileRecord",
+    "GatedModelError",
+    "GpuInfo",
+    "HardwareProfile",
+    "HubAccessError",
+    "InstalledModel",
+    "InvalidCheckpointError",
+    "MemoryEstimate",
+    "ModelManager",
+    "ModelStoreError",
+    "NotInstalledError",
+    "PickleCheckpointError",
+    "Plan",
+    "ProgressCallback",
+    "SourceRecord",
+    "TransferSettings",
+    "UnknownFamilyError",
+    "UnknownModelError",
+    "Variant",
+    "VerifyResult",
+    "describe_hardware",
+    "hardware_tier",
+    "load_catalog",
+    "plan_model",
+    "probe_hardware",
+    "resolve_model",
+    "starter_set",
+]

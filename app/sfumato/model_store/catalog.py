@@ -174,7 +174,7 @@ def _name_entry(data: Any, path: str) -> str:
     if match:
         entry = data["models"][int(match.group(1))]
         if isinstance(entry, dict) and isinstance(entry.get("id"), str):
-            return f'{match.group(0)} "{entry["id"]}"{path[match.end():]}'
+            return f'{match.group(0)} "{entry["id"]}"{path[match.end() :]}'
     return path or "<root>"
 
 

@@ -20,8 +20,18 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 _ANNOTATIONS = {"$schema", "$id", "$defs", "title", "description"}
 _KNOWN = _ANNOTATIONS | {
-    "type", "required", "properties", "additionalProperties", "items", "enum", "minimum",
-    "exclusiveMinimum", "pattern", "minItems", "minLength", "$ref",
+    "type",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "enum",
+    "minimum",
+    "exclusiveMinimum",
+    "pattern",
+    "minItems",
+    "minLength",
+    "$ref",
 }
 
 

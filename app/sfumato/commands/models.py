@@ -1,0 +1,212 @@
+"""``sfumato models list | doctor | download ID | verify [ID] | remove ID | import PATH``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sfumato.model_store import (
+    DownloadProgress,
+    InstalledModel,
+    ModelManager,
+    ModelStoreError,
+    describe_hardware,
+    hardware_tier,
+    starter_set,
+)
+
+T = TypeVar("T")
+GIB = 1024**3
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``models`` and its actions."""
+    parser = subparsers.add_parser("models", help="list, download, verify and import models")
+    parser.add_argument("--cache-dir", type=Path, help="model cache folder (default: the user cache)")
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="catalog with fit for this machine, and what is installed")
+    actions.add_parser("doctor", help="hardware profile, tier, starter set and cache state")
+    download = actions.add_parser("download", help="download a catalog id, hub repo (org/name) or URL")
+    download.add_argument("ref", metavar="ID")
+    download.add_argument("--variant", help="catalog variant (default: the one chosen for this machine)")
+    download.add_argument("--file", help="one .safetensors file of a hub repo instead of a diffusers folder")
+    download.add_argument("--revision", default="main", help="hub revision for repo ids")
+    download.add_argument("--sha256", help="expected sha256 (required for plain URLs)")
+    verify = actions.add_parser("verify", help="re-hash installed files")
+    verify.add_argument("ref", metavar="ID", nargs="?")
+    verify.add_argument("--repair", action="store_true", help="re-download files that fail")
+    remove = actions.add_parser("remove", help="delete an installed model from the cache")
+    remove.add_argument("ref", metavar="ID")
+    imp = actions.add_parser(
+        "import", help="use a local .safetensors file, diffusers folder, A1111/ComfyUI folder"
+    )
+    imp.add_argument("path", type=Path)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one ``models`` action."""
+    manager = ModelManager(args.cache_dir)
+    return {
+        "list": _list,
+        "doctor": _doctor,
+        "download": _download,
+        "verify": _verify,
+        "remove": _remove,
+        "import": _import,
+    }[args.action](manager, args)
+
+
+def _mib(n: float) -> str:
+    return f"{n / 1024**2:,.1f} MiB" if n < GIB else f"{n / GIB:,.2f} GiB"
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class _ProgressPrinter:
+    """Writes progress to stderr: one rewritten line on a terminal, a line a second otherwise."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: DownloadProgress) -> None:
+        now = time.monotonic()
+        if not (self._tty or p.finished or now - self._last >= 1.0):
+            return
+        self._last = now
+        total = _mib(p.bytes_total) if p.bytes_total else "?"
+        line = (
+            f"{p.model}: {_mib(p.bytes_done)} / {total}  {_mib(p.rate)}/s  ETA {_eta(p.eta)}  "
+            f"files {p.files_done}/{p.files_total}"
+        )
+        if self._tty:
+            sys.stderr.write("\r" + line[:150].ljust(100) + ("\n" if p.finished else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
+def _cancellable(work: Callable[[threading.Event], T]) -> T:
+    """Run ``work`` in a thread; Ctrl-C sets its cancel event and waits for staging to be saved."""
+    cancel = threading.Event()
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work(cancel)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="sfumato-models")
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
+
+
+def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
+    installed = manager.installed()
+    by_id = {m.model_id: m for m in installed if m.model_id}
+    print(f"catalog (tier {hardware_tier(manager.profile)}):")
+    for model in manager.catalog.models:
+        plan = manager.plan(model.id)
+        fit = {True: "fits", False: "will not fit", None: "fit unknown"}[plan.fits]
+        mark = "installed" if model.id in by_id else ""
+        gated = " gated" if model.gated else ""
+        how = f"{plan.variant}/{plan.dtype}/{plan.offload}"
+        print(f"  {model.id:18} {model.name:34} {fit:12} {how}{gated} {mark}")
+        if plan.fits is False:
+            print(f"  {'':18} {plan.reason}")
+    print("installed:" if installed else "installed: nothing yet (`sfumato models download ID`)")
+    for model in installed:
+        print(
+            f"  {model.key:30} {model.kind:9} {model.family or '?':16} {_mib(model.size):>12}  {model.path}"
+        )
+    return 0
+
+
+def _doctor(manager: ModelManager, _args: argparse.Namespace) -> int:
+    for line in describe_hardware(manager.profile):
+        print(line)
+    print(f"cache: {manager.cache.root} ({_mib(manager.free_space())} free)")
+    print(f"partial downloads: {_mib(manager.cache.staged_bytes())}")
+    print("starter set:")
+    for plan in starter_set(manager.catalog, manager.profile):
+        print(f"  {plan.model_id:18} {plan.variant}/{plan.dtype} offload={plan.offload}: {plan.reason}")
+    return 0
+
+
+def _download(manager: ModelManager, args: argparse.Namespace) -> int:
+    printer = _ProgressPrinter()
+
+    def work(cancel: threading.Event) -> InstalledModel:
+        if args.ref.startswith(("https://", "http://")):
+            if not args.sha256:
+                raise ModelStoreError("A plain URL needs --sha256 so the file can be verified.")
+            return manager.install_url(args.ref, args.sha256, on_progress=printer, cancel=cancel)
+        return manager.install(
+            args.ref,
+            variant=args.variant,
+            file=args.file,
+            revision=args.revision,
+            on_progress=printer,
+            cancel=cancel,
+        )
+
+    model = _cancellable(work)
+    print(f"{model.key}: installed at {model.path}")
+    return 0
+
+
+def _verify(manager: ModelManager, args: argparse.Namespace) -> int:
+    results = manager.verify(args.ref, on_progress=_ProgressPrinter())
+    bad = 0
+    for result in results:
+        print(f"{result.key}: {'ok' if result.ok else 'FAILED'}")
+        for problem in result.problems:
+            print(f"  {problem}")
+        if not result.ok:
+            bad += 1
+            if args.repair:
+                _cancellable(
+                    lambda cancel, key=result.key: manager.repair(
+                        key, on_progress=_ProgressPrinter(), cancel=cancel
+                    )
+                )
+                print(f"{result.key}: repaired")
+                bad -= 1
+    if not results:
+        print("nothing installed to verify")
+    return 1 if bad else 0
+
+
+def _remove(manager: ModelManager, args: argparse.Namespace) -> int:
+    model = manager.remove(args.ref)
+    print(f"{model.key}: removed")
+    return 0
+
+
+def _import(manager: ModelManager, args: argparse.Namespace) -> int:
+    models = manager.import_path(args.path, on_progress=_ProgressPrinter())
+    for model in models:
+        print(f"{model.key}: {model.family} at {model.path}")
+    if not models:
+        print(f"{args.path}: registered, but no checkpoint of a known family was found in it")
+    return 0

@@ -1,0 +1,239 @@
+"""What the machine has: GPUs (CUDA, ROCm, Apple MPS), CPU cores and RAM — without importing torch.
+
+NVIDIA cards are read with ``nvidia-smi`` (it ships with the driver), AMD cards with ``rocm-smi``,
+Apple silicon from ``sysctl``. ``SFUMATO_HARDWARE_PROFILE`` may name a JSON file written by
+:meth:`HardwareProfile.to_dict` to stand in for the probe (tests, support requests).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import platform
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+GIB = 1024**3
+MIB = 1024**2
+
+# Metal lets one process keep about three quarters of unified memory resident (recommended
+# working-set size on Apple silicon); an estimate, used as the MPS "VRAM".
+MPS_MEMORY_SHARE = 0.75
+
+Runner = Callable[[Sequence[str]], str | None]
+
+
+@dataclass(frozen=True)
+class GpuInfo:
+    """One accelerator. ``backend`` is ``cuda``, ``rocm`` or ``mps``; sizes are bytes."""
+
+    backend: str
+    name: str
+    vram_total: int
+    vram_free: int | None = None
+    compute_capability: str | None = None
+    driver: str | None = None
+
+    @property
+    def supports_bfloat16(self) -> bool:
+        """bf16 runs natively: CUDA compute capability 8.0 (Ampere) and up, or ROCm."""
+        if self.backend == "rocm":
+            return True
+        if self.backend != "cuda" or not self.compute_capability:
+            return False
+        return float(self.compute_capability) >= 8.0
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """A snapshot of the machine's compute resources."""
+
+    cpu_cores: int
+    ram_total: int
+    ram_available: int | None = None
+    gpus: tuple[GpuInfo, ...] = field(default_factory=tuple)
+    system: str = ""
+
+    @property
+    def best_gpu(self) -> GpuInfo | None:
+        """The accelerator with the most memory, or ``None`` on a CPU-only machine."""
+        return max(self.gpus, key=lambda g: g.vram_total, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the format ``SFUMATO_HARDWARE_PROFILE`` files use)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HardwareProfile:
+        """Rebuild a profile written by :meth:`to_dict`."""
+        gpus = tuple(GpuInfo(**g) for g in data.get("gpus", ()))
+        return cls(
+            cpu_cores=int(data["cpu_cores"]),
+            ram_total=int(data["ram_total"]),
+            ram_available=data.get("ram_available"),
+            gpus=gpus,
+            system=data.get("system", ""),
+        )
+
+
+def hardware_tier(profile: HardwareProfile) -> str:
+    """Map a profile to a starter-set tier: ``cpu``, ``mps`` or ``gpu-<N>gb``."""
+    gpu = profile.best_gpu
+    if gpu is None:
+        return "cpu"
+    if gpu.backend == "mps":
+        return "mps"
+    gib = gpu.vram_total / GIB
+    for floor, tier in ((22.5, "gpu-24gb"), (15.0, "gpu-16gb"), (11.0, "gpu-12gb"), (7.5, "gpu-8gb")):
+        if gib >= floor:
+            return tier
+    return "gpu-6gb" if gib >= 3.5 else "cpu"
+
+
+def _run(argv: Sequence[str]) -> str | None:
+    """Run a probe tool; ``None`` if it is missing or fails (a probe never raises)."""
+    if shutil.which(argv[0]) is None:
+        return None
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def probe_hardware(run: Runner = _run) -> HardwareProfile:
+    """Probe this machine (or read the ``SFUMATO_HARDWARE_PROFILE`` file if set)."""
+    fake = os.environ.get("SFUMATO_HARDWARE_PROFILE")
+    if fake:
+        return HardwareProfile.from_dict(json.loads(Path(fake).read_text(encoding="utf-8")))
+    system = platform.system()
+    ram_total, ram_available = _ram(system, run)
+    gpus = _nvidia(run) or _rocm(run)
+    if not gpus and system == "Darwin" and platform.machine() == "arm64":
+        brand = (run(["sysctl", "-n", "machdep.cpu.brand_string"]) or "Apple silicon").strip()
+        gpus = [GpuInfo("mps", brand, int(ram_total * MPS_MEMORY_SHARE))]
+    return HardwareProfile(
+        cpu_cores=os.cpu_count() or 1,
+        ram_total=ram_total,
+        ram_available=ram_available,
+        gpus=tuple(gpus),
+        system=system,
+    )
+
+
+def _nvidia(run: Runner) -> list[GpuInfo]:
+    fields = "name,memory.total,memory.free,driver_version,compute_cap"
+    out = run(["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader,nounits"])
+    if out is None:  # drivers before 510 do not know compute_cap
+        out = run(["nvidia-smi", f"--query-gpu={fields.rsplit(',', 1)[0]}", "--format=csv,noheader,nounits"])
+    gpus = []
+    for line in (out or "").splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 4:
+            continue
+        try:
+            total, free = int(float(parts[1]) * MIB), int(float(parts[2]) * MIB)
+        except ValueError:
+            continue
+        cap = parts[4] if len(parts) > 4 and parts[4] not in ("", "[N/A]") else None
+        gpus.append(GpuInfo("cuda", parts[0], total, free, cap, parts[3] or None))
+    return gpus
+
+
+def _rocm(run: Runner) -> list[GpuInfo]:
+    out = run(["rocm-smi", "--showproductname", "--showmeminfo", "vram", "--showdriverversion", "--json"])
+    if not out:
+        return []
+    try:
+        data = json.loads(out)
+    except json.JSONDecodeError:
+        return []
+    driver = data.get("system", {}).get("Driver version")
+    gpus = []
+    for key, card in data.items():
+        if not key.startswith("card") or not isinstance(card, dict):
+            continue
+        total = _first_int(card, "VRAM Total Memory")
+        used = _first_int(card, "VRAM Total Used Memory")
+        if total is None:
+            continue
+        name = card.get("Card series") or card.get("Card Series") or card.get("Card model") or key
+        free = total - used if used is not None else None
+        gpus.append(GpuInfo("rocm", str(name), total, free, None, driver))
+    return gpus
+
+
+def _first_int(card: dict[str, Any], prefix: str) -> int | None:
+    for key, value in card.items():
+        if key.startswith(prefix):
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _ram(system: str, run: Runner) -> tuple[int, int | None]:
+    """Total and available RAM in bytes."""
+    if system == "Windows":
+        return _ram_windows()
+    available = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available = int(line.split()[1]) * 1024
+    if system == "Darwin":
+        total = int((run(["sysctl", "-n", "hw.memsize"]) or "0").strip() or 0)
+    else:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return total, available
+
+
+def _ram_windows() -> tuple[int, int | None]:
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [
+            ("length", ctypes.c_ulong),
+            ("load", ctypes.c_ulong),
+            ("total_phys", ctypes.c_ulonglong),
+            ("avail_phys", ctypes.c_ulonglong),
+            ("total_page", ctypes.c_ulonglong),
+            ("avail_page", ctypes.c_ulonglong),
+            ("total_virtual", ctypes.c_ulonglong),
+            ("avail_virtual", ctypes.c_ulonglong),
+            ("avail_extended", ctypes.c_ulonglong),
+        ]
+
+    status = MemoryStatus()
+    status.length = ctypes.sizeof(MemoryStatus)
+    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    return int(status.total_phys), int(status.avail_phys)
+
+
+def describe(profile: HardwareProfile) -> list[str]:
+    """Human-readable lines for ``sfumato models doctor``."""
+    lines = [
+        f"system: {profile.system or 'unknown'}",
+        f"cpu cores: {profile.cpu_cores}",
+        f"ram: {profile.ram_total / GIB:.1f} GiB"
+        + (f" ({profile.ram_available / GIB:.1f} GiB available)" if profile.ram_available else ""),
+    ]
+    if not profile.gpus:
+        lines.append("gpu: none found (nvidia-smi, rocm-smi); generation runs on the CPU")
+    for gpu in profile.gpus:
+        extra = []
+        if gpu.vram_free is not None:
+            extra.append(f"{gpu.vram_free / GIB:.1f} GiB free")
+        if gpu.compute_capability:
+            extra.append(f"compute capability {gpu.compute_capability}")
+        if gpu.driver:
+            extra.append(f"driver {gpu.driver}")
+        tail = f" ({', '.join(extra)})" if extra else ""
+        lines.append(f"gpu [{gpu.backend}]: {gpu.name}, {gpu.vram_total / GIB:.1f} GiB{tail}")
+    lines.append(f"tier: {hardware_tier(profile)}")
+    return lines
