@@ -16,6 +16,7 @@ import pytest
 from sfumato.document import autosave
 from sfumato.document.atomic import DiskFullError
 from sfumato.document.autosave import (
+    AutosaveError,
     AutosaveWriter,
     document_id,
     find_recoverable,
@@ -152,6 +153,14 @@ def test_a_running_session_is_not_offered_and_a_closed_one_leaves_nothing(
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RuntimeError):
         writer.submit(take_snapshot(doc))
+
+
+def test_an_unusable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_bytes(b"x")
+    with pytest.raises(AutosaveError, match="Autosave is off"):
+        AutosaveWriter(not_a_folder / "autosave")
+    assert not_a_folder.read_bytes() == b"x"
 
 
 def test_failed_autosave_reports_and_keeps_the_previous_one(

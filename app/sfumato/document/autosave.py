@@ -19,6 +19,7 @@ document is saved or closed.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -38,12 +39,14 @@ from sfumato.document.atomic import atomic_write
 from sfumato.document.document import Document
 from sfumato.document.layers import Layer
 from sfumato.document.ora import load_ora, write_ora
+from sfumato.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
 SESSION_INFO = "session.json"
 SESSION_LOCK = "session.lock"
 _AUTOSAVE_COMPRESS_LEVEL = 1  # fast zlib: autosave speed matters more than size
+_LOCK_HELD = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, getattr(errno, "EDEADLOCK", errno.EDEADLK)}
 
 _doc_ids: weakref.WeakKeyDictionary[Document, str] = weakref.WeakKeyDictionary()
 _doc_ids_lock = threading.Lock()
@@ -103,7 +106,10 @@ def take_snapshot(doc: Document, title: str | None = None) -> Snapshot:
 
 # ------------------------------------------------------------------------------- locking
 def _try_lock(fh: IO[bytes]) -> bool:
-    """Take an exclusive, non-blocking OS lock on ``fh``; False if another holder has it."""
+    """Take an exclusive, non-blocking OS lock on ``fh``; False if another holder has it.
+
+    Other failures (a file system without locks) raise :class:`OSError`.
+    """
     try:
         if sys.platform == "win32":
             import msvcrt
@@ -113,13 +119,15 @@ def _try_lock(fh: IO[bytes]) -> bool:
             import fcntl
 
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
+    except OSError as exc:
+        if exc.errno in _LOCK_HELD:
+            return False
+        raise
     return True
 
 
 def _session_is_over(folder: Path) -> bool:
-    """True when no living process holds ``folder``'s session lock."""
+    """True when no living process holds ``folder``'s session lock (when unsure: False)."""
     try:
         with open(folder / SESSION_LOCK, "rb") as fh:
             return _try_lock(fh)  # closing the file releases it again
@@ -140,6 +148,10 @@ def _read_json(path: Path) -> dict[str, object]:
 
 
 # ------------------------------------------------------------------------------- writing
+class AutosaveError(UserFacingError):
+    """Autosave cannot run in the given folder (it cannot be created or locked)."""
+
+
 class AutosaveWriter:
     """Writes snapshots to ``directory`` on a background thread; one per process is typical.
 
@@ -150,16 +162,25 @@ class AutosaveWriter:
     def __init__(self, directory: Path | str, *,
                  on_error: Callable[[Exception], None] | None = None) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
         started = time.time()
         self.session_dir = self.directory / f"{os.getpid()}-{int(started)}-{secrets.token_hex(4)}"
-        self.session_dir.mkdir()
-        self._lock_file = open(self.session_dir / SESSION_LOCK, "wb")  # noqa: SIM115 - held for life
-        if not _try_lock(self._lock_file):
-            raise RuntimeError(f"cannot lock {self.session_dir / SESSION_LOCK}")
-        # written after the lock is held: a scanner ignores folders without it
-        _write_json(self.session_dir / SESSION_INFO,
-                    {"pid": os.getpid(), "started": started, "host": socket.gethostname()})
+        lock_file: IO[bytes] | None = None
+        try:
+            self.session_dir.mkdir(parents=True)
+            lock_file = open(self.session_dir / SESSION_LOCK, "wb")  # noqa: SIM115 - held for life
+            if not _try_lock(lock_file):
+                raise OSError(errno.EBUSY, "the new session folder is locked by another process")
+            # written after the lock is held: a scanner ignores folders without it
+            _write_json(self.session_dir / SESSION_INFO,
+                        {"pid": os.getpid(), "started": started, "host": socket.gethostname()})
+        except (OSError, UserFacingError) as exc:
+            if lock_file is not None:
+                lock_file.close()
+            shutil.rmtree(self.session_dir, ignore_errors=True)
+            reason = exc.message if isinstance(exc, UserFacingError) else exc.strerror or str(exc)
+            raise AutosaveError(f"Autosave is off: {reason} ({self.directory}). Save your work often.",
+                                details=str(exc)) from exc
+        self._lock_file = lock_file
         self._on_error = on_error
         self._pending: dict[str, Snapshot | None] = {}  # doc id → newest snapshot, None = remove
         self._busy = False
@@ -276,9 +297,16 @@ class RecoveryEntry:
         return doc
 
     def discard(self) -> None:
-        """Delete this autosave (and its session folder once nothing is left in it)."""
-        self.path.unlink(missing_ok=True)
-        self.path.with_suffix(".json").unlink(missing_ok=True)
+        """Delete this autosave (and its session folder once nothing is left in it).
+
+        A file that cannot be deleted is logged and offered again next time.
+        """
+        try:
+            self.path.unlink(missing_ok=True)
+            self.path.with_suffix(".json").unlink(missing_ok=True)
+        except OSError:
+            log.exception("could not delete the autosave %s", self.path)
+            return
         folder = self.path.parent
         if not any(folder.glob("*.ora")):
             shutil.rmtree(folder, ignore_errors=True)
