@@ -229,3 +229,29 @@ def test_delete_selected_on_a_mask_and_on_a_locked_layer() -> None:
     empty = Document(10, 10)
     empty.delete_selected()  # no active layer: nothing to do
     assert not empty.history.can_undo
+
+
+def test_new_layers_do_not_evict_older_steps() -> None:
+    doc = new_document(2048, 2048, history_budget=32 * 2**20)  # one layer is 16 MiB
+    _stroke(doc, 100, 100)
+    for _ in range(6):
+        doc.add_layer()
+    assert len(doc.history) == 7 and doc.history.nbytes < 2**20
+    for _ in range(7):
+        doc.undo()
+    assert len(doc.layers) == 1 and np.all(doc.layers[0].pixels == 255)
+
+
+def test_renaming_or_locking_does_not_ask_for_a_repaint() -> None:
+    doc = new_document(64, 64)
+    layer = doc.layers[0]
+    repaints: list[Rect] = []
+    stack_changes: list[None] = []
+    doc.events.pixels_changed.connect(repaints.append)
+    doc.events.layers_changed.connect(lambda: stack_changes.append(None))
+    doc.set_layer_props(layer, name="Paper", locked=True)
+    doc.undo()
+    assert repaints == [] and len(stack_changes) == 2 and doc.revision == 2
+    doc.set_layer_props(layer, opacity=0.5)
+    doc.set_layer_props(layer, visible=False)
+    assert repaints == [doc.rect, doc.rect] and len(stack_changes) == 4

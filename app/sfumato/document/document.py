@@ -165,7 +165,11 @@ class Document:
         layer = self.layer_by_uid(uid)
         for key, value in props.items():
             setattr(layer, key, value)
-        self._stack_changed()
+        if props.keys() <= {"name", "locked"}:  # the image is unchanged: no repaint
+            self.revision += 1
+            self.events.layers_changed.emit()
+        else:
+            self._stack_changed()
 
     # ------------------------------------------------------ undoable actions
     def add_layer(self, kind: LayerKind = LayerKind.RASTER, name: str | None = None,
