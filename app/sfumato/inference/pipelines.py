@@ -9,7 +9,9 @@ import gc
 import traceback
 from typing import Any
 
+import diffusers
 import torch
+import transformers
 from diffusers import (
     AutoPipelineForImage2Image,
     AutoPipelineForInpainting,
@@ -53,8 +55,16 @@ def torch_dtype(name: str) -> torch.dtype:
     return {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(name, torch.float32)
 
 
+def _quiet_progress_bars() -> None:
+    """Progress is reported through the engine's callback; the libraries' tqdm bars would only
+    interleave with it on stderr."""
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def load_pipeline(info: ModelInfo, profile: DeviceProfile) -> Any:
     """The pipeline for ``info``, loaded offline from safetensors only, on the CPU."""
+    _quiet_progress_bars()
     dtype = torch_dtype(profile.dtype)
     try:
         if not info.single_file:
@@ -85,8 +95,11 @@ def task_pipeline(base: Any, task: PipelineTask) -> Any:
     if task is PipelineTask.INPAINT and isinstance(
         base, FluxFillPipeline | StableDiffusionInpaintPipeline | StableDiffusionXLInpaintPipeline
     ):
-        return base
-    return _AUTO[task].from_pipe(base)
+        pipe = base
+    else:
+        pipe = _AUTO[task].from_pipe(base)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def native_size(pipe: Any) -> int:

@@ -1,0 +1,151 @@
+"""``sfumato generate``: one generation from the command line, with the GUI's engine and requests.
+
+No ``--image``: txt2img. ``--image``: img2img. ``--image --mask``: inpaint. ``--image --outpaint``:
+outpaint. ``--image --variations N``: N variations written to OUT-1.png … OUT-N.png. Progress
+goes to stderr; bad input exits 2 with one ``error: …`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from sfumato.errors import UserFacingError
+from sfumato.generation import (
+    GenerationRequest,
+    Img2ImgRequest,
+    InpaintRequest,
+    Margins,
+    OutpaintRequest,
+    Txt2ImgRequest,
+    VariationsRequest,
+)
+from sfumato.generation.metadata import save_png
+
+
+class UsageError(UserFacingError):
+    """Options that do not fit together, or a file that is not what it should be."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``generate`` and its options."""
+    parser = subparsers.add_parser(
+        "generate",
+        help="generate images headlessly",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    parser.add_argument("--model", required=True, help="a diffusers folder or a .safetensors file")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--negative", default="", help="negative prompt")
+    parser.add_argument("--image", type=Path, help="source image (img2img, inpaint, outpaint, variations)")
+    parser.add_argument("--mask", type=Path, help="mask image, white = repaint (inpaint)")
+    parser.add_argument(
+        "--strength", type=float, help="how far from the source to go, 0–1 (default depends on the task)"
+    )
+    parser.add_argument("--outpaint", metavar="L,T,R,B", help="pixels to add left,top,right,bottom")
+    parser.add_argument("--variations", type=int, metavar="N", help="write N variations of --image")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--cfg", type=float, default=7.0, help="guidance scale")
+    parser.add_argument("--seed", type=int, default=-1, help="-1 picks a random seed")
+    parser.add_argument("--scheduler", default="", help="e.g. 'Euler a', 'DPM++ 2M Karras'")
+    parser.add_argument("--width", type=int, default=0)
+    parser.add_argument("--height", type=int, default=0)
+    parser.add_argument("--out", type=Path, required=True, help="output PNG")
+    parser.set_defaults(run=run)
+
+
+def _load_image(path: Path, mode: str, what: str) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert(mode))
+    except FileNotFoundError as exc:
+        raise UsageError(f"The {what} {path} does not exist.") from exc
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UsageError(f"The {what} {path} is not an image file Sfumato can read.") from exc
+
+
+def _parse_margins(text: str) -> Margins:
+    parts = text.split(",")
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise UsageError(f"--outpaint wants four whole numbers L,T,R,B (got {text!r}).")
+    return Margins(*values)
+
+
+def build_request(args: argparse.Namespace) -> GenerationRequest:
+    """The request the options describe."""
+    common = {
+        "model": args.model,
+        "prompt": args.prompt,
+        "negative_prompt": args.negative,
+        "steps": args.steps,
+        "guidance": args.cfg,
+        "seed": args.seed,
+        "scheduler": args.scheduler,
+        "width": args.width,
+        "height": args.height,
+    }
+    if args.image is None:
+        for option in ("mask", "outpaint", "variations", "strength"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"--{option} needs --image.")
+        return Txt2ImgRequest(**common)
+    chosen = [opt for opt in ("mask", "outpaint", "variations") if getattr(args, opt) is not None]
+    if len(chosen) > 1:
+        raise UsageError(f"Choose one of --{' / --'.join(chosen)}.")
+    source = _load_image(args.image, "RGB", "image")
+    strength = {} if args.strength is None else {"strength": args.strength}
+    if args.mask is not None:
+        mask = _load_image(args.mask, "L", "mask")
+        return InpaintRequest(**common, source=source, mask=mask, **strength)
+    if args.outpaint is not None:
+        return OutpaintRequest(**common, source=source, margins=_parse_margins(args.outpaint), **strength)
+    if args.variations is not None:
+        return VariationsRequest(**common, source=source, count=args.variations, **strength)
+    return Img2ImgRequest(**common, source=source, **strength)
+
+
+def output_paths(out: Path, count: int, numbered: bool) -> list[Path]:
+    """``OUT.png`` for one image; ``OUT-1.png`` … for variations or several images."""
+    if count == 1 and not numbered:
+        return [out]
+    return [out.with_name(f"{out.stem}-{i}{out.suffix}") for i in range(1, count + 1)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Generate, write the PNG(s) with their parameters, and print their paths."""
+    if args.out.suffix.lower() != ".png":
+        raise UsageError(f"--out must name a .png file (got {args.out}).")
+    if not args.out.parent.is_dir():
+        raise UsageError(f"The folder for --out ({args.out.parent}) does not exist.")
+    request = build_request(args)
+
+    from sfumato.inference import Engine, StepProgress
+
+    def progress(update: StepProgress) -> None:
+        print(f"step {update.step}/{update.total}", file=sys.stderr, flush=True)
+
+    engine = Engine()
+    model = engine.load(args.model)
+    print(
+        f"loaded {model.name} ({model.traits.label}) on {engine.profile.name}", file=sys.stderr, flush=True
+    )
+    result = engine.run(request, on_step=progress)
+    for notice in result.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    paths = output_paths(args.out, len(result.images), isinstance(request, VariationsRequest))
+    for path, image, parameters, seed in zip(
+        paths, result.images, result.parameters, result.seeds, strict=True
+    ):
+        save_png(path, image, parameters)
+        print(f"seed {seed}: {path}", file=sys.stderr)
+        print(path)
+    return 0
+

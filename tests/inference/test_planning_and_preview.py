@@ -1,0 +1,86 @@
+"""Request → pipeline inputs (no torch), and the fitted latent → RGB preview."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+from sfumato.generation import Img2ImgRequest, InpaintRequest, Margins, OutpaintRequest, Txt2ImgRequest
+from sfumato.inference.planning import PipelineTask, plan_request, round_size
+from sfumato.inference.preview import LatentPreviewer, fit_latent_to_rgb
+
+
+def test_round_size_notices_only_when_changed() -> None:
+    assert round_size(512, 768, 8) == ((512, 768), ())
+    size, notices = round_size(500, 3, 16)
+    assert size == (496, 16) and len(notices) == 1 and "500×3" in notices[0]
+
+
+def test_txt2img_defaults_to_native_size_and_inpaint_models_inpaint_everything() -> None:
+    request = Txt2ImgRequest(model="m", prompt="p")
+    assert plan_request(request, 512, 8, inpaint_only=False).size == (512, 512)
+    plan = plan_request(request, 512, 8, inpaint_only=True)
+    assert plan.task is PipelineTask.INPAINT and plan.strength == 1.0
+    assert plan.mask is not None and np.asarray(plan.mask).min() == 255
+
+
+def test_img2img_keeps_the_source_size_rounded() -> None:
+    source = np.zeros((100, 130, 3), np.uint8)
+    plan = plan_request(Img2ImgRequest(model="m", prompt="p", source=source), 512, 8, inpaint_only=False)
+    assert plan.task is PipelineTask.IMAGE2IMAGE and plan.size == (128, 96)
+    assert plan.image is not None and plan.image.size == (128, 96) and plan.notices
+
+
+def test_inpaint_region_scales_to_the_native_area_whatever_the_image_size() -> None:
+    sizes = []
+    for side in (1024, 4096):
+        source = np.zeros((side, side, 3), np.uint8)
+        mask = np.zeros((side, side), np.uint8)
+        mask[100:356, 200:456] = 255
+        plan = plan_request(
+            InpaintRequest(model="m", prompt="p", source=source, mask=mask, padding=0), 512, 8, False
+        )
+        sizes.append((plan.size, plan.region))
+    assert sizes[0] == sizes[1]
+    assert sizes[0][0] == (512, 512)
+
+
+def test_outpaint_plan_pastes_into_the_grown_canvas() -> None:
+    source = np.full((64, 64, 3), 90, np.uint8)
+    request = OutpaintRequest(model="m", prompt="p", source=source, margins=Margins(0, 0, 32, 0))
+    plan = plan_request(request, 64, 8, inpaint_only=False)
+    full = plan.finish(np.zeros((plan.size[1], plan.size[0], 3), np.uint8))
+    assert full.shape == (64, 96, 3)
+    assert np.array_equal(full[:, :64], source)
+    assert full[:, 80:].max() == 0
+
+
+class LinearVae:
+    """A VAE whose latents are a known linear function of the 8×8-averaged colour."""
+
+    def __init__(self, weights: torch.Tensor) -> None:
+        self.weights = weights
+        self.dtype = torch.float32
+        self.config = SimpleNamespace(scaling_factor=1.0, shift_factor=None)
+
+    def parameters(self) -> Any:
+        return iter([torch.zeros(1)])
+
+    def encode(self, pixels: torch.Tensor) -> Any:
+        colour = torch.nn.functional.avg_pool2d((pixels + 1) / 2, 8)
+        mean = torch.einsum("bchw,cl->blhw", colour, self.weights) + 0.25
+        return SimpleNamespace(latent_dist=SimpleNamespace(mean=mean))
+
+
+def test_preview_fit_recovers_a_linear_vae() -> None:
+    weights = torch.tensor([[1.0, 0.2, -0.5, 0.1], [0.0, 1.5, 0.3, -0.2], [0.4, -0.3, 0.9, 0.7]])
+    vae = LinearVae(weights)
+    matrix = fit_latent_to_rgb(vae)
+    assert matrix.shape == (5, 3)
+    colour = torch.tensor([0.8, 0.2, 0.5])
+    latent = (colour @ weights + 0.25).reshape(1, 4, 1, 1).expand(1, 4, 3, 5)
+    preview = LatentPreviewer(vae)(latent)
+    assert preview.shape == (3, 5, 3)
+    assert np.abs(preview[1, 2].astype(int) - np.array([204, 51, 128])).max() <= 1
