@@ -243,3 +243,11 @@ def test_a_small_stroke_on_a_big_layer_stores_a_few_tiles() -> None:
 def test_settings_are_validated(bad: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         BrushSettings(**bad)  # type: ignore[arg-type]
+
+
+def test_a_drag_far_beyond_the_document_paints_only_what_it_crosses() -> None:
+    doc, layer = _doc()
+    dirty = _paint(doc, layer, [(-1e7, 50.5), (1e7, 50.5), (1e7, -1e7), (150.5, -1e7), (150.5, 1e7)])
+    assert np.all(layer.pixels[50, :, 3] == 255) and np.all(layer.pixels[:, 150, 3] == 255)
+    assert dirty == doc.rect
+    assert np.count_nonzero(layer.pixels[..., 3]) < 9 * (200 + 120) + 20

@@ -29,6 +29,23 @@ _MIN_BATCH_AREA = 128 * 128  # dabs are applied together while their bounding bo
 _LABELS = {Tool.BRUSH: "Brush stroke", Tool.ERASER: "Eraser stroke", Tool.MASK_BRUSH: "Mask stroke"}
 
 
+def _inside_span(x0: float, y0: float, x1: float, y1: float,
+                 left: float, top: float, right: float, bottom: float) -> tuple[float, float]:
+    """The part ``[t0, t1]`` of the segment (``t`` in ``0..1``) inside the box; empty if ``t0 > t1``.
+
+    A drag at a low zoom can span far more document than it paints; dabs are only laid there.
+    """
+    t0, t1 = 0.0, 1.0
+    for start, delta, low, high in ((x0, x1 - x0, left, right), (y0, y1 - y0, top, bottom)):
+        if delta == 0.0:
+            if not low <= start <= high:
+                return 1.0, 0.0
+            continue
+        a, b = (low - start) / delta, (high - start) / delta
+        t0, t1 = max(t0, min(a, b)), min(t1, max(a, b))
+    return t0, t1
+
+
 class _Coverage:
     """The stroke's coverage in ``[0, 1]``, stored sparsely as 64×64 float32 tiles."""
 
@@ -107,6 +124,7 @@ class Stroke:
         if self._finished:
             return
         self._finished = True
+        self._coverage = _Coverage()  # let the tiles go: the GUI may keep the stroke around
         patch = self._recorder.finish()
         if patch is not None:
             self.doc.push(patch)
@@ -121,9 +139,11 @@ class Stroke:
         x0, y0, p0 = self._last
         self._last = (x, y, pressure)
         length = math.hypot(x - x0, y - y0)
+        reach = self.settings.size / 2.0 + 2.0  # no dab centred farther out touches the document
+        t0, t1 = _inside_span(x0, y0, x, y, -reach, -reach, self.doc.width + reach, self.doc.height + reach)
         dabs = []
-        travelled = self._to_next_dab
-        while travelled <= length and length > 0.0:
+        travelled = max(self._to_next_dab, t0 * length)
+        while travelled <= min(length, t1 * length) and length > 0.0:
             t = travelled / length
             p = p0 + (pressure - p0) * t
             dabs.append(self._dab(x0 + (x - x0) * t, y0 + (y - y0) * t, p))
