@@ -341,7 +341,8 @@ def _read_document(reader: _Reader) -> Document:
     metadata: dict[str, dict[str, str]] = {}
     if _SFUMATO_JSON in reader.entries:
         try:
-            metadata = _metadata(json.loads(reader.read(_SFUMATO_JSON, _MAX_JSON_BYTES, "")))
+            raw = reader.read(_SFUMATO_JSON, _MAX_JSON_BYTES, f"“{_SFUMATO_JSON}” is missing")
+            metadata = _metadata(json.loads(raw))
         except ValueError:
             metadata = {}
     doc = Document(width, height)
@@ -358,7 +359,7 @@ def _read_document(reader: _Reader) -> Document:
             locked=element.get("edit-locked", "false").lower() in ("true", "1"),
             blend=entry.blend,
             tint=_tint(element.get(_TINT)),
-            metadata=metadata.get(element.get("src", ""), {}),
+            metadata=dict(metadata.get(element.get("src", ""), {})),
         )
         doc.layers.append(layer)
         if element.get("selected", "false").lower() in ("true", "1"):
