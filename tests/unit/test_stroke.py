@@ -86,6 +86,13 @@ def test_sub_pixel_positions_shift_the_dab() -> None:
     assert centroids[0] == pytest.approx(30.0, abs=0.02)
 
 
+def test_kernels_are_cached_per_quantised_size_and_hardness() -> None:
+    first = make_dab(10.5, 10.5, 20.01, 0.8)
+    assert make_dab(130.5, 40.5, 20.02, 0.801).values is first.values
+    assert make_dab(10.5, 10.5, 21.0, 0.8).values is not first.values
+    assert make_dab(10.75, 10.5, 20.01, 0.8).values is not first.values  # another sub-pixel phase
+
+
 def test_opacity_does_not_build_up_within_a_stroke_but_does_across_strokes() -> None:
     doc, layer = _doc()
     half = BrushSettings(size=15, hardness=1.0, opacity=0.5, color=(10, 20, 30), pressure_size=False)
@@ -100,10 +107,13 @@ def test_opacity_does_not_build_up_within_a_stroke_but_does_across_strokes() -> 
 def test_source_over_in_straight_alpha() -> None:
     doc, layer = _doc()
     layer.pixels[:, 100:] = (0, 0, 255, 255)
+    layer.pixels[90:, 100:] = (0, 0, 255, 128)
     red = BrushSettings(size=11, hardness=1.0, opacity=0.5, color=(255, 0, 0), pressure_size=False)
-    _paint(doc, layer, [(50.5, 50.5), (150.5, 50.5)], red)
+    _paint(doc, layer, [(50.5, 50.5), (150.5, 50.5), (150.5, 100.5)], red)
     assert layer.pixels[50, 50].tolist() == [255, 0, 0, 128]  # over transparent: pure brush colour
     assert layer.pixels[50, 150].tolist() == [128, 0, 128, 255]  # half red over blue
+    # over half-transparent blue: αo = 0.5 + 0.502 · 0.5 = 0.751, R = 0.5 / αo, B = 0.251 / αo
+    assert layer.pixels[100, 150].tolist() == [170, 0, 85, 192]
 
 
 def test_pressure_scales_size_and_opacity() -> None:
