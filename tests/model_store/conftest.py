@@ -8,9 +8,10 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 from fake_hub import FakeHub, start_fake_hub
+from store_helpers import CPU_16GB, FAST, TOKEN, tiny_sd_repo, write_test_catalog
+
 from sfumato.model_store import ModelManager
 from sfumato.model_store.hub import HubClient
-from store_helpers import CPU_16GB, FAST, TOKEN, tiny_sd_repo, write_test_catalog
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from fake_hub import Repo
 from safetensors.numpy import save_file
+
 from sfumato.model_store import HardwareProfile, TransferSettings
 from sfumato.model_store.catalog import catalog_dir
 

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from fake_hub import FakeHub, Fault, Repo, git_sha1
 from huggingface_hub import hf_hub_url
+from store_helpers import SD15_SHAPES, TOKEN, blob, write_checkpoint
+
 from sfumato.model_store import (
     ChecksumMismatchError,
     DiskFullError,
@@ -30,7 +32,6 @@ from sfumato.model_store import (
 )
 from sfumato.model_store.hub import RemoteFile
 from sfumato.model_store.transfer import staging_key
-from store_helpers import SD15_SHAPES, TOKEN, blob, write_checkpoint
 
 UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
 Make = Callable[..., ModelManager]
