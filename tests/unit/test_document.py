@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from sfumato.document.brush import BrushSettings, Tool
 from sfumato.document.document import Document, LayerLockedError, new_document
 from sfumato.document.geometry import Rect
@@ -255,3 +256,16 @@ def test_renaming_or_locking_does_not_ask_for_a_repaint() -> None:
     doc.set_layer_props(layer, opacity=0.5)
     doc.set_layer_props(layer, visible=False)
     assert repaints == [doc.rect, doc.rect] and len(stack_changes) == 4
+
+
+def test_a_merged_property_change_still_clears_the_redo_stack() -> None:
+    doc = new_document(64, 64)
+    layer = doc.layers[0]
+    doc.set_layer_props(layer, opacity=0.5)
+    _stroke(doc, 10, 10)
+    doc.undo()
+    doc.set_layer_props(layer, opacity=0.3)
+    assert not doc.history.can_redo
+    assert doc.undo() is not None and layer.opacity == 0.5
+    assert doc.undo() is not None and layer.opacity == 1.0
+    assert not doc.history.can_undo and np.all(layer.pixels == 255)  # the undone stroke stays gone

@@ -135,7 +135,8 @@ class Document:
 
     def push(self, command: object) -> None:
         """Record an already-applied step in the history."""
-        top = self.history._undo[-1] if self.history.can_undo else None
+        # Merge only when nothing can be redone: a new action must clear the redo stack.
+        top = self.history._undo[-1] if self.history.can_undo and not self.history.can_redo else None
         merge = getattr(top, "merge", None)
         if not (merge and merge(command)):
             self.history.push(command)  # type: ignore[arg-type]
