@@ -14,6 +14,7 @@ import statistics
 import time
 
 import numpy as np
+
 from sfumato.document.brush import BrushSettings, Tool
 from sfumato.document.document import Document, new_document
 from sfumato.document.geometry import Rect

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sfumato.document.compositing import composite_rgba
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, Layer

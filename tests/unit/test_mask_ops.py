@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image, ImageFilter
+
 from sfumato.document import mask_ops
 from sfumato.document.document import Document, new_document
 from sfumato.document.layers import Layer, LayerKind

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sfumato.document.document import new_document
 from sfumato.document.geometry import Rect
 from sfumato.document.selection import Selection, SelectMode

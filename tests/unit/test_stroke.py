@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sfumato.document.brush import BrushSettings, Tool, make_dab
 from sfumato.document.document import Document, LayerLockedError, new_document
 from sfumato.document.geometry import Rect
