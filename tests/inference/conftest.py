@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from sfumato.inference import Engine, profile_for
 from sfumato.inference.tiny_models import build_all
 
@@ -30,3 +31,12 @@ def source() -> np.ndarray:
     """A 72×88 RGB test image with structure (not noise), so crops are recognisable."""
     y, x = np.mgrid[0:72, 0:88]
     return np.stack([x * 2, y * 3, (x + y) % 256], axis=2).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_single_file(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny SD 1.5 as one original-layout .safetensors file, with its ``.config`` folder."""
+    from sfumato.inference.tiny_models import export_single_file
+
+    file = tmp_path_factory.mktemp("single") / "tiny-sd15.safetensors"
+    return export_single_file(tiny_models["sd15"], file)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
 from sfumato.cli import main
 from sfumato.generation.metadata import parse_parameters, read_parameters
 
@@ -129,6 +131,7 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
         ("incomplete", "incomplete"),
         ("truncated", "not a complete .safetensors"),
         ("ckpt", "pickle checkpoint"),
+        ("no_config", "needs its configuration"),
         ("mask_size", "must be the same size"),
         ("empty_mask", "mask is empty"),
         ("not_image", "not an image file"),
@@ -146,6 +149,7 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
 )
 def test_bad_input_exits_2_with_one_error_line(
     tiny_models: dict[str, Path],
+    tiny_single_file: Path,
     tmp_path: Path,
     source: np.ndarray,
     image: Path,
@@ -155,6 +159,7 @@ def test_bad_input_exits_2_with_one_error_line(
     message: str,
 ) -> None:
     bad = _write_bad_inputs(tmp_path, tiny_models, source)
+    bad["no_config"] = Path(shutil.copy(tiny_single_file, tmp_path / "lonely.safetensors"))
     out = tmp_path / "o.png"
     model = tiny_models["sd15"]
     argv = {
@@ -163,6 +168,7 @@ def test_bad_input_exits_2_with_one_error_line(
         "incomplete": _generate(bad["incomplete"], out),
         "truncated": _generate(bad["truncated"], out),
         "ckpt": _generate(bad["ckpt"], out),
+        "no_config": _generate(bad["no_config"], out),
         "mask_size": _generate(model, out, "--image", str(image), "--mask", str(bad["small_mask"])),
         "empty_mask": _generate(model, out, "--image", str(image), "--mask", str(bad["empty_mask"])),
         "not_image": _generate(model, out, "--image", str(bad["text"])),

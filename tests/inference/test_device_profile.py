@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+
 from sfumato.inference import Family, MemoryStrategy, probe_device, profile_for
 from sfumato.inference.device import GIB
 

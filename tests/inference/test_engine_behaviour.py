@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+
 from sfumato.generation import InpaintRequest, Txt2ImgRequest
 from sfumato.generation.metadata import parse_parameters
 from sfumato.generation.region import crop_for_model, plan_region

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+
 from sfumato.inference import Family, ModelError, UnsupportedError
 from sfumato.inference.model_files import detect_model, model_hash, resolve_model
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from sfumato.generation import Img2ImgRequest, InpaintRequest, Margins, OutpaintRequest, Txt2ImgRequest
 from sfumato.inference.planning import PipelineTask, plan_request, round_size
 from sfumato.inference.preview import LatentPreviewer, fit_latent_to_rgb

@@ -22,7 +22,12 @@ from sfumato.generation.requests import MAX_SEED, GenerationRequest
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, probe_device
 from sfumato.inference.errors import GenerationError, OutOfMemoryError
 from sfumato.inference.families import ModelInfo
-from sfumato.inference.model_files import detect_model, model_hash, resolve_model
+from sfumato.inference.model_files import (
+    check_loadable_offline,
+    detect_model,
+    model_hash,
+    resolve_model,
+)
 from sfumato.inference.planning import PipelineTask, Plan, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StepProgress
 
@@ -77,6 +82,7 @@ class Engine:
         if self._loaded is not None and self._loaded.info.path == path:
             return self._loaded.info
         info = detect_model(path)
+        check_loadable_offline(info)
         self.unload()
         from sfumato.inference import pipelines, preview
 

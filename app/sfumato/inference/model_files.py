@@ -142,6 +142,19 @@ def detect_model(path: Path) -> ModelInfo:
     return _detect_folder(path) if path.is_dir() else _detect_file(path)
 
 
+def check_loadable_offline(info: ModelInfo) -> None:
+    """Refuse a single file without its ``<stem>.config`` folder.
+
+    Without a local config, diffusers 0.42.1 ``from_single_file`` fetches one from the Hub even
+    with ``local_files_only=True``; the engine never touches the network.
+    """
+    if info.single_file and info.config_dir is None:
+        raise ModelError(
+            f"{info.path.name} needs its configuration to load offline: put the model's diffusers "
+            f"folder without weights, named {info.path.stem}{SINGLE_FILE_CONFIG_SUFFIX}, next to it."
+        )
+
+
 def _header_bytes(path: Path) -> bytes:
     with path.open("rb") as handle:
         (length,) = struct.unpack("<Q", handle.read(8))

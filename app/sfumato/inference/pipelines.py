@@ -63,7 +63,10 @@ def _quiet_progress_bars() -> None:
 
 
 def load_pipeline(info: ModelInfo, profile: DeviceProfile) -> Any:
-    """The pipeline for ``info``, loaded offline from safetensors only, on the CPU."""
+    """The pipeline for ``info``, loaded offline from safetensors only, on the CPU.
+
+    Callers check :func:`~sfumato.inference.model_files.check_loadable_offline` first.
+    """
     _quiet_progress_bars()
     dtype = torch_dtype(profile.dtype)
     try:
@@ -72,22 +75,12 @@ def load_pipeline(info: ModelInfo, profile: DeviceProfile) -> Any:
                 str(info.path), dtype=dtype, use_safetensors=True, local_files_only=True
             )
         pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
-        config = str(info.config_dir) if info.config_dir else None
         return pipeline_class.from_single_file(
-            str(info.path), config=config, dtype=dtype, local_files_only=True
+            str(info.path), config=str(info.config_dir), dtype=dtype, local_files_only=True
         )
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        hint = ""
-        if info.single_file and info.config_dir is None:
-            hint = (
-                f" A single file needs its configuration: put a diffusers folder without weights "
-                f"named {info.path.stem}.config next to it."
-            )
-        raise ModelError(
-            f"Could not load {info.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}."
-            + hint,
-            details=traceback.format_exc(),
-        ) from exc
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"Could not load {info.name}: {reason}", details=traceback.format_exc()) from exc
 
 
 def task_pipeline(base: Any, task: PipelineTask) -> Any:

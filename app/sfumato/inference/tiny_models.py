@@ -332,3 +332,29 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
 def build_all(root: Path) -> dict[str, Path]:
     """Build every tiny model under ``root`` (one folder each) and return their folders."""
     return {name: build(root / name) for name, build in BUILDERS.items()}
+
+
+def export_single_file(folder: Path, file: Path) -> Path:
+    """Write the tiny SD 1.5 in ``folder`` as one original-layout ``.safetensors`` file.
+
+    Next to it goes ``<stem>.config``: the folder's JSON and tokenizer files without weights,
+    which is what loading a single file offline needs. Returns ``file``.
+    """
+    import shutil
+
+    from safetensors.torch import save_file
+
+    from sfumato.inference.ldm_layout import sd1_checkpoint
+
+    pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    tensors = sd1_checkpoint(
+        pipe.unet.state_dict(),
+        dict(pipe.unet.config),
+        pipe.vae.state_dict(),
+        dict(pipe.vae.config),
+        pipe.text_encoder.state_dict(),
+    )
+    save_file({key: value.contiguous() for key, value in tensors.items()}, str(file))
+    config = file.with_name(file.stem + ".config")
+    shutil.copytree(folder, config, ignore=shutil.ignore_patterns("*.safetensors"), dirs_exist_ok=True)
+    return file
