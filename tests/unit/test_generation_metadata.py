@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sfumato.generation import (
     GenerationRequest,
     Img2ImgRequest,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
 from sfumato.generation import Margins
 from sfumato.generation.outpaint import grow_canvas
 from sfumato.generation.region import (

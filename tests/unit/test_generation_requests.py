@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from sfumato.generation import (
     Img2ImgRequest,
     InpaintRequest,
