@@ -39,17 +39,20 @@ def test_same_seed_same_pixels_other_seed_other_pixels(
     first = engine.run(_txt2img(tiny_models[name]))
     again = engine.run(_txt2img(tiny_models[name]))
     other = engine.run(_txt2img(tiny_models[name], seed=12))
-    assert np.array_equal(first.images[0], again.images[0])
-    assert not np.array_equal(first.images[0], other.images[0])
+    assert np.array_equal(first.images[0].pixels, again.images[0].pixels)
+    assert not np.array_equal(first.images[0].pixels, other.images[0].pixels)
 
 
 def test_random_seed_is_reported_and_reproduces(engine: Engine, tiny_models: dict[str, Path]) -> None:
     result = engine.run(_txt2img(tiny_models["sd15"], seed=-1, batch_size=2))
     first = result.seeds[0]
     assert result.seeds == (first, first + 1)
-    assert parse_parameters(result.parameters[1]).values["Seed"] == str(first + 1)
+    assert result.images[1].seed == first + 1
+    assert parse_parameters(result.images[1].parameters).values["Seed"] == str(first + 1)
     replay = engine.run(_txt2img(tiny_models["sd15"], seed=first, batch_size=2))
-    assert all(np.array_equal(a, b) for a, b in zip(result.images, replay.images, strict=True))
+    assert all(
+        np.array_equal(a.pixels, b.pixels) for a, b in zip(result.images, replay.images, strict=True)
+    )
 
 
 def test_progress_reports_every_step_with_a_preview(engine: Engine, tiny_models: dict[str, Path]) -> None:
@@ -80,7 +83,7 @@ def test_cancel_stops_after_the_current_step_and_the_model_stays_usable(
     finished = engine.run(request)
     fresh = Engine(profile_for("cpu")).run(request)
     assert not finished.cancelled
-    assert np.array_equal(finished.images[0], fresh.images[0])
+    assert np.array_equal(finished.images[0].pixels, fresh.images[0].pixels)
 
 
 def test_cancel_set_before_the_run_does_no_work(engine: Engine, tiny_models: dict[str, Path]) -> None:
@@ -137,8 +140,11 @@ def test_inpaint_sends_only_the_region_to_the_pipeline(
     assert sent.size == region.size == (88, 48)
     assert (seen[0]["width"], seen[0]["height"]) == region.size
     assert np.array_equal(np.asarray(sent), np.asarray(crop_for_model(big, mask, region)[0]))
-    assert np.array_equal(result.images[0][mask == 0], big[mask == 0])
-    assert "Size: 88x48" in result.parameters[0]
+    image = result.images[0]
+    assert image.box == region.box and image.pixels.shape == (region.box.height, region.box.width, 3)
+    assert image.size == (600, 400)
+    assert np.array_equal(image.full()[mask == 0], big[mask == 0])
+    assert "Size: 88x48" in image.parameters
 
 
 SCHEDULER_CLASSES = {
@@ -164,7 +170,7 @@ def test_every_unet_scheduler_runs(
 
     monkeypatch.setattr(Engine, "_invoke", spy)
     result = engine.run(_txt2img(tiny_models["sd15"], steps=2, scheduler=scheduler))
-    assert parse_parameters(result.parameters[0]).values["Sampler"] == scheduler
+    assert parse_parameters(result.images[0].parameters).values["Sampler"] == scheduler
     class_name, karras = SCHEDULER_CLASSES[scheduler]
     assert type(used[0]).__name__ == class_name
     assert bool(getattr(used[0].config, "use_karras_sigmas", False)) == karras
@@ -172,14 +178,14 @@ def test_every_unet_scheduler_runs(
 
 def test_flow_families_offer_only_flow_matching(engine: Engine, tiny_models: dict[str, Path]) -> None:
     result = engine.run(_txt2img(tiny_models["sd3"], steps=2))
-    assert parse_parameters(result.parameters[0]).values["Sampler"] == FLOW_MATCH_EULER
+    assert parse_parameters(result.images[0].parameters).values["Sampler"] == FLOW_MATCH_EULER
     with pytest.raises(UnsupportedError, match="DPM\\+\\+ 2M is not available"):
         engine.run(_txt2img(tiny_models["flux"], scheduler="DPM++ 2M"))
 
 
 def test_sizes_are_rounded_with_a_notice(engine: Engine, tiny_models: dict[str, Path]) -> None:
     result = engine.run(_txt2img(tiny_models["sd3"], steps=2, width=70, height=50))
-    assert result.images[0].shape == (48, 64, 3)
+    assert result.images[0].pixels.shape == (48, 64, 3)
     assert any("70×50" in notice and "64×48" in notice for notice in result.notices)
 
 
@@ -205,7 +211,7 @@ def test_out_of_memory_is_retried_once_with_a_leaner_strategy(
     assert any("memory" in notice and "tiled VAE" in notice for notice in result.notices)
     assert engine._loaded is not None and engine._loaded.base.vae.use_tiling
     monkeypatch.setattr(Engine, "_invoke", original)
-    assert np.array_equal(engine.run(request).images[0], result.images[0])
+    assert np.array_equal(engine.run(request).images[0].pixels, result.images[0].pixels)
 
 
 def test_out_of_memory_twice_is_a_typed_error(

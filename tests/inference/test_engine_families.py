@@ -53,10 +53,12 @@ def test_family_runs_task(
 
     assert engine.model is not None and engine.model.name == name
     assert not result.cancelled
-    assert len(result.images) == len(result.seeds) == len(result.parameters) == request.image_count
+    assert len(result.images) == len(result.seeds) == request.image_count
     assert result.seeds == tuple(range(7, 7 + request.image_count))
+    assert tuple(generated.seed for generated in result.images) == result.seeds
     assert steps and steps[-1] >= 1
-    for image in result.images:
+    for generated in result.images:
+        image = generated.full()
         assert image.dtype == np.uint8
         if task == "inpaint":
             mask = _mask(source.shape[:2])

@@ -52,7 +52,9 @@ def test_outpaint_plan_pastes_into_the_grown_canvas() -> None:
     source = np.full((64, 64, 3), 90, np.uint8)
     request = OutpaintRequest(model="m", prompt="p", source=source, margins=Margins(0, 0, 32, 0))
     plan = plan_request(request, 64, 8, inpaint_only=False)
-    full = plan.finish(np.zeros((plan.size[1], plan.size[0], 3), np.uint8))
+    image = plan.finish(np.zeros((plan.size[1], plan.size[0], 3), np.uint8), 5, "text")
+    assert image.box is not None and image.box.x1 == 96 and image.seed == 5
+    full = image.full()
     assert full.shape == (64, 96, 3)
     assert np.array_equal(full[:, :64], source)
     assert full[:, 80:].max() == 0

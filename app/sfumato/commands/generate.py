@@ -141,11 +141,9 @@ def run(args: argparse.Namespace) -> int:
     for notice in result.notices:
         print(f"note: {notice}", file=sys.stderr)
     paths = output_paths(args.out, len(result.images), isinstance(request, VariationsRequest))
-    for path, image, parameters, seed in zip(
-        paths, result.images, result.parameters, result.seeds, strict=True
-    ):
-        save_png(path, image, parameters)
-        print(f"seed {seed}: {path}", file=sys.stderr)
+    for path, image in zip(paths, result.images, strict=True):
+        save_png(path, image.full(), image.parameters)
+        print(f"seed {image.seed}: {path}", file=sys.stderr)
         print(path)
     return 0
 

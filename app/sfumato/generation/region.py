@@ -57,12 +57,14 @@ def repaint_mask(mask: np.ndarray) -> np.ndarray:
 
 
 def mask_bounds(mask: np.ndarray) -> Box | None:
-    """The bounding box of the repaint pixels, or ``None`` if there are none."""
-    repaint = repaint_mask(mask)
-    rows = np.flatnonzero(repaint.any(axis=1))
+    """The bounding box of the repaint pixels, or ``None`` if there are none.
+
+    One pass of row maxima over the whole mask, then only the rows that matter.
+    """
+    rows = np.flatnonzero(mask.max(axis=1) >= REPAINT_THRESHOLD)
     if rows.size == 0:
         return None
-    cols = np.flatnonzero(repaint[rows[0] : rows[-1] + 1].any(axis=0))
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].max(axis=0) >= REPAINT_THRESHOLD)
     return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
@@ -144,18 +146,18 @@ def default_feather(region: Region) -> int:
     return max(2, min(16, min(region.box.width, region.box.height) // 32))
 
 
-def paste_region(
+def blend_region(
     source: np.ndarray,
     mask: np.ndarray,
     region: Region,
     generated: np.ndarray,
     feather: int | None = None,
 ) -> np.ndarray:
-    """``source`` with ``generated`` (an RGB image at ``region.size``) blended into the region.
+    """The final pixels of ``region.box``: ``generated`` (RGB at ``region.size``) over ``source``.
 
     The blend weight is :func:`feather_weights` of the mask, so every pixel where the mask is
     below the repaint threshold is copied from ``source`` unchanged. RGBA sources keep their
-    alpha where kept and become opaque where repainted.
+    alpha where kept and become opaque where repainted. Only the box is read or written.
     """
     box = region.box
     rows, cols = box.slices()
@@ -175,6 +177,18 @@ def paste_region(
     original = source[rows, cols]
     blended = original * (1.0 - weights) + patch * weights
     mixed = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    return np.where(repaint[..., None], mixed, original)
+
+
+def paste_region(
+    source: np.ndarray,
+    mask: np.ndarray,
+    region: Region,
+    generated: np.ndarray,
+    feather: int | None = None,
+) -> np.ndarray:
+    """A copy of ``source`` with :func:`blend_region` pasted into ``region.box``."""
     out = source.copy()
-    out[rows, cols] = np.where(repaint[..., None], mixed, original)
+    rows, cols = region.box.slices()
+    out[rows, cols] = blend_region(source, mask, region, generated, feather)
     return out

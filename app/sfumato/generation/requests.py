@@ -163,7 +163,7 @@ class InpaintRequest(GenerationRequest):
                 f"The mask is {mask.shape[1]}×{mask.shape[0]} but the image is "
                 f"{source.shape[1]}×{source.shape[0]}; they must be the same size."
             )
-        if not (mask >= 128).any():
+        if mask.max() < 128:
             raise InvalidRequestError("The mask is empty: paint where the image should change.")
         if not 0 <= self.padding <= MAX_SIDE:
             raise InvalidRequestError(f"Padding must be between 0 and {MAX_SIDE} pixels.")

@@ -7,12 +7,13 @@ from sfumato.inference.device import DeviceProfile, MemoryStrategy, probe_device
 from sfumato.inference.engine import Engine
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError, UnsupportedError
 from sfumato.inference.families import Family, ModelInfo
-from sfumato.inference.results import GenerationResult, ProgressCallback, StepProgress
+from sfumato.inference.results import GeneratedImage, GenerationResult, ProgressCallback, StepProgress
 
 __all__ = [
     "DeviceProfile",
     "Engine",
     "Family",
+    "GeneratedImage",
     "GenerationError",
     "GenerationResult",
     "MemoryStrategy",

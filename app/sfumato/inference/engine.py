@@ -145,25 +145,28 @@ class Engine:
         seeds = tuple((first + i) % (MAX_SEED + 1) for i in range(request.image_count))
         notices = list(plan.notices)
         if cancel is not None and cancel.is_set():
-            return GenerationResult((), seeds, (), tuple(notices), cancelled=True)
+            return GenerationResult((), seeds, tuple(notices), cancelled=True)
         started = time.perf_counter()
         outputs = self._generate(loaded, plan, request, scheduler, seeds, on_step, cancel, notices)
         log.info("%s in %.2f s at %dx%d", request.task, time.perf_counter() - started, *plan.size)
         if cancel is not None and cancel.is_set():
-            return GenerationResult((), seeds, (), tuple(notices), cancelled=True)
-        images = tuple(plan.finish(image) for image in outputs)
-        parameters = tuple(
-            format_parameters(
-                request,
-                seed=seed,
-                scheduler=scheduler_name,
-                size=plan.size,
-                model_name=loaded.info.name,
-                model_hash=loaded.hash,
+            return GenerationResult((), seeds, tuple(notices), cancelled=True)
+        images = tuple(
+            plan.finish(
+                image,
+                seed,
+                format_parameters(
+                    request,
+                    seed=seed,
+                    scheduler=scheduler_name,
+                    size=plan.size,
+                    model_name=loaded.info.name,
+                    model_hash=loaded.hash,
+                ),
             )
-            for seed in seeds
+            for image, seed in zip(outputs, seeds, strict=True)
         )
-        return GenerationResult(images, seeds, parameters, tuple(notices))
+        return GenerationResult(images, seeds, tuple(notices))
 
     def _pipeline(self, loaded: _Loaded, task: PipelineTask) -> Any:
         from sfumato.inference import pipelines

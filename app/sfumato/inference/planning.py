@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from sfumato.generation.outpaint import grow_canvas
-from sfumato.generation.region import Region, crop_for_model, paste_region, plan_region
+from sfumato.generation.region import Region, blend_region, crop_for_model, plan_region
 from sfumato.generation.requests import (
     GenerationRequest,
     Img2ImgRequest,
@@ -20,6 +20,7 @@ from sfumato.generation.requests import (
     OutpaintRequest,
     VariationsRequest,
 )
+from sfumato.inference.results import GeneratedImage
 
 
 class PipelineTask(enum.StrEnum):
@@ -46,11 +47,14 @@ class Plan:
     """The full image a region result is pasted into (the source, or the grown canvas)."""
     canvas_mask: np.ndarray | None = None
 
-    def finish(self, generated: np.ndarray) -> np.ndarray:
-        """The full image for one generated ``(h, w, 3)`` uint8 output."""
+    def finish(self, generated: np.ndarray, seed: int, parameters: str) -> GeneratedImage:
+        """The result image for one generated ``(h, w, 3)`` uint8 output."""
         if self.region is None or self.canvas is None or self.canvas_mask is None:
-            return generated
-        return paste_region(self.canvas, self.canvas_mask, self.region, generated)
+            return GeneratedImage(generated, seed, parameters)
+        pixels = blend_region(self.canvas, self.canvas_mask, self.region, generated)
+        base = self.canvas.view()
+        base.flags.writeable = False
+        return GeneratedImage(pixels, seed, parameters, self.region.box, base)
 
 
 def round_size(width: int, height: int, multiple: int) -> tuple[tuple[int, int], tuple[str, ...]]:
