@@ -139,11 +139,11 @@ def test_the_choice_per_machine(tiny_sd) -> None:  # type: ignore[no-untyped-def
     big = plan_model(tiny_sd, gpu(12))
     assert (big.device, big.dtype, big.offload, big.fits) == ("cuda", "float16", "none", True)
     assert big.estimate is not None and big.estimate.weights == int(1067e6 * 2)
-    small = plan_model(tiny_sd, gpu(3.6))
+    small = plan_model(tiny_sd, gpu(2.8))
     assert (small.offload, small.fits) == ("model", True)
-    tiny = plan_model(tiny_sd, gpu(2.5))
+    tiny = plan_model(tiny_sd, gpu(2.0))
     assert (tiny.offload, tiny.fits) == ("sequential", True)
-    hopeless = plan_model(tiny_sd, gpu(1.2))
+    hopeless = plan_model(tiny_sd, gpu(1.0))
     assert hopeless.fits is False and "even offloading layer by layer" in hopeless.reason
     no_ram = plan_model(tiny_sd, gpu(1, ram_gib=3))
     assert no_ram.fits is False and "RAM" in no_ram.reason
@@ -165,12 +165,31 @@ def test_without_parameter_counts_the_hub_size_decides(tiny_sd) -> None:  # type
     sizeless = load_catalog().get("stable-cascade")
     unknown = plan_model(sizeless, gpu(24))
     assert unknown.fits is None and "size unknown" in unknown.reason
-    known = plan_model(sizeless, gpu(24), download_bytes=40 * GIB)
+    known = plan_model(sizeless, gpu(24, ram_gib=64), download_bytes=40 * GIB)
     assert known.estimate is not None and known.estimate.weights == 40 * GIB
-    assert known.offload == "model"
+    assert (known.offload, known.fits) == ("sequential", True)
 
 
 def test_starter_sets_only_offer_what_fits(tmp_path: Path) -> None:
     catalog = load_catalog(write_test_catalog(tmp_path / "c"))
     assert [p.model_id for p in starter_set(catalog, gpu(8))] == ["tiny-sd"]
     assert starter_set(catalog, HardwareProfile(2, 2 * GIB)) == []
+
+
+def test_the_shipped_starter_sets_follow_the_hardware() -> None:
+    catalog = load_catalog()
+
+    def starters(profile: HardwareProfile) -> dict[str, str]:
+        return {p.model_id: p.offload for p in starter_set(catalog, profile)}
+
+    assert starters(HardwareProfile(8, 16 * GIB)) == {"sd15": "none", "sd15-inpainting": "none"}
+    assert starters(gpu(6, cap="7.5")) == {
+        "sd15": "none",
+        "sd15-inpainting": "none",
+        "sdxl-base": "sequential",
+    }
+    assert starters(gpu(8)) == {
+        "sd15-inpainting": "none", "sdxl-base": "model", "sdxl-inpainting": "model", "sdxl-turbo": "model",
+    }  # fmt: skip
+    assert starters(gpu(12)) == {"sdxl-base": "none", "sdxl-inpainting": "none", "sd35-medium": "model"}
+    assert set(starters(gpu(24, ram_gib=64))) == {"sdxl-inpainting", "flux-schnell", "flux-dev", "flux-fill"}

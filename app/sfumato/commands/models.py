@@ -131,7 +131,7 @@ def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
         mark = "installed" if model.id in by_id else ""
         gated = " gated" if model.gated else ""
         how = f"{plan.variant}/{plan.dtype}/{plan.offload}"
-        print(f"  {model.id:18} {model.name:34} {fit:12} {how}{gated} {mark}")
+        print(f"  {model.id:18} {model.name:40} {fit:12} {how}{gated} {mark}")
         if plan.fits is False:
             print(f"  {'':18} {plan.reason}")
     print("installed:" if installed else "installed: nothing yet (`sfumato models download ID`)")

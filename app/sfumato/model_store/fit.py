@@ -6,14 +6,16 @@ measurements):
 * weights = parameter count × bytes per parameter of the runtime dtype, where the parameter
   count comes from the family's shipped configs (``params_millions``); without those, from the
   variant's download size rescaled to the runtime dtype; without either, the fit is unknown.
-* activations ≈ 1 GiB × (native resolution / 512)², covering latents, attention and the VAE
-  decode at the model's native size; on the CPU, doubled for float32.
-* a fixed 0.5 GiB for the runtime context (CUDA/Metal), and 10 % of VRAM kept free.
+* activations ≈ 0.4 GiB × (native resolution / 512)² (1.6 GiB at 1024²), for latents and
+  attention through PyTorch's fused attention, assuming the engine tiles the VAE decode when
+  memory is tight; on the CPU, doubled for float32.
+* a fixed 0.5 GiB for the runtime context (CUDA/Metal), and 5 % of VRAM kept free.
 
 Policies, tried in order on a GPU: everything resident (``none``); one component at a time on
-the GPU (``model``: largest component + activations); layer by layer (``sequential``: slow,
-activations + a tenth of the largest component). Offloading needs all weights in RAM plus 2 GiB.
-On the CPU everything runs in float32 in RAM.
+the GPU (``model``: the denoiser with its activations, or the largest other component such as
+a T5 text encoder, whichever is bigger); layer by layer (``sequential``: slow, activations + a
+tenth of the denoiser). Offloading needs all weights in RAM plus 2 GiB. On the CPU everything
+runs in float32 in RAM.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from sfumato.model_store.hardware import GIB, HardwareProfile, hardware_tier
 BYTES_PER_PARAM = {"float32": 4, "float16": 2, "bfloat16": 2}
 CONTEXT_BYTES = GIB // 2
 RAM_HEADROOM = 2 * GIB
-VRAM_USABLE = 0.9
+VRAM_USABLE = 0.95
+ACTIVATIONS_AT_512 = 0.4 * GIB
+DENOISERS = ("unet", "transformer")
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class MemoryEstimate:
     """Bytes the pre-flight estimate expects (see the module docstring)."""
 
     weights: int
-    largest_component: int
+    denoiser: int
+    largest_other: int
     activations: int
 
 
@@ -71,21 +76,24 @@ def runtime_dtype(model: CatalogModel, profile: HardwareProfile) -> tuple[str, s
 def estimate_memory(
     model: CatalogModel, variant: Variant, dtype: str, download_bytes: int | None = None
 ) -> MemoryEstimate | None:
-    """Weights, largest component and activations in bytes, or ``None`` if no size is known."""
+    """Weights (all, denoiser, largest other component) and activations in bytes, or ``None``
+    if no size is known."""
     per_param = BYTES_PER_PARAM[dtype]
     params = model.family.params_millions
     if params:
         weights = int(sum(params.values()) * 1e6 * per_param)
-        largest = int(max(params.values()) * 1e6 * per_param)
+        denoiser = int(sum(v for k, v in params.items() if k in DENOISERS) * 1e6 * per_param)
+        others = [v for k, v in params.items() if k not in DENOISERS]
+        largest_other = int(max(others, default=0) * 1e6 * per_param)
     else:
         size = download_bytes or variant.download_bytes
         if size is None:
             return None
         weights = int(size * per_param / BYTES_PER_PARAM[variant.dtype])
-        largest = weights  # unknown split: assume one component
+        denoiser, largest_other = weights, 0  # unknown split: assume one component
     scale = (model.family.native_resolution / 512) ** 2
-    activations = int(GIB * scale * (2 if dtype == "float32" else 1))
-    return MemoryEstimate(weights, largest, activations)
+    activations = int(ACTIVATIONS_AT_512 * scale * (2 if dtype == "float32" else 1))
+    return MemoryEstimate(weights, denoiser, largest_other, activations)
 
 
 def plan_model(
@@ -140,10 +148,10 @@ def plan_model(
             f"needs ~{_gib(resident)} VRAM (GPU has {_gib(gpu.vram_total)}) and offloading needs "
             f"~{_gib(ram_need)} RAM (machine has {_gib(ram)})",
         )
-    by_model = est.largest_component + est.activations + CONTEXT_BYTES
+    by_model = max(est.largest_other, est.denoiser + est.activations) + CONTEXT_BYTES
     if by_model <= vram:
         return plan("model", True, f"~{_gib(by_model)} VRAM with model offload to RAM")
-    sequential = est.largest_component // 10 + est.activations + CONTEXT_BYTES
+    sequential = est.denoiser // 10 + est.activations + CONTEXT_BYTES
     if sequential <= vram:
         return plan("sequential", True, f"~{_gib(sequential)} VRAM with sequential offload (slow)")
     return plan(

@@ -47,6 +47,7 @@ from sfumato.model_store.errors import (
     UnknownFamilyError,
     UnknownModelError,
 )
+from sfumato.model_store.family_configs import single_file_config
 from sfumato.model_store.fit import Plan, plan_model
 from sfumato.model_store.hardware import HardwareProfile, probe_hardware
 from sfumato.model_store.hub import HubClient, RemoteFile, RemoteSnapshot
@@ -148,10 +149,11 @@ class ModelManager:
         """Free bytes where the cache lives."""
         return self._free_space(self.cache.root)
 
-    def config_dir(self, family: str | None) -> Path | None:
-        """The offline config folder for ``from_single_file(config=…)``, if one is shipped."""
+    def single_file_config(self, family: str | None) -> Path | None:
+        """A folder for ``from_single_file(path, config=…)`` (JSON and tokenizer files, no
+        weights) for a catalog family id, or ``None`` if none is shipped for it."""
         fam = self.catalog.families.get(family or "")
-        return fam.config_dir if fam else None
+        return single_file_config(fam, self.cache.root) if fam else None
 
     # -- installing ----------------------------------------------------------------------------
 
