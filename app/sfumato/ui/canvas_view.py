@@ -1,0 +1,521 @@
+"""The canvas: shows the document through a zoomable, pannable viewport and turns input into edits.
+
+Painting draws the visible part of the :class:`DisplayCache` (a mip level near the zoom, so
+zoomed-out views stay sharp and cheap) over a checkerboard, then the selection's marching ants,
+the shape being dragged and the brush outline. Only the widget area of changed document pixels
+is repainted.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+    QResizeEvent,
+    QTabletEvent,
+    QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+from sfumato.document.document import Document
+from sfumato.document.geometry import Rect
+from sfumato.errors import UserFacingError
+from sfumato.ui.canvas_gestures import SelectGesture, StrokeGesture, select_mode, stroke_target
+from sfumato.ui.display_cache import DisplayCache
+from sfumato.ui.selection_outline import outline_path
+from sfumato.ui.tool_state import CanvasTool, ToolState
+from sfumato.ui.viewport import Viewport, next_zoom_step, wheel_zoom_factor
+
+log = logging.getLogger(__name__)
+
+BACKGROUND = QColor(0x26, 0x27, 0x2b)
+CHECKER_LIGHT = QColor(0x9c, 0x9c, 0x9c)
+CHECKER_DARK = QColor(0x74, 0x74, 0x74)
+CHECKER_CELL = 8
+ANTS_INTERVAL_MS = 120
+
+
+def _checker_brush() -> QBrush:
+    tile = QPixmap(2 * CHECKER_CELL, 2 * CHECKER_CELL)
+    tile.fill(CHECKER_LIGHT)
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, CHECKER_CELL, CHECKER_CELL, CHECKER_DARK)
+    painter.fillRect(CHECKER_CELL, CHECKER_CELL, CHECKER_CELL, CHECKER_CELL, CHECKER_DARK)
+    painter.end()
+    return QBrush(tile)
+
+
+def dropped_files(event: QDragEnterEvent | QDropEvent) -> list[Path]:
+    """The local files carried by a drag (empty if it carries none)."""
+    mime = event.mimeData()
+    if not mime.hasUrls():
+        return []
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class CanvasView(QWidget):
+    """The painting surface for one document (or an invitation to open one).
+
+    Signals: ``view_changed(zoom)`` after zoom or pan; ``cursor_moved(point | None)`` with the
+    document position under the pointer; ``files_dropped(paths, point | None)`` with the
+    document position of the drop (``None`` without a document); ``message(text)`` for short
+    notes such as "the layer is locked".
+    """
+
+    view_changed = Signal(float)
+    cursor_moved = Signal(object)
+    files_dropped = Signal(list, object)
+    message = Signal(str)
+
+    def __init__(self, tools: ToolState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tools = tools
+        self.viewport = Viewport()
+        self.cache: DisplayCache | None = None
+        self._doc: Document | None = None
+        self._checker = _checker_brush()
+        self._fit_mode = True
+        self._gesture: StrokeGesture | SelectGesture | None = None
+        self._pan_anchor: QPointF | None = None
+        self._space_held = False
+        self._pointer: QPointF | None = None
+        self._tablet_pressure: float | None = None
+        self._selection_path: QPainterPath | None = None
+        self._ants_offset = 0
+        self._ants = QTimer(self)
+        self._ants.setInterval(ANTS_INTERVAL_MS)
+        self._ants.timeout.connect(self._march)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TabletTracking)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAcceptDrops(True)
+        self.setMinimumSize(200, 150)
+        tools.tool_changed.connect(self._tool_changed)
+        tools.brush_changed.connect(self._brush_changed)
+        self._update_cursor()
+
+    # --------------------------------------------------------------- document
+    @property
+    def document(self) -> Document | None:
+        """The document shown, if any."""
+        return self._doc
+
+    def set_document(self, doc: Document | None) -> None:
+        """Show ``doc`` (fitted to the view), or nothing."""
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
+        if self._doc is not None:
+            self._doc.events.selection_changed.disconnect(self._selection_changed)
+        self._gesture = None
+        self._doc = doc
+        if doc is not None:
+            self.cache = DisplayCache(doc)  # no Qt parent: its thread must never outlive it
+            self.cache.changed.connect(self._doc_pixels_changed)
+            doc.events.selection_changed.connect(self._selection_changed)
+        self._selection_changed()
+        self.fit_to_view()
+
+    @property
+    def gesture_active(self) -> bool:
+        """True while a stroke or selection drag is in progress."""
+        return self._gesture is not None
+
+    # -------------------------------------------------------------- zoom/pan
+    @property
+    def zoom(self) -> float:
+        """The current scale (1.0 = one document pixel per screen pixel)."""
+        return self.viewport.zoom
+
+    def fit_to_view(self) -> None:
+        """Show the whole document, and keep it fitted while the window is resized."""
+        self._fit_mode = True
+        if self._doc is not None:
+            self.viewport.fit(self._doc.width, self._doc.height, self.width(), self.height())
+        self._view_changed()
+
+    def zoom_to(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Set the zoom, keeping the document point under ``anchor`` (default: the centre) still."""
+        if anchor is None:
+            anchor = QPointF(self.width() / 2, self.height() / 2)
+        self._fit_mode = False
+        self.viewport.zoom_at(zoom, anchor.x(), anchor.y())
+        self._view_changed()
+
+    def zoom_actual_size(self) -> None:
+        """100 %: one document pixel per screen pixel, centred where the view's centre is."""
+        self.zoom_to(1.0)
+        if self._doc is not None and self.viewport.zoom == 1.0:
+            # snap to whole pixels so 100 % is crisp
+            self.viewport.origin_x = round(self.viewport.origin_x)
+            self.viewport.origin_y = round(self.viewport.origin_y)
+            self._view_changed()
+
+    def zoom_step(self, direction: int) -> None:
+        """Zoom in (``direction > 0``) or out to the next preset step."""
+        self.zoom_to(next_zoom_step(self.viewport.zoom, direction))
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Scroll the view by ``(dx, dy)`` widget pixels."""
+        self._fit_mode = False
+        self.viewport.pan(dx, dy)
+        self._view_changed()
+
+    def _view_changed(self) -> None:
+        if self.cache is not None and self._doc is not None:
+            self.cache.set_focus(self.viewport.doc_rect(0, 0, self.width(), self.height(),
+                                                        self._doc.width, self._doc.height))
+        self.update()
+        self.view_changed.emit(self.viewport.zoom)
+
+    def doc_point(self, pos: QPointF) -> QPointF:
+        """The document position under widget position ``pos``."""
+        x, y = self.viewport.to_doc(pos.x(), pos.y())
+        return QPointF(x, y)
+
+    def widget_rect(self, rect: Rect) -> QRectF:
+        """The widget area showing document rectangle ``rect``."""
+        return QRectF(*self.viewport.widget_bounds(rect))
+
+    # ---------------------------------------------------------------- painting
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        exposed = event.rect()
+        painter.fillRect(exposed, BACKGROUND)
+        doc, cache = self._doc, self.cache
+        if doc is None or cache is None:
+            self._paint_invitation(painter)
+            painter.end()
+            return
+        page = self.widget_rect(doc.rect)
+        visible = QRectF(exposed).intersected(page)
+        if not visible.isEmpty():
+            self._paint_pixels(painter, doc, cache, page, visible)
+        self._paint_overlays(painter)
+        painter.end()
+
+    def _paint_pixels(self, painter: QPainter, doc: Document, cache: DisplayCache, page: QRectF,
+                      visible: QRectF) -> None:
+        vp = self.viewport
+        painter.save()
+        painter.setClipRect(visible)
+        painter.setBrushOrigin(page.topLeft().toPoint())
+        painter.fillRect(visible, self._checker)
+        level = cache.level_for_zoom(vp.zoom)
+        step = 2**level  # document pixels per pixel of this level
+        seen = vp.doc_rect(visible.x(), visible.y(), visible.width(), visible.height(),
+                           doc.width, doc.height).grow(step)
+        lx, ly = seen.x // step, seen.y // step
+        image = cache.images[level]
+        lw = min(image.width(), -(-seen.right // step)) - lx
+        lh = min(image.height(), -(-seen.bottom // step)) - ly
+        scale = vp.zoom * step
+        painter.setTransform(QTransform(scale, 0, 0, scale, vp.origin_x, vp.origin_y))
+        interacting = self._pan_anchor is not None
+        smooth = not interacting and (level > 0 or (vp.zoom < 2 and vp.zoom != 1.0))
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        painter.drawImage(QRectF(lx, ly, lw, lh), image, QRectF(lx, ly, lw, lh))
+        painter.restore()
+
+    def _paint_overlays(self, painter: QPainter) -> None:
+        vp = self.viewport
+        to_widget = QTransform(vp.zoom, 0, 0, vp.zoom, vp.origin_x, vp.origin_y)
+        paths = [self._selection_path]
+        if self._gesture is not None:
+            paths.append(self._gesture.preview())
+        for path in paths:
+            if path is None or path.isEmpty():
+                continue
+            mapped = to_widget.map(path)
+            painter.setPen(QPen(QColor(0, 0, 0), 1))
+            painter.drawPath(mapped)
+            ants = QPen(QColor(255, 255, 255), 1, Qt.PenStyle.CustomDashLine)
+            ants.setDashPattern([4, 4])
+            ants.setDashOffset(self._ants_offset)
+            painter.setPen(ants)
+            painter.drawPath(mapped)
+        outline = self._cursor_rect()
+        if outline is not None:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            for color, inset in ((QColor(0, 0, 0, 160), 0.0), (QColor(255, 255, 255, 220), 1.0)):
+                painter.setPen(QPen(color, 1))
+                painter.drawEllipse(outline.adjusted(inset, inset, -inset, -inset))
+            centre = outline.center()
+            painter.setPen(QPen(QColor(255, 255, 255, 220), 1))
+            painter.drawLine(QPointF(centre.x() - 3, centre.y()), QPointF(centre.x() + 3, centre.y()))
+            painter.drawLine(QPointF(centre.x(), centre.y() - 3), QPointF(centre.x(), centre.y() + 3))
+
+    def _paint_invitation(self, painter: QPainter) -> None:
+        painter.setPen(QColor(0x8a, 0x8d, 0x96))
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        painter.setFont(font)
+        painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                         "Drop an image here, or press Ctrl+N for a new canvas\n"
+                         "and Ctrl+O to open one.")
+
+    def _cursor_rect(self) -> QRectF | None:
+        """The brush outline around the pointer, in widget pixels (``None`` when not shown)."""
+        if self._pointer is None or self._doc is None or not self.tools.tool.paints:
+            return None
+        if self._space_held or self._pan_anchor is not None:
+            return None
+        diameter = max(4.0, self.tools.brush.size * self.viewport.zoom)
+        return QRectF(self._pointer.x() - diameter / 2, self._pointer.y() - diameter / 2,
+                      diameter, diameter)
+
+    def _update_cursor_area(self, old: QRectF | None) -> None:
+        for rect in (old, self._cursor_rect()):
+            if rect is not None:
+                self.update(rect.toAlignedRect().adjusted(-3, -3, 3, 3))
+
+    # ---------------------------------------------------------- doc listeners
+    def _doc_pixels_changed(self, rect: Rect) -> None:
+        self.update(self.widget_rect(rect).toAlignedRect().adjusted(-2, -2, 2, 2))
+
+    def _selection_changed(self) -> None:
+        old = self._selection_path
+        mask = self._doc.selection.mask if self._doc is not None else None
+        self._selection_path = outline_path(mask) if mask is not None else None
+        for path in (old, self._selection_path):
+            if path is not None:
+                self._update_doc_path(path)
+        if self._selection_path is not None:
+            self._ants.start()
+        else:
+            self._ants.stop()
+
+    def _update_doc_path(self, path: QPainterPath) -> None:
+        bounds = path.boundingRect()
+        rect = Rect.from_bounds(bounds.left(), bounds.top(), bounds.right(), bounds.bottom())
+        self.update(self.widget_rect(rect).toAlignedRect().adjusted(-2, -2, 2, 2))
+
+    def _march(self) -> None:
+        self._ants_offset = (self._ants_offset + 1) % 8
+        if self._selection_path is not None:
+            self._update_doc_path(self._selection_path)
+
+    def _tool_changed(self, _tool: CanvasTool) -> None:
+        self._update_cursor()
+        self.update()
+
+    def _brush_changed(self, _brush: object) -> None:
+        self.update()
+
+    def _update_cursor(self) -> None:
+        if self._pan_anchor is not None:
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self._space_held:
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif self.tools.tool.paints and self._doc is not None:
+            self.setCursor(Qt.CursorShape.BlankCursor)
+        else:
+            self.setCursor(Qt.CursorShape.CrossCursor)
+
+    # ------------------------------------------------------------------ input
+    def _begin(self, pos: QPointF, modifiers: Qt.KeyboardModifier, pressure: float) -> None:
+        doc = self._doc
+        if doc is None:
+            return
+        p = self.doc_point(pos)
+        tool = self.tools.tool
+        try:
+            if tool.paints:
+                layer = stroke_target(doc, tool)
+                if layer is None:
+                    self.message.emit("Add a layer to paint on.")
+                    return
+                if not layer.visible:
+                    self.message.emit(f"“{layer.name}” is hidden: show it to see your strokes.")
+                self._gesture = StrokeGesture(doc, layer, tool, self.tools.brush)
+            else:
+                self._gesture = SelectGesture(doc, tool, p.x(), p.y(), select_mode(modifiers))
+            self._gesture.move(p.x(), p.y(), pressure)
+        except UserFacingError as exc:
+            self._gesture = None
+            self.message.emit(str(exc))
+
+    def _extend(self, pos: QPointF, pressure: float) -> None:
+        if self._gesture is None:
+            return
+        p = self.doc_point(pos)
+        before = self._gesture.preview()
+        self._gesture.move(p.x(), p.y(), pressure)
+        for path in (before, self._gesture.preview()):
+            if path is not None:
+                self._update_doc_path(path)
+
+    def _end(self) -> None:
+        gesture, self._gesture = self._gesture, None
+        if gesture is None:
+            return
+        preview = gesture.preview()
+        gesture.finish()
+        if preview is not None:
+            self._update_doc_path(preview)
+
+    def _start_pan(self, pos: QPointF) -> None:
+        self._pan_anchor = pos
+        self._update_cursor()
+        self.update()
+
+    def _pointer_moved(self, pos: QPointF) -> None:
+        old = self._cursor_rect()
+        self._pointer = pos
+        self._update_cursor_area(old)
+        if self._doc is not None:
+            self.cursor_moved.emit(self.doc_point(pos))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.setFocus()
+        pos = event.position()
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space_held
+        ):
+            self._start_pan(pos)
+        elif event.button() == Qt.MouseButton.LeftButton and self._gesture is None:
+            pressure = self._tablet_pressure if self._tablet_pressure is not None else 1.0
+            self._begin(pos, event.modifiers(), pressure)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        pos = event.position()
+        if self._pan_anchor is not None:
+            delta = pos - self._pan_anchor
+            self._pan_anchor = pos
+            self.pan_by(delta.x(), delta.y())
+        elif self._gesture is not None:
+            pressure = self._tablet_pressure if self._tablet_pressure is not None else 1.0
+            self._extend(pos, pressure)
+        self._pointer_moved(pos)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_anchor is not None and event.button() in (
+            Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton
+        ):
+            self._pan_anchor = None
+            self._update_cursor()
+            self.update()
+        elif event.button() == Qt.MouseButton.LeftButton:
+            self._end()
+        event.accept()
+
+    def tabletEvent(self, event: QTabletEvent) -> None:
+        """Pen input: like the mouse, with pressure."""
+        pos = event.position()
+        pressure = float(event.pressure())
+        kind = event.type()
+        if kind == QTabletEvent.Type.TabletPress:
+            if self._space_held:
+                self._start_pan(pos)
+            elif self._gesture is None:
+                self._begin(pos, event.modifiers(), pressure)
+        elif kind == QTabletEvent.Type.TabletMove:
+            if self._pan_anchor is not None:
+                delta = pos - self._pan_anchor
+                self._pan_anchor = pos
+                self.pan_by(delta.x(), delta.y())
+            elif self._gesture is not None:
+                self._extend(pos, pressure)
+            self._pointer_moved(pos)
+        elif kind == QTabletEvent.Type.TabletRelease:
+            if self._pan_anchor is not None:
+                self._pan_anchor = None
+                self._update_cursor()
+                self.update()
+            else:
+                self._end()
+        event.accept()  # no synthesized mouse events follow
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        delta = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            if delta.y():
+                self.zoom_to(self.viewport.zoom * wheel_zoom_factor(delta.y()), event.position())
+        else:
+            pixels = event.pixelDelta()
+            dx, dy = (pixels.x(), pixels.y()) if not pixels.isNull() else (delta.x() / 2, delta.y() / 2)
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and not dx:
+                dx, dy = dy, 0
+            self.pan_by(dx, dy)
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self._update_cursor()
+            self._update_cursor_area(None)
+            self.update()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self._update_cursor()
+            self.update()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def leaveEvent(self, event: object) -> None:
+        old = self._cursor_rect()
+        self._pointer = None
+        self._update_cursor_area(old)
+        self.cursor_moved.emit(None)
+
+    def focusOutEvent(self, event: object) -> None:
+        self._space_held = False
+        self._update_cursor()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        if self._fit_mode:
+            self.fit_to_view()
+        else:
+            self._view_changed()
+
+    # ---------------------------------------------------------- drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_files(event):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragEnterEvent) -> None:
+        if dropped_files(event):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = dropped_files(event)
+        if not paths:
+            return
+        event.acceptProposedAction()
+        point = self.doc_point(event.position()) if self._doc is not None else None
+        self.files_dropped.emit(paths, point)
+
+    def view_center_point(self) -> QPointF | None:
+        """The document point in the middle of the view (where pasted images go)."""
+        if self._doc is None:
+            return None
+        return self.doc_point(QPointF(self.width() / 2, self.height() / 2))
+
+    def shutdown(self) -> None:
+        """Stop background work (the window is closing)."""
+        if self.cache is not None:
+            self.cache.close()

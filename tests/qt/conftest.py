@@ -1,0 +1,89 @@
+"""Fixtures for the window tests: a main window with no modal dialog ever left open.
+
+Modal dialogs would block a test forever, so message boxes, file dialogs and the new-document
+dialog are replaced: message boxes record their text in ``dialogs``; file dialogs answer what
+a test put in ``file_answers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from sfumato.document.document import new_document
+from sfumato.settings.model import Settings
+from sfumato.ui.canvas_view import CanvasView
+from sfumato.ui.main_window import MainWindow
+from sfumato.ui.tool_state import ToolState
+
+
+class Dialogs:
+    """What the patched dialogs were asked, and what they answer."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.details: list[str] = []
+        self.file_answers: list[str] = []
+        self.question_answer = QMessageBox.StandardButton.Discard
+
+    def next_file(self) -> str:
+        assert self.file_answers, "a file dialog opened that the test did not expect"
+        return self.file_answers.pop(0)
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
+    """Replace modal dialogs by recorders."""
+    seen = Dialogs()
+
+    def fake_exec(box: QMessageBox) -> int:
+        seen.messages.append(box.text())
+        seen.details.append(box.detailedText())
+        return int(QMessageBox.StandardButton.Ok.value)
+
+    def fake_question(_parent: object, _title: str, text: str, *_a: object, **_k: object) -> object:
+        seen.messages.append(text)
+        return seen.question_answer
+
+    def unexpected_dialog(dialog: QDialog) -> int:
+        raise AssertionError(f"a {type(dialog).__name__} opened that the test did not answer")
+
+    monkeypatch.setattr(QDialog, "exec", unexpected_dialog)
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    monkeypatch.setattr(QMessageBox, "question", fake_question)
+    monkeypatch.setattr(QMessageBox, "warning", fake_question)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (seen.next_file(), ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (seen.next_file(), ""))
+    return seen
+
+
+@pytest.fixture
+def window(qtbot: QtBot, dialogs: Dialogs) -> Iterator[MainWindow]:
+    """A shown, active main window without a document."""
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
+    yield win
+    if win.doc is not None:
+        win.doc.saved_revision = win.doc.revision  # no unsaved-changes prompt at teardown
+    win.close()
+
+
+@pytest.fixture
+def canvas(qtbot: QtBot) -> Iterator[CanvasView]:
+    """A bare 800×600 canvas showing a white 640×480 document, fitted."""
+    view = CanvasView(ToolState())
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_document(new_document(640, 480))
+    yield view
+    view.shutdown()

@@ -1,0 +1,34 @@
+"""Helpers shared by the window tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF
+
+from sfumato.document.document import Document
+from sfumato.ui.canvas_view import CanvasView
+from sfumato.ui.main_window import MainWindow
+
+
+def show_document(win: MainWindow, doc: Document) -> Document:
+    """Put ``doc`` in ``win`` with its display fully composited."""
+    win.set_document(doc)
+    assert win.canvas.cache is not None
+    win.canvas.cache.flush()
+    return doc
+
+
+def widget_pos(view: CanvasView, x: float, y: float) -> QPoint:
+    """The widget pixel showing document point ``(x, y)``."""
+    wx, wy = view.viewport.to_widget(x, y)
+    return QPointF(wx, wy).toPoint()
+
+
+def write_png(path: Path, w: int, h: int, rgba: tuple[int, int, int, int]) -> Path:
+    """A solid ``w × h`` PNG."""
+    Image.fromarray(np.full((h, w, 4), rgba, np.uint8), "RGBA").save(path)
+    return path
+
