@@ -9,7 +9,7 @@ import pytest
 
 from sfumato.document.brush import BrushSettings, Tool
 from sfumato.document.document import Document, LayerLockedError, new_document
-from sfumato.document.geometry import Rect
+from sfumato.document.geometry import Rect, nonzero_bounds
 from sfumato.document.layers import BlendMode, Layer, LayerKind
 from sfumato.document.stack_commands import SetLayerProps
 from sfumato.document.stroke import Stroke
@@ -269,3 +269,36 @@ def test_a_merged_property_change_still_clears_the_redo_stack() -> None:
     assert doc.undo() is not None and layer.opacity == 0.5
     assert doc.undo() is not None and layer.opacity == 1.0
     assert not doc.history.can_undo and np.all(layer.pixels == 255)  # the undone stroke stays gone
+
+
+def test_stack_changes_repaint_only_where_the_layer_shows() -> None:
+    doc = new_document(400, 300)
+    background = doc.layers[0]
+    repaints: list[Rect] = []
+    doc.events.pixels_changed.connect(repaints.append)
+    empty = doc.add_layer()
+    doc.move_layer(empty, 0)
+    doc.set_layer_props(empty, visible=False)
+    assert repaints == []
+    image = np.zeros((40, 50, 4), np.uint8)
+    image[5:10, 3:8, 3] = 1
+    dropped = doc.add_image_layer(image, "Dropped", (10, 20))
+    doc.move_layer(dropped, 0)
+    doc.set_layer_props(dropped, opacity=0.5, blend=BlendMode.SCREEN)
+    doc.delete_layer(dropped)
+    doc.undo()
+    assert repaints == [Rect(13, 25, 5, 5)] * 5
+    repaints.clear()
+    doc.delete_layer(background)  # white everywhere
+    assert repaints == [doc.rect]
+
+
+def test_nonzero_bounds() -> None:
+    values = np.zeros((30, 40), np.uint8)
+    assert nonzero_bounds(values) is None
+    values[29, 3] = values[4, 39] = 1
+    assert nonzero_bounds(values) == Rect(3, 4, 37, 26)
+    rgba = np.zeros((30, 40, 4), np.uint8)
+    rgba[..., :3] = 255  # colour under zero alpha does not show
+    rgba[7, 8, 3] = 2
+    assert nonzero_bounds(rgba[..., 3]) == Rect(8, 7, 1, 1)

@@ -128,10 +128,17 @@ class Document:
         if not rect.empty:
             self.events.pixels_changed.emit(rect)
 
-    def _stack_changed(self) -> None:
+    def _stack_changed(self, layer: Layer) -> None:
+        """``layer`` came, went, moved or changed how it shows: repaint only where it has pixels.
+
+        A transparent pixel leaves the composite unchanged in every blend mode, so an empty new
+        layer costs no repaint and a dropped image only its own rectangle.
+        """
         self.revision += 1
         self.events.layers_changed.emit()
-        self.events.pixels_changed.emit(self.rect)
+        bounds = layer.content_bounds()
+        if bounds is not None:
+            self.events.pixels_changed.emit(bounds)
 
     def push(self, command: object) -> None:
         """Record an already-applied step in the history."""
@@ -146,7 +153,7 @@ class Document:
     def _insert(self, layer: Layer, index: int) -> None:
         self.layers.insert(index, layer)
         self._active_uid = layer.uid
-        self._stack_changed()
+        self._stack_changed(layer)
 
     def _remove(self, layer: Layer) -> None:
         index = self.index_of(layer)
@@ -154,13 +161,13 @@ class Document:
         if self._active_uid == layer.uid:
             below = self.layers[max(0, index - 1)] if self.layers else None
             self._active_uid = below.uid if below else None
-        self._stack_changed()
+        self._stack_changed(layer)
 
     def _move(self, uid: int, index: int) -> None:
         layer = self.layer_by_uid(uid)
         self.layers.remove(layer)
         self.layers.insert(index, layer)
-        self._stack_changed()
+        self._stack_changed(layer)
 
     def _apply_props(self, uid: int, props: dict[str, object]) -> None:
         layer = self.layer_by_uid(uid)
@@ -170,7 +177,7 @@ class Document:
             self.revision += 1
             self.events.layers_changed.emit()
         else:
-            self._stack_changed()
+            self._stack_changed(layer)
 
     # ------------------------------------------------------ undoable actions
     def add_layer(self, kind: LayerKind = LayerKind.RASTER, name: str | None = None,

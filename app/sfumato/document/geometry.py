@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True, slots=True)
 class Rect:
@@ -70,3 +72,12 @@ class Rect:
     def slices(self) -> tuple[slice, slice]:
         """``(rows, cols)`` slices for indexing a ``[H, W, …]`` array."""
         return slice(self.y, self.bottom), slice(self.x, self.right)
+
+
+def nonzero_bounds(values: np.ndarray) -> Rect | None:
+    """The bounding box of the nonzero entries of a ``[H, W]`` array, or ``None`` if there are none."""
+    rows = np.flatnonzero(values.max(axis=1))  # max is faster than any() on strided views
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(values[rows[0] : rows[-1] + 1].max(axis=0))
+    return Rect(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 import numpy as np
 
+from sfumato.document.geometry import Rect, nonzero_bounds
+
 _uids = itertools.count(1)
 
 
@@ -81,6 +83,10 @@ class Layer:
     def is_mask(self) -> bool:
         """True for one-channel mask layers."""
         return self.kind is LayerKind.MASK
+
+    def content_bounds(self) -> Rect | None:
+        """Where the layer can show: the bounding box of alpha (or mask) above 0, or ``None``."""
+        return nonzero_bounds(self.pixels if self.is_mask else self.pixels[..., 3])
 
     @property
     def width(self) -> int:

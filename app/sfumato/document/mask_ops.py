@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from sfumato.document.document import Document
-from sfumato.document.geometry import Rect
+from sfumato.document.geometry import Rect, nonzero_bounds
 from sfumato.document.layers import Layer, LayerKind
 from sfumato.document.selection import Selection
 
@@ -39,14 +39,6 @@ def invert(mask: np.ndarray) -> np.ndarray:
 def clear(mask: np.ndarray) -> np.ndarray:
     """An empty mask of the same size."""
     return np.zeros_like(mask)
-
-
-def _bounds(mask: np.ndarray) -> Rect | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return Rect(int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
 
 def _run(values: np.ndarray, radius: int, axis: int, pick: _Ufunc) -> np.ndarray:
@@ -107,7 +99,7 @@ def _filtered(mask: np.ndarray, op: _RegionOp) -> tuple[Rect, np.ndarray] | None
 
     ``None`` when the mask is empty (every operation here leaves an empty mask empty).
     """
-    bounds = _bounds(mask)
+    bounds = nonzero_bounds(mask)
     if bounds is None:
         return None
     reach, operation = op
@@ -176,7 +168,7 @@ def invert_mask(doc: Document, layer: Layer) -> None:
 def clear_mask(doc: Document, layer: Layer) -> None:
     """Empty the mask of ``layer``; one undo step (none if it was already empty)."""
     _check(layer)
-    bounds = _bounds(layer.pixels)
+    bounds = nonzero_bounds(layer.pixels)
     if bounds is not None:
         with doc.edit_pixels(layer, bounds, "Clear mask"):
             layer.pixels[bounds.slices] = 0

@@ -8,7 +8,7 @@ from enum import StrEnum
 import numpy as np
 from PIL import Image, ImageDraw
 
-from sfumato.document.geometry import Rect
+from sfumato.document.geometry import Rect, nonzero_bounds
 
 
 class SelectMode(StrEnum):
@@ -35,13 +35,7 @@ class Selection:
 
     def bounds(self) -> Rect | None:
         """The bounding box of the selected pixels, or ``None``."""
-        if self.mask is None:
-            return None
-        ys, xs = np.nonzero(self.mask)
-        if ys.size == 0:
-            return None
-        return Rect(int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
-                    int(ys.max() - ys.min() + 1))
+        return None if self.mask is None else nonzero_bounds(self.mask)
 
     def _shape(self, draw: str, points: Sequence[tuple[float, float]]) -> np.ndarray:
         img = Image.new("L", (self.width, self.height), 0)
