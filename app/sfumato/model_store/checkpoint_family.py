@@ -48,11 +48,17 @@ def family_from_tensors(shapes: dict[str, list[int]]) -> str | None:
         label_emb = shapes.get(_LDM + "label_emb.0.0.weight")
         if label_emb is not None:
             return "sdxl" + inpaint if label_emb[1] == 2816 else None  # 2560: the refiner
-        context = shapes.get(_LDM + "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight")
-        if context is None:
-            return None
-        base = {768: "sd15", 1024: "sd2"}.get(context[1])
-        return base + inpaint if base else None
+        # SD 2 has 1024-wide text features (OpenCLIP-H); the engine decides the same way
+        context = next(
+            (
+                v
+                for k, v in shapes.items()
+                if k.startswith(_LDM) and k.endswith("attn2.to_k.weight") and len(v) == 2
+            ),
+            None,
+        )
+        openclip = any(k.startswith("cond_stage_model.model.") for k in shapes)
+        return ("sd2" if openclip or (context and context[1] == 1024) else "sd15") + inpaint
     for prefix in ("", _LDM):
         embed = shapes.get(prefix + "x_embedder.proj.weight")
         if embed is not None and prefix + "joint_blocks.0.x_block.attn.qkv.weight" in shapes:
