@@ -3,7 +3,9 @@
 Run ``python tests/benchmarks/bench_document.py``. A *segment* is one ``Stroke.add_point`` 20–40 px
 after the previous point with a 40 px brush, plus the composite of the rectangle it returns
 (``doc.composite(rect, show_masks=True, premultiplied=True)``, what the canvas does to repaint).
-Targets on the 2-core reference machine: segment p50 < 8 ms. Not a test: it prints figures.
+Targets on the 2-core reference machine: segment p50 < 8 ms. Also printed: composites of a
+256×256 display tile, a 1920×1080 region and the whole document (what the canvas cache redoes
+after a stack change). Not a test: it prints figures.
 """
 
 from __future__ import annotations
@@ -88,12 +90,21 @@ def run(strokes: int, segments: int, seed: int) -> None:
     print(f"  add_point only:                {_ms(paint)}")
     print(f"  composite of the dirty rect:   {_ms(composite)}")
     print(f"stroke finish (undo step):       {_ms(finish)}")
+    tiles = []
+    for x, y in rng.integers(0, SIDE // 256, (40, 2)):
+        t0 = time.perf_counter()
+        doc.composite(Rect(int(x) * 256, int(y) * 256, 256, 256), show_masks=True, premultiplied=True)
+        tiles.append((time.perf_counter() - t0) * 1e3)
+    print(f"composite of a 256×256 tile:     {_ms(tiles)}")
     viewport = []
     for _ in range(10):
         t0 = time.perf_counter()
         doc.composite(Rect(1000, 1000, 1920, 1080), show_masks=True, premultiplied=True)
         viewport.append((time.perf_counter() - t0) * 1e3)
     print(f"composite of a 1920×1080 region: {_ms(viewport)}")
+    t0 = time.perf_counter()
+    doc.composite(show_masks=True, premultiplied=True)
+    print(f"composite of the whole document: {(time.perf_counter() - t0) * 1e3:7.0f} ms (once)")
     print(f"history: {len(doc.history)} steps, {doc.history.nbytes / 2**20:.1f} MiB")
 
 
