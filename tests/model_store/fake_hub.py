@@ -8,6 +8,7 @@ and ``Range`` → 206, and plain files under ``/files/{name}``. Every request is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -81,13 +82,19 @@ class FakeHub:
 
 def git_sha1(data: bytes) -> str:
     """The git blob id of ``data``."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    return _digests(data)[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _digests(data: bytes) -> tuple[str, str]:
+    """sha256 and git blob id, computed once per content (benchmarks serve large files)."""
+    return hashlib.sha256(data).hexdigest(), hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _sibling(path: str, data: bytes) -> dict:
     entry: dict = {"rfilename": path, "size": len(data), "blobId": git_sha1(data)}
     if path.endswith(LFS_SUFFIXES):
-        entry["lfs"] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+        entry["lfs"] = {"sha256": _digests(data)[0], "size": len(data), "pointerSize": 134}
     return entry
 
 
@@ -140,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound")
             return
         data = repo.files[file_path]
-        etag = hashlib.sha256(data).hexdigest() if file_path.endswith(LFS_SUFFIXES) else git_sha1(data)
+        etag = _digests(data)[0] if file_path.endswith(LFS_SUFFIXES) else git_sha1(data)
         self._serve(path, data, head, {"ETag": f'"{etag}"', "X-Repo-Commit": repo.commit})
 
     def _api(self, rest: str, query: dict) -> None:
