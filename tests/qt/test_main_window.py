@@ -5,11 +5,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import Dialogs
+from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
@@ -19,8 +21,9 @@ from qt_helpers import show_document, widget_pos, write_png
 
 from sfumato.document.autosave import AutosaveWriter, find_recoverable
 from sfumato.document.document import new_document
-from sfumato.document.ora import load_ora
-from sfumato.ui.app import offer_recovery
+from sfumato.document.layers import LayerKind
+from sfumato.document.ora import load_ora, save_ora
+from sfumato.ui.app import install_excepthook, offer_recovery
 from sfumato.ui.main_window import MainWindow
 from sfumato.ui.new_document_dialog import NewDocumentDialog
 from sfumato.ui.recovery_dialog import RecoveryDialog
@@ -273,3 +276,44 @@ os.kill(os.getpid(), signal.SIGKILL)
     assert doc is not None and (doc.width, doc.height) == (50, 40) and doc.modified
     assert tuple(doc.layers[0].pixels[15, 15]) == (7, 8, 9, 255)
     assert find_recoverable(directory) == []  # recovered once, not offered again
+
+
+def test_export_writes_the_visible_image(window: MainWindow, tmp_path: Path, qtbot: QtBot,
+                                         dialogs: Dialogs) -> None:
+    doc = show_document(window, new_document(40, 30, background=(10, 20, 30, 255)))
+    doc.add_layer(LayerKind.MASK).pixels[...] = 255  # masks are not part of the picture
+    dialogs.file_answers.append(str(tmp_path / "out.png"))
+    key(window, "Ctrl+Shift+E")
+    qtbot.waitUntil(lambda: not window.busy)
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.size == (40, 30)
+        assert image.convert("RGBA").getpixel((5, 5)) == (10, 20, 30, 255)
+    assert not dialogs.messages
+
+
+def test_dropping_an_ora_asks_about_unsaved_changes_then_opens_it(
+        window: MainWindow, tmp_path: Path, qtbot: QtBot, dialogs: Dialogs) -> None:
+    other = new_document(30, 20)
+    other.add_layer(LayerKind.MASK, name="Hole")
+    save_ora(other, tmp_path / "other.ora")
+    doc = show_document(window, new_document(64, 64))
+    stroke(window, [(10, 10), (50, 50)])
+    drop(window, [tmp_path / "other.ora"], QPoint(100, 100))
+    assert dialogs.messages and "Save the changes" in dialogs.messages[0]  # answered Discard
+    qtbot.waitUntil(lambda: window.doc is not doc)
+    assert window.doc is not None and [layer.name for layer in window.doc.layers] == ["Background", "Hole"]
+
+
+def test_unexpected_errors_are_logged_and_shown_briefly(
+        window: MainWindow, dialogs: Dialogs, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    install_excepthook(window)
+    try:
+        raise ValueError("internal detail")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    assert dialogs.messages == ["Something went wrong. The details are in the log file; please report them."]
+    assert "internal detail" in dialogs.details[0]
+    assert "Traceback" in caplog.text and "internal detail" in caplog.text

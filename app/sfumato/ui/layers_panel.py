@@ -53,6 +53,12 @@ class LayersPanel(QWidget):
         self._thumb_timer.setSingleShot(True)
         self._thumb_timer.setInterval(THUMBNAIL_DELAY_MS)
         self._thumb_timer.timeout.connect(self._refresh_thumbnails)
+        # Rebuild the list after the current event: a change made from the list's own signal
+        # handler must not delete the item Qt is still working on.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self.refresh)
 
         self.list = QListWidget()
         self.list.setObjectName("layerList")
@@ -150,14 +156,17 @@ class LayersPanel(QWidget):
     def set_document(self, doc: Document | None) -> None:
         """Show the layers of ``doc`` (or nothing)."""
         if self._doc is not None:
-            self._doc.events.layers_changed.disconnect(self.refresh)
+            self._doc.events.layers_changed.disconnect(self._schedule_refresh)
             self._doc.events.pixels_changed.disconnect(self._pixels_changed)
         self._doc = doc
         self._icons.clear()
         if doc is not None:
-            doc.events.layers_changed.connect(self.refresh)
+            doc.events.layers_changed.connect(self._schedule_refresh)
             doc.events.pixels_changed.connect(self._pixels_changed)
         self.refresh()
+
+    def _schedule_refresh(self) -> None:
+        self._refresh_timer.start()
 
     def refresh(self) -> None:
         """Rebuild the list from the document."""
@@ -296,5 +305,5 @@ class LayersPanel(QWidget):
         self._on_active(lambda d, a: d.set_layer_props(a, locked=locked))
 
     def _blend_chosen(self, index: int) -> None:
-        mode = self.blend.itemData(index)
+        mode = BlendMode(self.blend.itemData(index))
         self._on_active(lambda d, a: d.set_layer_props(a, blend=mode))
