@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -176,3 +176,28 @@ def test_lasso_selects_the_polygon(canvas: CanvasView) -> None:
     drag(canvas, [(100, 100), (300, 100), (300, 300), (100, 300)])
     mask = doc.selection.mask
     assert mask is not None and mask[200, 200] == 255 and mask[50, 50] == 0 and mask[350, 200] == 0
+
+
+def test_pen_pressure_scales_the_brush(canvas: CanvasView) -> None:
+    doc = canvas.document
+    assert doc is not None
+    canvas.zoom_actual_size()
+    canvas.tools.update_brush(size=40, hardness=1.0, pressure_size=True)
+    pen = QPointingDevice("pen", 1, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen,
+                          QInputDevice.Capability.Position | QInputDevice.Capability.Pressure, 1, 3)
+
+    def send(kind: QEvent.Type, x: float, y: float, pressure: float) -> None:
+        pos = QPointF(*canvas.viewport.to_widget(x, y))
+        event = QTabletEvent(kind, pen, pos, canvas.mapToGlobal(pos), pressure, 0.0, 0.0, 0.0, 0.0, 0.0,
+                             Qt.KeyboardModifier.NoModifier, Qt.MouseButton.LeftButton,
+                             Qt.MouseButton.LeftButton)
+        QApplication.sendEvent(canvas, event)
+
+    send(QEvent.Type.TabletPress, 50, 240, 0.2)
+    send(QEvent.Type.TabletMove, 300, 240, 0.2)
+    send(QEvent.Type.TabletMove, 600, 240, 1.0)
+    send(QEvent.Type.TabletRelease, 600, 240, 0.0)
+    dark = doc.layers[0].pixels[..., 0] < 128
+    light_width, full_width = int(dark[:, 100].sum()), int(dark[:, 590].sum())
+    assert 6 <= light_width <= 10 and 36 <= full_width <= 42
+    assert len(doc.history) == 1

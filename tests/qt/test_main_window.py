@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -317,3 +318,18 @@ def test_unexpected_errors_are_logged_and_shown_briefly(
     assert dialogs.messages == ["Something went wrong. The details are in the log file; please report them."]
     assert "internal detail" in dialogs.details[0]
     assert "Traceback" in caplog.text and "internal detail" in caplog.text
+
+
+def test_a_failing_autosave_is_reported_in_the_status_bar(window: MainWindow, tmp_path: Path,
+                                                          qtbot: QtBot) -> None:
+    blocked = tmp_path / "autosave"
+    writer = AutosaveWriter(blocked, on_error=lambda exc: window.autosave_failed.emit(str(exc)))
+    window._autosave = writer
+    show_document(window, new_document(32, 32))
+    stroke(window, [(5, 5), (25, 25)])
+    shutil.rmtree(writer.session_dir)
+    (writer.session_dir).write_bytes(b"")  # a file where the folder was: the write must fail
+    window.autosave_now()
+    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Autosave failed"))
+    window._autosave = None
+    writer.close()

@@ -124,8 +124,11 @@ def run_app(argv: Sequence[str]) -> int:
     settings = load_settings()
     directory = autosave_dir()
 
-    def autosave_failed(exc: Exception) -> None:  # on the writer thread: log only
-        log.warning("autosave failed: %s", exc)
+    window: MainWindow | None = None
+
+    def autosave_failed(exc: Exception) -> None:  # on the writer thread; the signal crosses over
+        if window is not None:
+            window.autosave_failed.emit(error_dialog.describe(exc)[0])
 
     writer = AutosaveWriter(directory, on_error=autosave_failed)
     window = MainWindow(settings, writer)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer
+from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -60,7 +60,13 @@ def _name_of(path: Path) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Sfumato's window around one document at a time."""
+    """Sfumato's window around one document at a time.
+
+    ``autosave_failed(message)`` may be emitted from any thread (the autosave writer's); the
+    message then shows in the status bar.
+    """
+
+    autosave_failed = Signal(str)
 
     def __init__(self, settings: Settings, autosave: AutosaveWriter | None = None,
                  parent: QWidget | None = None) -> None:
@@ -113,6 +119,8 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
 
         self.actions = WindowActions(self)
+        self.autosave_failed.connect(
+            lambda text: self.statusBar().showMessage(f"Autosave failed: {text}", 15000))
         self._autosave_timer = QTimer(self)
         self._autosave_timer.timeout.connect(self.autosave_now)
         self._autosave_timer.start(max(5, int(settings.autosave_interval_s)) * 1000)
