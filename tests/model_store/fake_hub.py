@@ -74,6 +74,9 @@ class FakeHub:
     chunk_size: int = 64 * 1024
     closing: threading.Event = field(default_factory=threading.Event)
     url: str = ""
+    sending: int = 0
+    peak_sending: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def ranges(self, path_suffix: str) -> list[str | None]:
         """Range headers of the GET requests for files ending in ``path_suffix``."""
@@ -239,7 +242,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        self._body(data[start:], fault)
+        with self.hub.lock:
+            self.hub.sending += 1
+            self.hub.peak_sending = max(self.hub.peak_sending, self.hub.sending)
+        try:
+            self._body(data[start:], fault)
+        finally:
+            with self.hub.lock:
+                self.hub.sending -= 1
 
     def _body(self, body: bytes, fault: Fault | None) -> None:
         hub = self.hub

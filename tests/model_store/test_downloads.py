@@ -98,6 +98,14 @@ def test_installing_again_downloads_nothing(make_manager: Make, hub: FakeHub) ->
     assert len(resolves(hub)) == before
 
 
+def test_a_new_commit_replaces_the_old_files(make_manager: Make, hub: FakeHub) -> None:
+    old = make_manager().install("tiny-sd")
+    hub.repos["fake/tiny-sd"].commit = "1" * 40
+    new = make_manager().install("tiny-sd")
+    assert new.path.name == "1" * 40 and (new.path / UNET16).is_file()
+    assert not old.path.exists()
+
+
 def _cancel_after(n: int, cancel: threading.Event) -> Callable[[DownloadProgress], None]:
     def on_progress(p: DownloadProgress) -> None:
         if p.bytes_done >= n:
@@ -299,6 +307,19 @@ def test_two_managers_downloading_into_one_cache_end_with_one_correct_copy(
     assert [m.key for m in manager.cache.read_all()] == ["tiny-sd@fp16"]
     assert (manager.resolve("tiny-sd").path / UNET16).read_bytes() == hub.repos["fake/tiny-sd"].files[UNET16]
     assert staged(manager) == {}
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_parallel_transfers_are_bounded(make_manager: Make, hub: FakeHub, limit: int) -> None:
+    hub.chunk_delay, hub.chunk_size = 0.002, 16 * 1024
+    make_manager(max_parallel=limit).install("tiny-sd")
+    assert hub.peak_sending == limit
+
+
+def test_pickle_files_of_a_repo_are_refused_before_downloading(make_manager: Make, hub: FakeHub) -> None:
+    with pytest.raises(ModelStoreError, match="pickle checkpoint"):
+        make_manager().install("fake/tiny-sd", file="unet/diffusion_pytorch_model.bin")
+    assert hub.requests == []
 
 
 def test_a_server_that_ignores_range_is_downloaded_from_the_start(make_manager: Make, hub: FakeHub) -> None:

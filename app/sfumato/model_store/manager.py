@@ -41,6 +41,7 @@ from sfumato.model_store.checkpoint_family import (
 from sfumato.model_store.errors import (
     DiskFullError,
     DownloadCancelled,
+    DownloadError,
     InvalidCheckpointError,
     ModelStoreError,
     NotInstalledError,
@@ -174,12 +175,16 @@ class ModelManager:
         last. Raises a :class:`ModelStoreError` subclass on failure; nothing half-done is recorded.
         """
         cancel = cancel or threading.Event()
-        entry = self._catalog_entry(ref)
+        if file and not _REPO_ID.match(ref):
+            raise UnknownModelError(f"A single file needs a hub repo id (org/name), not {ref!r}.")
+        entry = None if file else self._catalog_entry(ref)
         if entry is not None:
             chosen = entry.variant(variant) if variant else entry.variant(self.plan(entry.id).variant)
             key, sources, family = f"{entry.id}@{chosen.name}", entry.sources, entry.family.id
             kind, model_id, dtype = "catalog", entry.id, self.plan(entry.id, chosen.name).dtype
         elif _REPO_ID.match(ref):
+            if file:
+                refuse_pickle(Path(file))
             layout = "single_file" if file else "diffusers"
             chosen = Variant("default", layout, "fp16", file, None, "float16", (), None, None, None)
             key = f"{ref}:{file}" if file else ref
@@ -203,9 +208,22 @@ class ModelManager:
         if family is None:
             family = self._detect_downloaded(records)
         model = InstalledModel(key, kind, family, records, model_id, chosen.name, dtype)
-        self.cache.write(model)
+        self._record(model)
+        if existing is not None and not _same_commits(existing, records):
+            with self.cache.lock("manifests"):  # an update: drop the superseded commit's files
+                self.cache.delete_files(existing)
         log.info("installed %s at %s", key, model.path)
         return model
+
+    def _record(self, model: InstalledModel) -> None:
+        """Write the manifest, under the lock :meth:`remove` takes, if every file is still there."""
+        with self.cache.lock("manifests"):
+            missing = [f.path for s in model.sources for f in s.files if not (s.root / f.path).is_file()]
+            if missing:
+                raise DownloadError(
+                    f"{missing[0]} was removed while {model.key} was installing; run it again."
+                )
+            self.cache.write(model)
 
     def install_url(
         self,
@@ -232,7 +250,7 @@ class ModelManager:
         record = SourceRecord("main", root, name, (FileRecord(name, (root / name).stat().st_size, sha256),))
         family = self._detect_downloaded((record,))
         model = InstalledModel(f"url:{name}", "url", family, (record,))
-        self.cache.write(model)
+        self._record(model)
         return model
 
     def _catalog_entry(self, ref: str) -> CatalogModel | None:
