@@ -8,11 +8,14 @@ from pytestqt.qtbot import QtBot
 from sfumato.document.document import new_document
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import LayerKind
+from sfumato.qt_bridge.images import NATIVE_ORDER
 from sfumato.ui.display_cache import TILE, DisplayCache, downsample_into
 
 
 def _expected(doc: object) -> np.ndarray:
-    return doc.composite(show_masks=True, premultiplied=True)  # type: ignore[attr-defined]
+    """The document's display composite in the cache's byte order."""
+    rgba = doc.composite(show_masks=True, premultiplied=True)  # type: ignore[attr-defined]
+    return rgba[..., list(NATIVE_ORDER)]
 
 
 def test_downsample_averages_2x2_blocks_and_repeats_odd_edges() -> None:

@@ -1,7 +1,8 @@
 """The canvas's display cache: the document composited for the screen, with mip levels.
 
-Level 0 is the full-size premultiplied RGBA composite (mask layers tinted); level *k* is the
-composite halved *k* times (2×2 averages of premultiplied pixels), so a zoomed-out view scales
+Level 0 is the full-size premultiplied composite (mask layers tinted), stored in the byte order
+Qt paints fastest (:data:`~sfumato.qt_bridge.images.NATIVE_ORDER`); level *k* is the composite
+halved *k* times (2×2 averages of premultiplied pixels), so a zoomed-out view scales
 from a nearby size instead of sampling a huge image.
 
 Small dirty rectangles (a brush dab, an undo of a stroke) are recomposited at once on the GUI
@@ -24,7 +25,7 @@ from PySide6.QtGui import QImage
 
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
-from sfumato.qt_bridge.images import wrap_rgba
+from sfumato.qt_bridge.images import copy_rgba_to_native, wrap_native
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class DisplayCache(QObject):
             if max(width, height) <= MIN_LEVEL_SIDE:
                 break
             width, height = _half_size(width, height)
-        self.images: list[QImage] = [wrap_rgba(level) for level in self.levels]
+        self.images: list[QImage] = [wrap_native(level) for level in self.levels]
         self._lock = threading.Condition()
         self._gen: dict[TileKey, int] = {}
         self._dirty: set[TileKey] = set()
@@ -168,7 +169,7 @@ class DisplayCache(QObject):
         return Rect(tx * TILE, ty * TILE, TILE, TILE).clamp(self.doc.width, self.doc.height)
 
     def _write(self, rect: Rect, pixels: np.ndarray) -> None:
-        self.levels[0][rect.slices] = pixels
+        copy_rgba_to_native(pixels, self.levels[0][rect.slices])
         changed = rect
         for k in range(1, len(self.levels)):
             changed = downsample_into(self.levels[k - 1], self.levels[k], changed)
