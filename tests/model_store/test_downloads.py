@@ -91,6 +91,22 @@ def test_install_fetches_the_variant_files_only_and_reports_progress(
     assert hub.requests[0].path == "/api/models/fake/tiny-sd/revision/main"
 
 
+def test_sizes_come_from_the_hub_and_refine_the_fit(
+    make_manager: Make, hub: FakeHub, test_catalog: Path
+) -> None:
+    catalog = json.loads((test_catalog / "catalog.json").read_text())
+    catalog["families"]["sd15"]["params_millions"] = None
+    (test_catalog / "catalog.json").write_text(json.dumps(catalog))
+    manager = make_manager()
+    assert manager.plan("tiny-sd").fits is None
+    size = manager.download_size("tiny-sd")
+    assert size == sum(
+        len(hub.repos["fake/tiny-sd"].files[f.path]) for f in manager.install("tiny-sd").main.files
+    )
+    assert manager.plan("tiny-sd", download_bytes=size).fits is True
+    assert manager.plan("tiny-sd").estimate == manager.plan("tiny-sd", download_bytes=size).estimate
+
+
 def test_installing_again_downloads_nothing(make_manager: Make, hub: FakeHub) -> None:
     make_manager().install("tiny-sd")
     before = len(resolves(hub))

@@ -142,9 +142,27 @@ class ModelManager:
             self._profile = probe_hardware()
         return self._profile
 
-    def plan(self, model_id: str, variant: str | None = None) -> Plan:
-        """How ``model_id`` would run on this machine (variant, dtype, offload, fit and why)."""
-        return plan_model(self.catalog.get(model_id), self.profile, variant)
+    def plan(self, model_id: str, variant: str | None = None, download_bytes: int | None = None) -> Plan:
+        """How ``model_id`` would run on this machine (variant, dtype, offload, fit and why).
+
+        Families without parameter counts are sized from ``download_bytes`` (see
+        :meth:`download_size`) or, once installed, from the installed files.
+        """
+        model = self.catalog.get(model_id)
+        if download_bytes is None and not model.family.params_millions:
+            installed = [m for m in self.cache.read_all() if m.model_id == model_id]
+            download_bytes = installed[0].size if installed else None
+        return plan_model(model, self.profile, variant, download_bytes)
+
+    def download_size(self, model_id: str, variant: str | None = None) -> int:
+        """Bytes a catalog model's variant downloads, from the hub's metadata (a network call)."""
+        model = self.catalog.get(model_id)
+        chosen = model.variant(variant or self.plan(model_id).variant)
+        return sum(
+            f.size or 0
+            for src in model.sources
+            for f in self.hub.snapshot(src.repo, src.revision, chosen).files
+        )
 
     def free_space(self) -> int:
         """Free bytes where the cache lives."""
