@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 
 import qasync
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -113,7 +113,6 @@ def run_app(argv: Sequence[str]) -> int:
     setup_logging(verbose=args.verbose)
     QApplication.setApplicationName("Sfumato")
     QApplication.setOrganizationName("Sfumato")
-    QApplication.setAttribute(Qt.ApplicationAttribute.AA_CompressHighFrequencyEvents)
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "sfumato", *argv])
     assert isinstance(app, QApplication)
     app.setStyle("Fusion")

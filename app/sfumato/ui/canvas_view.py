@@ -29,7 +29,7 @@ from PySide6.QtGui import (
     QTransform,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QTextEdit, QWidget
 
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
@@ -475,6 +475,11 @@ class CanvasView(QWidget):
             event.accept()
             return
         super().keyReleaseEvent(event)
+
+    def enterEvent(self, event: object) -> None:
+        """Take the keyboard when the pointer arrives, so Space pans at once (unless typing)."""
+        if not isinstance(QApplication.focusWidget(), QLineEdit | QAbstractSpinBox | QTextEdit):
+            self.setFocus()
 
     def leaveEvent(self, event: object) -> None:
         old = self._cursor_rect()

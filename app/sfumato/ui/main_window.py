@@ -188,6 +188,9 @@ class MainWindow(QMainWindow):
         self.actions.refresh()
 
     def _show_zoom(self, zoom: float) -> None:
+        if self.doc is None:
+            self._zoom_label.setText("")
+            return
         percent = zoom * 100
         self._zoom_label.setText(f"{percent:.0f} %" if percent >= 10 else f"{percent:.1f} %")
 
@@ -450,12 +453,16 @@ class MainWindow(QMainWindow):
                   lambda _r: self.statusBar().showMessage(f"Exported {target.name}", 4000))
 
     def _run(self, message: str, work: Callable[[], object], on_done: Callable[[object], None]) -> None:
+        """Do ``work`` in the background, then ``on_done(result)`` here; errors are shown."""
         self.statusBar().showMessage(message)
 
-        def failed(error: BaseException) -> None:
-            self.show_error(error)
+        def done(result: object) -> None:
+            try:
+                on_done(result)
+            except UserFacingError as exc:
+                self.show_error(exc)
 
-        self.tasks.run(work, on_done, failed)
+        self.tasks.run(work, done, self.show_error)
 
     def _start_dir(self) -> str:
         if self.doc is not None and self.doc.path is not None:
