@@ -236,3 +236,29 @@ def test_a_killed_session_without_autosaves_is_cleaned_up(tmp_path: Path) -> Non
     assert len(list(directory.iterdir())) == 1
     assert find_recoverable(directory) == []
     assert list(directory.iterdir()) == []
+
+
+def test_snapshot_shares_unchanged_layers_with_the_previous_one() -> None:
+    from sfumato.document.brush import BrushSettings, Tool
+    from sfumato.document.stroke import Stroke
+
+    doc = new_document(64, 64)
+    top = doc.add_layer()
+    first = take_snapshot(doc)
+    stroke = Stroke(doc, top, Tool.BRUSH, BrushSettings(size=8, color=(255, 0, 0)))
+    stroke.add_point(10, 10)
+    stroke.add_point(40, 30)
+    stroke.finish()
+    second = take_snapshot(doc, previous=first)
+
+    background_1, top_1 = first.layers
+    background_2, top_2 = second.layers
+    assert background_2.pixels is background_1.pixels  # unchanged: shared, not copied
+    assert top_2.pixels is not top_1.pixels
+    assert np.array_equal(top_2.pixels, top.pixels)
+    assert not top_1.pixels.any()  # the earlier snapshot kept the earlier pixels
+    assert not top_2.pixels.flags.writeable
+    doc.undo()  # undo changes pixels too, so the next snapshot copies the layer again
+    third = take_snapshot(doc, previous=second)
+    assert third.layers[1].pixels is not top_2.pixels
+    assert not third.layers[1].pixels.any()

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from sfumato.document.atomic import atomic_write
 from sfumato.document.document import Document
 from sfumato.document.layers import Layer
@@ -80,14 +82,29 @@ class Snapshot:
         return next((lyr for lyr in self.layers if lyr.uid == self.active_uid), None)
 
 
-def take_snapshot(doc: Document, title: str | None = None) -> Snapshot:
+def _frozen_pixels(layer: Layer, previous: dict[int, Layer]) -> np.ndarray:
+    """A read-only copy of ``layer.pixels``, shared with ``previous`` if the layer is unchanged."""
+    old = previous.get(layer.uid)
+    if old is not None and old.pixel_version == layer.pixel_version:
+        return old.pixels
+    pixels = layer.pixels.copy()
+    pixels.flags.writeable = False
+    return pixels
+
+
+def take_snapshot(doc: Document, title: str | None = None,
+                  previous: Snapshot | None = None) -> Snapshot:
     """Copy ``doc`` for autosaving; cheap enough for the painting thread (copies, no encoding).
 
-    ``title`` is what a recovery prompt shows (default: the file name, or "Untitled").
+    ``title`` is what a recovery prompt shows (default: the file name, or "Untitled"). Layers
+    whose pixels did not change since ``previous`` (same uid and ``pixel_version``) share its
+    read-only arrays instead of being copied again, so a big document costs only what changed.
     """
+    before = {lyr.uid: lyr for lyr in previous.layers} if previous else {}
     layers = tuple(
-        Layer(lyr.name, lyr.kind, lyr.pixels.copy(), lyr.visible, lyr.opacity, lyr.locked,
-              lyr.blend, lyr.tint, dict(lyr.metadata), uid=lyr.uid)
+        Layer(lyr.name, lyr.kind, _frozen_pixels(lyr, before), lyr.visible, lyr.opacity,
+              lyr.locked, lyr.blend, lyr.tint, dict(lyr.metadata), uid=lyr.uid,
+              pixel_version=lyr.pixel_version)
         for lyr in doc.layers
     )
     active = doc.active_layer

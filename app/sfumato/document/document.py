@@ -125,6 +125,8 @@ class Document:
         """Announce that pixels changed in ``rect`` (used by strokes and undo)."""
         rect = rect.clamp(self.width, self.height)
         self.revision += 1
+        if layer is not None:
+            layer.pixel_version += 1
         if not rect.empty:
             self.events.pixels_changed.emit(rect)
 

@@ -56,6 +56,8 @@ class Layer:
     ``pixels`` covers the whole document: ``[H, W, 4]`` uint8 straight-alpha RGBA for raster
     layers, ``[H, W]`` uint8 for mask layers (255 = masked, i.e. "repaint here").
     ``metadata`` carries text such as the generation parameters of a result layer.
+    Code that writes ``pixels`` outside :class:`Document` methods must call
+    ``Document.notify_pixels(layer, rect)`` so views repaint and ``pixel_version`` moves on.
     """
 
     name: str
@@ -68,6 +70,8 @@ class Layer:
     tint: tuple[int, int, int] = DEFAULT_MASK_TINT
     metadata: dict[str, str] = field(default_factory=dict)
     uid: int = field(default_factory=lambda: next(_uids))
+    #: grows whenever ``pixels`` change through the document; lets autosave reuse unchanged copies
+    pixel_version: int = field(default=0, compare=False)
 
     @classmethod
     def raster(cls, name: str, width: int, height: int) -> Layer:
