@@ -333,3 +333,19 @@ def test_a_failing_autosave_is_reported_in_the_status_bar(window: MainWindow, tm
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Autosave failed"))
     window._autosave = None
     writer.close()
+
+
+def test_closing_with_unsaved_changes_can_cancel_or_save_first(
+        window: MainWindow, tmp_path: Path, qtbot: QtBot, dialogs: Dialogs) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    doc = show_document(window, new_document(48, 48))
+    stroke(window, [(5, 5), (40, 40)])
+    dialogs.question_answer = QMessageBox.StandardButton.Cancel
+    window.close()
+    assert window.isVisible() and window.doc is doc
+    dialogs.question_answer = QMessageBox.StandardButton.Save
+    dialogs.file_answers.append(str(tmp_path / "kept.ora"))
+    window.close()
+    qtbot.waitUntil(lambda: not window.isVisible())
+    assert not doc.modified and load_ora(tmp_path / "kept.ora").width == 48
