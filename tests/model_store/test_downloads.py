@@ -327,7 +327,7 @@ def test_two_managers_downloading_into_one_cache_end_with_one_correct_copy(
 
 @pytest.mark.parametrize("limit", [1, 2])
 def test_parallel_transfers_are_bounded(make_manager: Make, hub: FakeHub, limit: int) -> None:
-    hub.chunk_delay, hub.chunk_size = 0.002, 16 * 1024
+    hub.chunk_delay, hub.chunk_size = 0.005, 16 * 1024
     make_manager(max_parallel=limit).install("tiny-sd")
     assert hub.peak_sending == limit
 
