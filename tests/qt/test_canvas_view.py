@@ -201,3 +201,19 @@ def test_pen_pressure_scales_the_brush(canvas: CanvasView) -> None:
     light_width, full_width = int(dark[:, 100].sum()), int(dark[:, 590].sum())
     assert 6 <= light_width <= 10 and 36 <= full_width <= 42
     assert len(doc.history) == 1
+
+
+def test_the_selection_shows_marching_ants(canvas: CanvasView, qtbot: QtBot) -> None:
+    doc = canvas.document
+    assert doc is not None and canvas.cache is not None
+    canvas.cache.flush()
+    canvas.zoom_actual_size()
+    canvas.tools.set_tool(CanvasTool.RECT_SELECT)
+    drag(canvas, [(100, 100), (300, 250)])
+    qtbot.waitUntil(lambda: canvas._selection_path is not None)
+    shown = canvas.grab().toImage()
+    edge = [shown.pixelColor(widget_pos(canvas, x, 100) + QPoint(0, dy)).lightness()
+            for x in range(120, 200) for dy in (-1, 0)]
+    assert min(edge) < 60 and max(edge) > 200  # black line with white dashes over a white page
+    inside = shown.pixelColor(widget_pos(canvas, 200, 180))
+    assert inside.lightness() == 255

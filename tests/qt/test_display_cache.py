@@ -79,3 +79,17 @@ def test_a_result_computed_before_a_newer_change_is_thrown_away(qtbot: QtBot) ->
         assert np.array_equal(cache.levels[0], _expected(doc))
     finally:
         cache.close()
+
+
+def test_a_large_document_shows_a_preview_before_its_tiles_are_done(qtbot: QtBot) -> None:
+    doc = new_document(2100, 2100, background=(200, 100, 50, 255))
+    cache = DisplayCache(doc)
+    try:
+        assert cache.pending
+        expected = np.array([200, 100, 50, 255], np.uint8)[list(NATIVE_ORDER)]
+        fit_level = cache.levels[cache.level_for_zoom(0.3)]
+        assert np.all(fit_level == expected)
+        qtbot.waitUntil(lambda: not cache.pending, timeout=20_000)
+        assert np.array_equal(cache.levels[0], _expected(doc))
+    finally:
+        cache.close()

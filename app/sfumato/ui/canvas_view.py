@@ -36,7 +36,7 @@ from sfumato.document.geometry import Rect
 from sfumato.errors import UserFacingError
 from sfumato.ui.canvas_gestures import SelectGesture, StrokeGesture, select_mode, stroke_target
 from sfumato.ui.display_cache import DisplayCache
-from sfumato.ui.selection_outline import outline_path
+from sfumato.ui.selection_outline import OutlineTracer
 from sfumato.ui.tool_state import CanvasTool, ToolState
 from sfumato.ui.viewport import Viewport, next_zoom_step, wheel_zoom_factor
 
@@ -95,6 +95,8 @@ class CanvasView(QWidget):
         self._pointer: QPointF | None = None
         self._tablet_pressure: float | None = None
         self._selection_path: QPainterPath | None = None
+        self._tracer = OutlineTracer()
+        self._tracer.traced.connect(self._show_outline)
         self._ants_offset = 0
         self._ants = QTimer(self)
         self._ants.setInterval(ANTS_INTERVAL_MS)
@@ -290,12 +292,13 @@ class CanvasView(QWidget):
         self.update(self.widget_rect(rect).toAlignedRect().adjusted(-2, -2, 2, 2))
 
     def _selection_changed(self) -> None:
-        old = self._selection_path
-        mask = self._doc.selection.mask if self._doc is not None else None
-        self._selection_path = outline_path(mask) if mask is not None else None
-        for path in (old, self._selection_path):
-            if path is not None:
-                self._update_doc_path(path)
+        self._tracer.request(self._doc.selection.mask if self._doc is not None else None)
+
+    def _show_outline(self, path: QPainterPath | None) -> None:
+        old, self._selection_path = self._selection_path, path
+        for shown in (old, path):
+            if shown is not None:
+                self._update_doc_path(shown)
         if self._selection_path is not None:
             self._ants.start()
         else:

@@ -5,6 +5,10 @@ Qt paints fastest (:data:`~sfumato.qt_bridge.images.NATIVE_ORDER`); level *k* is
 halved *k* times (2×2 averages of premultiplied pixels), so a zoomed-out view scales
 from a nearby size instead of sampling a huge image.
 
+A large document first gets a quick preview: its layers sampled every *n*-th pixel, composited
+small and enlarged into every level, so the picture appears at once, blocky, while the tiles are
+composited properly.
+
 Small dirty rectangles (a brush dab, an undo of a stroke) are recomposited at once on the GUI
 thread. Large ones (a layer hidden, a document opened) are split into tiles that a background
 thread recomposites, tiles in view first; until a tile is redone the old pixels stay on screen.
@@ -14,6 +18,7 @@ pixels that changed meanwhile is thrown away instead of being shown.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -23,6 +28,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from sfumato.document.compositing import composite_rgba
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
 from sfumato.qt_bridge.images import copy_rgba_to_native, wrap_native
@@ -30,6 +36,8 @@ from sfumato.qt_bridge.images import copy_rgba_to_native, wrap_native
 log = logging.getLogger(__name__)
 
 TILE = 256
+PREVIEW_ABOVE = 2048 * 2048  # documents with more pixels than this get a quick preview first
+PREVIEW_SIDE = 512  # the preview's longer side is about this long
 SYNC_PIXELS = 256 * 256  # dirty areas up to this size are recomposited on the GUI thread
 MIN_LEVEL_SIDE = 256  # stop halving once the longer side is this small
 
@@ -90,6 +98,8 @@ class DisplayCache(QObject):
         self._closed = False
         self._tile_done.connect(self._accept_tile)
         doc.events.pixels_changed.connect(self.on_pixels_changed)
+        if doc.width * doc.height > PREVIEW_ABOVE:
+            self._preview()
         self._worker = threading.Thread(target=self._work, name="display-composite", daemon=True)
         self._worker.start()
         self.invalidate(doc.rect)
@@ -174,6 +184,27 @@ class DisplayCache(QObject):
         for k in range(1, len(self.levels)):
             changed = downsample_into(self.levels[k - 1], self.levels[k], changed)
         self.changed.emit(rect)
+
+    def _preview(self) -> None:
+        """Fill the small levels with a composite of every n-th pixel of each layer.
+
+        Only levels at most four times the preview's size are filled (cheap); the larger ones
+        serve zoomed-in views, where few tiles are in view and those are composited first.
+        """
+        doc = self.doc
+        step = 2 ** math.ceil(math.log2(max(doc.width, doc.height) / PREVIEW_SIDE))
+        sampled = [dataclasses.replace(layer, pixels=layer.pixels[::step, ::step]) for layer in doc.layers]
+        small = Rect(0, 0, -(-doc.width // step), -(-doc.height // step))
+        preview = composite_rgba(sampled, small, show_masks=True, premultiplied=True)
+        for k, level in enumerate(self.levels):
+            if 2**k >= step:
+                preview_here = preview[:: 2**k // step, :: 2**k // step]
+            elif 4 * 2**k >= step:  # up to 4× the preview's size: enlarge it
+                n = step // 2**k
+                preview_here = np.repeat(np.repeat(preview, n, axis=0), n, axis=1)
+            else:
+                continue
+            copy_rgba_to_native(preview_here[: level.shape[0], : level.shape[1]], level)
 
     def _next_key(self) -> TileKey:
         """The queued tile to do next: in view first, then nearest the view's centre."""

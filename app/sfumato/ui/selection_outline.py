@@ -1,14 +1,23 @@
-"""The outline of a selection mask as line segments along pixel edges (for marching ants)."""
+"""The outline of a selection mask as line segments along pixel edges (for marching ants).
+
+Tracing a large selection takes a while (a few hundred ms for a 4096² mask), so
+:class:`OutlineTracer` does it on a background thread and hands back only the newest result.
+"""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPainterPath
 
 MAX_SEGMENTS = 60_000  # beyond this the mask is outlined at half resolution (noisy soft masks)
 
+Segment = tuple[float, float, float, float]
 
-def _runs(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def _row_runs(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row index, start and end column of each run of True values in each row of ``edges``."""
     padded = np.zeros((edges.shape[0], edges.shape[1] + 2), np.int8)
     padded[:, 1:-1] = edges
@@ -18,26 +27,43 @@ def _runs(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, starts, ends
 
 
-def outline_segments(mask: np.ndarray, threshold: int = 128) -> list[tuple[float, float, float, float]]:
+def _horizontal_edges(inside: np.ndarray) -> np.ndarray:
+    """``[H+1, W]``: True where a pixel's top edge separates selected from unselected."""
+    padded = np.zeros((inside.shape[0] + 2, inside.shape[1]), bool)
+    padded[1:-1] = inside
+    return padded[1:] != padded[:-1]
+
+
+def outline_segments(mask: np.ndarray, threshold: int = 128) -> list[Segment]:
     """Segments ``(x0, y0, x1, y1)`` in document pixels between selected and unselected pixels."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return []
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, left = int(rows[0]), int(cols[0])
+    inside = mask[top : rows[-1] + 1, left : cols[-1] + 1] >= threshold
+    if inside.all():  # a rectangle (select all, rectangle select): no need to trace
+        right, bottom = left + inside.shape[1], top + inside.shape[0]
+        return [(left, top, right, top), (left, bottom, right, bottom),
+                (left, top, left, bottom), (right, top, right, bottom)]
     scale = 1
-    inside = mask >= threshold
     while True:
-        padded = np.zeros((inside.shape[0] + 2, inside.shape[1] + 2), bool)
-        padded[1:-1, 1:-1] = inside
-        horizontal = padded[1:, 1:-1] != padded[:-1, 1:-1]  # edge above row y, y in 0..H
-        vertical = padded[1:-1, 1:] != padded[1:-1, :-1]  # edge left of column x, x in 0..W
-        h_rows, h_start, h_end = _runs(horizontal)
-        v_cols, v_start, v_end = _runs(vertical.T)
+        h_rows, h_start, h_end = _row_runs(_horizontal_edges(inside))
+        v_cols, v_start, v_end = _row_runs(_horizontal_edges(np.ascontiguousarray(inside.T)))
         if h_rows.size + v_cols.size <= MAX_SEGMENTS or min(inside.shape) < 4:
             break
         inside = inside[::2, ::2]
         scale *= 2
-    segments = [(float(a * scale), float(y * scale), float(b * scale), float(y * scale))
-                for y, a, b in zip(h_rows.tolist(), h_start.tolist(), h_end.tolist(), strict=True)]
-    segments += [(float(x * scale), float(a * scale), float(x * scale), float(b * scale))
-                 for x, a, b in zip(v_cols.tolist(), v_start.tolist(), v_end.tolist(), strict=True)]
-    return segments
+
+    def horizontal(y: int, a: int, b: int) -> Segment:
+        return left + a * scale, top + y * scale, left + b * scale, top + y * scale
+
+    def vertical(x: int, a: int, b: int) -> Segment:
+        return left + x * scale, top + a * scale, left + x * scale, top + b * scale
+
+    h_runs = zip(h_rows.tolist(), h_start.tolist(), h_end.tolist(), strict=True)
+    v_runs = zip(v_cols.tolist(), v_start.tolist(), v_end.tolist(), strict=True)
+    return [horizontal(*run) for run in h_runs] + [vertical(*run) for run in v_runs]
 
 
 def outline_path(mask: np.ndarray) -> QPainterPath:
@@ -47,3 +73,37 @@ def outline_path(mask: np.ndarray) -> QPainterPath:
         path.moveTo(x0, y0)
         path.lineTo(x1, y1)
     return path
+
+
+class OutlineTracer(QObject):
+    """Traces selection masks in the background; ``traced(path)`` carries the newest outline.
+
+    A mask traced while a newer one was requested is dropped. Selection masks are replaced,
+    never changed in place, so reading one on another thread is safe. Keep this object without
+    a Qt parent: the tracing thread holds a reference to it.
+    """
+
+    traced = Signal(object)
+    _done = Signal(int, object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._generation = 0
+        self._done.connect(self._deliver)
+
+    def request(self, mask: np.ndarray | None) -> None:
+        """Trace ``mask`` (``None``: no selection, reported at once)."""
+        self._generation += 1
+        generation = self._generation
+        if mask is None:
+            self.traced.emit(None)
+            return
+
+        def trace() -> None:
+            self._done.emit(generation, outline_path(mask))
+
+        threading.Thread(target=trace, name="selection-outline", daemon=True).start()
+
+    def _deliver(self, generation: int, path: QPainterPath) -> None:
+        if generation == self._generation:
+            self.traced.emit(path)
