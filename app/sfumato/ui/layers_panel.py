@@ -227,6 +227,7 @@ class LayersPanel(QWidget):
             button.setEnabled(has_doc if name == "from_selection" else is_mask)
         self.radius.setEnabled(is_mask)
         if active is None:
+            self.opacity_label.setText("")
             return
         with QSignalBlocker(self.opacity), QSignalBlocker(self.lock), QSignalBlocker(self.blend):
             self.opacity.setValue(round(active.opacity * 100))
