@@ -93,3 +93,13 @@ def test_a_large_document_shows_a_preview_before_its_tiles_are_done(qtbot: QtBot
         assert np.array_equal(cache.levels[0], _expected(doc))
     finally:
         cache.close()
+
+
+def test_closing_twice_is_harmless(qtbot: QtBot) -> None:
+    doc = new_document(64, 64)
+    cache = DisplayCache(doc)
+    cache.close()
+    cache.close()
+    with doc.edit_pixels(doc.layers[0], None, "after close"):
+        doc.layers[0].pixels[...] = (255, 0, 0, 255)
+    assert not cache.levels[0].any()  # it no longer follows the document

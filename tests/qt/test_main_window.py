@@ -71,7 +71,7 @@ def test_undo_and_redo_shortcuts(window: MainWindow) -> None:
     key(window, "Ctrl+Z")
     key(window, "Ctrl+Y")
     assert np.array_equal(doc.layers[0].pixels, painted)
-    assert window.actions.by_name["undo"].text() == "&Undo Brush stroke"
+    assert window.menu_actions.by_name["undo"].text() == "&Undo Brush stroke"
 
 
 def test_tool_and_brush_size_shortcuts(window: MainWindow) -> None:

@@ -158,11 +158,13 @@ class DisplayCache(QObject):
             self._write(rect, self.doc.composite(rect, show_masks=True, premultiplied=True))
 
     def close(self) -> None:
-        """Stop the background thread and stop following the document."""
-        self.doc.events.pixels_changed.disconnect(self.on_pixels_changed)
+        """Stop the background thread and stop following the document (again: no effect)."""
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._lock.notify()
+        self.doc.events.pixels_changed.disconnect(self.on_pixels_changed)
         self._worker.join(timeout=5)
 
     # --------------------------------------------------------------- internals

@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
             label.setObjectName("statusField")
             self.statusBar().addPermanentWidget(label)
 
-        self.actions = WindowActions(self)
+        self.menu_actions = WindowActions(self)
         self.autosave_failed.connect(
             lambda text: self.statusBar().showMessage(f"Autosave failed: {text}", 15000))
         self._autosave_timer = QTimer(self)
@@ -157,7 +157,7 @@ class MainWindow(QMainWindow):
         else:
             QApplication.restoreOverrideCursor()
             self.statusBar().clearMessage()
-        self.actions.refresh()
+        self.menu_actions.refresh()
 
     # --------------------------------------------------------------- document
     def set_document(self, doc: Document | None, title: str | None = None) -> None:
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         else:
             self.setWindowTitle(f"{self._title}[*] — Sfumato")
             self.setWindowModified(doc.modified)
-        self.actions.refresh()
+        self.menu_actions.refresh()
 
     def _show_zoom(self, zoom: float) -> None:
         if self.doc is None:
@@ -476,12 +476,12 @@ class MainWindow(QMainWindow):
         text = str(path.resolve())
         recent = [p for p in self.settings.recent_files if p != text]
         self.settings.recent_files = [text, *recent][:MAX_RECENT]
-        self.actions.refresh_recent()
+        self.menu_actions.refresh_recent()
 
     def forget_recent(self) -> None:
         """Empty File > Open Recent."""
         self.settings.recent_files = []
-        self.actions.refresh_recent()
+        self.menu_actions.refresh_recent()
 
     # -------------------------------------------------------------- autosave
     def autosave_now(self) -> None:
