@@ -349,3 +349,18 @@ def test_closing_with_unsaved_changes_can_cancel_or_save_first(
     window.close()
     qtbot.waitUntil(lambda: not window.isVisible())
     assert not doc.modified and load_ora(tmp_path / "kept.ora").width == 48
+
+
+def test_open_an_image_then_reopen_it_from_the_recent_menu(
+        window: MainWindow, tmp_path: Path, qtbot: QtBot, dialogs: Dialogs) -> None:
+    picture = write_png(tmp_path / "scan.png", 20, 10, (50, 60, 70, 255))
+    dialogs.file_answers.append(str(picture))
+    key(window, "Ctrl+O")
+    qtbot.waitUntil(lambda: window.doc is not None)
+    first = window.doc
+    assert first is not None and (first.width, first.height) == (20, 10)
+    recent = window.menu_actions.recent_menu.actions()
+    assert recent[0].toolTip() == str(picture.resolve())
+    recent[0].trigger()
+    qtbot.waitUntil(lambda: window.doc is not first)
+    assert window.doc is not None and tuple(window.doc.layers[0].pixels[5, 5]) == (50, 60, 70, 255)

@@ -284,12 +284,11 @@ class MainWindow(QMainWindow):
                       lambda doc: self._opened(doc, path))
         else:
             self._run(f"Opening {path.name}…", lambda: load_image(path),
-                      lambda rgba: self._opened(self._image_document(rgba, _name_of(path)), None))
+                      lambda rgba: self._opened(self._image_document(rgba, _name_of(path)), path))
 
-    def _opened(self, doc: Document, path: Path | None) -> None:
-        self.set_document(doc, _name_of(path) if path else doc.layers[-1].name)
-        if path is not None:
-            self.remember_recent(path)
+    def _opened(self, doc: Document, path: Path) -> None:
+        self.set_document(doc, _name_of(path))
+        self.remember_recent(path)
 
     @staticmethod
     def _image_document(rgba: np.ndarray, name: str) -> Document:
