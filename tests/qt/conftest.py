@@ -12,26 +12,13 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
+from qt_helpers import Dialogs
 
 from sfumato.document.document import new_document
 from sfumato.settings.model import Settings
 from sfumato.ui.canvas_view import CanvasView
 from sfumato.ui.main_window import MainWindow
 from sfumato.ui.tool_state import ToolState
-
-
-class Dialogs:
-    """What the patched dialogs were asked, and what they answer."""
-
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-        self.details: list[str] = []
-        self.file_answers: list[str] = []
-        self.question_answer = QMessageBox.StandardButton.Discard
-
-    def next_file(self) -> str:
-        assert self.file_answers, "a file dialog opened that the test did not expect"
-        return self.file_answers.pop(0)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QPoint, QPointF
+from PySide6.QtWidgets import QMessageBox
 
 from sfumato.document.document import Document
 from sfumato.ui.canvas_view import CanvasView
@@ -32,3 +33,16 @@ def write_png(path: Path, w: int, h: int, rgba: tuple[int, int, int, int]) -> Pa
     Image.fromarray(np.full((h, w, 4), rgba, np.uint8), "RGBA").save(path)
     return path
 
+
+class Dialogs:
+    """What the patched dialogs were asked, and what they answer."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.details: list[str] = []
+        self.file_answers: list[str] = []
+        self.question_answer = QMessageBox.StandardButton.Discard
+
+    def next_file(self) -> str:
+        assert self.file_answers, "a file dialog opened that the test did not expect"
+        return self.file_answers.pop(0)

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Dialogs
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication, QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from qt_helpers import show_document, widget_pos, write_png
+from qt_helpers import Dialogs, show_document, widget_pos, write_png
 
 from sfumato.document.autosave import AutosaveWriter, find_recoverable
 from sfumato.document.document import new_document
