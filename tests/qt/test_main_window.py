@@ -271,11 +271,18 @@ os.kill(os.getpid(), signal.SIGKILL)
         return 1
 
     monkeypatch.setattr(RecoveryDialog, "exec", choose_recover)
+    writer = AutosaveWriter(directory)  # this session's
+    window._autosave = writer
     offer_recovery(window, directory)
     doc = window.doc
     assert doc is not None and (doc.width, doc.height) == (50, 40) and doc.modified
     assert tuple(doc.layers[0].pixels[15, 15]) == (7, 8, 9, 255)
     assert find_recoverable(directory) == []  # recovered once, not offered again
+    assert writer.flush(timeout=10)
+    kept = list(writer.session_dir.glob("*.ora"))  # already autosaved again by this session
+    assert len(kept) == 1 and tuple(load_ora(kept[0]).layers[0].pixels[15, 15]) == (7, 8, 9, 255)
+    window._autosave = None
+    writer.close()
 
 
 def test_export_writes_the_visible_image(window: MainWindow, tmp_path: Path, qtbot: QtBot,

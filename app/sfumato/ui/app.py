@@ -96,6 +96,7 @@ def offer_recovery(window: MainWindow, directory: Path) -> None:
             window.show_error(exc)
             return
         window.set_document(doc, entry.title)
+        window.autosave_now()  # into this session's folder, before the old autosave goes
         entry.discard()
 
 

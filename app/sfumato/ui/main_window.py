@@ -166,7 +166,8 @@ class MainWindow(QMainWindow):
             self.doc.events.history_changed.disconnect(self._history_changed)
             self._drop_autosave()
         self.doc = doc
-        self._autosaved_revision = doc.revision if doc is not None else None
+        # a document that arrives modified (recovered) is on no disk yet: autosave it soon
+        self._autosaved_revision = doc.revision if doc is not None and not doc.modified else None
         if doc is not None:
             self._title = title or (_name_of(doc.path) if doc.path else "Untitled")
             doc.events.history_changed.connect(self._history_changed)
