@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
 from sfumato.document.autosave import AutosaveWriter, document_id, take_snapshot
 from sfumato.document.brush import BrushSettings
 from sfumato.document.document import Document, new_document
-from sfumato.document.geometry import Rect
 from sfumato.document.image_io import SUPPORTED_IMPORT_SUFFIXES, export_image, load_image
 from sfumato.document.ora import load_ora, save_ora
 from sfumato.errors import UserFacingError
@@ -38,6 +37,7 @@ from sfumato.ui import error_dialog
 from sfumato.ui.actions import WindowActions
 from sfumato.ui.background import BackgroundTasks
 from sfumato.ui.canvas_view import CanvasView, dropped_files
+from sfumato.ui.image_import import Decoded, add_centred, decode_images, image_document
 from sfumato.ui.layers_panel import LayersPanel
 from sfumato.ui.new_document_dialog import NewDocumentDialog
 from sfumato.ui.tool_options import BrushOptionsBar, tool_actions
@@ -46,7 +46,6 @@ from sfumato.ui.tool_state import ToolState
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
-CASCADE = 24  # px between the centres of several images dropped at once
 OPEN_FILTER = "Images and OpenRaster ({})".format(
     " ".join(f"*{s}" for s in (".ora", *SUPPORTED_IMPORT_SUFFIXES)))
 IMPORT_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in SUPPORTED_IMPORT_SUFFIXES))
@@ -285,21 +284,11 @@ class MainWindow(QMainWindow):
                       lambda doc: self._opened(doc, path))
         else:
             self._run(f"Opening {path.name}…", lambda: load_image(path),
-                      lambda rgba: self._opened(self._image_document(rgba, _name_of(path)), path))
+                      lambda rgba: self._opened(image_document(rgba, _name_of(path)), path))
 
     def _opened(self, doc: Document, path: Path) -> None:
         self.set_document(doc, _name_of(path))
         self.remember_recent(path)
-
-    @staticmethod
-    def _image_document(rgba: np.ndarray, name: str) -> Document:
-        """A document the size of ``rgba`` holding it as its one layer (nothing to undo)."""
-        height, width = rgba.shape[:2]
-        doc = Document(width, height)
-        doc.add_image_layer(rgba, name)
-        doc.history.clear()
-        doc.saved_revision = doc.revision
-        return doc
 
     # ------------------------------------------------------ import/paste/drop
     def import_dialog(self) -> None:
@@ -327,25 +316,15 @@ class MainWindow(QMainWindow):
     def import_images(self, paths: Sequence[Path], point: QPointF | None) -> None:
         """Decode ``paths`` in the background and add each as a layer centred at ``point``."""
         paths = list(paths)
+        self._run("Reading images…", lambda: decode_images(paths),
+                  lambda results: self._place_images(results, point))
 
-        def decode() -> list[tuple[Path, np.ndarray | UserFacingError]]:
-            out: list[tuple[Path, np.ndarray | UserFacingError]] = []
-            for path in paths:
-                try:
-                    out.append((path, load_image(path)))
-                except UserFacingError as exc:
-                    out.append((path, exc))
-            return out
-
-        self._run("Reading images…", decode, lambda results: self._place_images(results, point))
-
-    def _place_images(self, results: list[tuple[Path, np.ndarray | UserFacingError]],
-                      point: QPointF | None) -> None:
+    def _place_images(self, results: list[Decoded], point: QPointF | None) -> None:
         loaded = [(path, rgba) for path, rgba in results if isinstance(rgba, np.ndarray)]
         failed = [error for _, error in results if isinstance(error, UserFacingError)]
         if loaded and self.doc is None:
             path, rgba = loaded.pop(0)
-            self.set_document(self._image_document(rgba, _name_of(path)), _name_of(path))
+            self.set_document(image_document(rgba, _name_of(path)), _name_of(path))
             point = None
         self._add_layers([(_name_of(path), rgba) for path, rgba in loaded], point)
         if failed:
@@ -358,13 +337,7 @@ class MainWindow(QMainWindow):
         if doc is None or not images:
             return
         centre = point or self.canvas.view_center_point() or QPointF(doc.width / 2, doc.height / 2)
-        for i, (name, rgba) in enumerate(images):
-            h, w = rgba.shape[:2]
-            x = round(centre.x() - w / 2) + i * CASCADE
-            y = round(centre.y() - h / 2) + i * CASCADE
-            if Rect(x, y, w, h).intersect(doc.rect).empty:
-                x, y = (doc.width - w) // 2, (doc.height - h) // 2
-            doc.add_image_layer(rgba, name, (x, y))
+        add_centred(doc, images, (centre.x(), centre.y()))
 
     def paste(self) -> None:
         """Edit > Paste: a clipboard image (or copied image files) as a new layer."""
@@ -375,7 +348,7 @@ class MainWindow(QMainWindow):
             if not image.isNull():
                 rgba = qimage_to_rgba(image)
                 if self.doc is None:
-                    self.set_document(self._image_document(rgba, "Pasted image"), "Pasted image")
+                    self.set_document(image_document(rgba, "Pasted image"), "Pasted image")
                 else:
                     self._add_layers([("Pasted image", rgba)], self.canvas.view_center_point())
                 return
