@@ -93,7 +93,6 @@ class CanvasView(QWidget):
         self._pan_anchor: QPointF | None = None
         self._space_held = False
         self._pointer: QPointF | None = None
-        self._tablet_pressure: float | None = None
         self._selection_path: QPainterPath | None = None
         self._tracer = OutlineTracer()
         self._tracer.traced.connect(self._show_outline)
@@ -131,6 +130,7 @@ class CanvasView(QWidget):
             self.cache.changed.connect(self._doc_pixels_changed)
             doc.events.selection_changed.connect(self._selection_changed)
         self._selection_changed()
+        self._update_cursor()
         self.fit_to_view()
 
     @property
@@ -393,8 +393,7 @@ class CanvasView(QWidget):
         ):
             self._start_pan(pos)
         elif event.button() == Qt.MouseButton.LeftButton and self._gesture is None:
-            pressure = self._tablet_pressure if self._tablet_pressure is not None else 1.0
-            self._begin(pos, event.modifiers(), pressure)
+            self._begin(pos, event.modifiers(), 1.0)
         event.accept()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
@@ -404,8 +403,7 @@ class CanvasView(QWidget):
             self._pan_anchor = pos
             self.pan_by(delta.x(), delta.y())
         elif self._gesture is not None:
-            pressure = self._tablet_pressure if self._tablet_pressure is not None else 1.0
-            self._extend(pos, pressure)
+            self._extend(pos, 1.0)
         self._pointer_moved(pos)
         event.accept()
 
