@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from qt_helpers import show_document
@@ -107,3 +107,17 @@ def test_mask_from_selection_without_selection_explains(window: MainWindow, dial
     window.layers_panel.mask_buttons["from_selection"].click()
     assert len(doc.layers) == 1
     assert "Select an area first" in dialogs.messages[0]  # type: ignore[attr-defined]
+
+
+def test_dragging_a_row_reorders_the_stack(window: MainWindow) -> None:
+    doc = show_document(window, new_document(32, 32))
+    panel = window.layers_panel
+    panel.buttons["layer_add"].click()
+    panel.buttons["layer_add"].click()
+    assert names_in_list(window) == ["Layer 3", "Layer 2", "Background"]
+    model = panel.list.model()
+    assert model.moveRow(QModelIndex(), 0, QModelIndex(), 3)  # the top row dropped at the bottom
+    assert names_in_list(window) == ["Layer 2", "Background", "Layer 3"]
+    assert [layer.name for layer in doc.layers] == ["Layer 3", "Background", "Layer 2"]
+    doc.undo()
+    assert names_in_list(window) == ["Layer 3", "Layer 2", "Background"]

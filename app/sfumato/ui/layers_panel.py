@@ -66,6 +66,8 @@ class LayersPanel(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)  # drag to reorder
+        self.list.model().rowsMoved.connect(self._row_moved)
         self.list.currentItemChanged.connect(self._current_changed)
         self.list.itemChanged.connect(self._item_changed)
 
@@ -297,6 +299,14 @@ class LayersPanel(QWidget):
         else:
             with QSignalBlocker(self.list):
                 item.setText(self._title(layer))
+
+    def _row_moved(self, _parent: object, start: int, _end: int, _dest: object, row: int) -> None:
+        """A layer was dragged to another row: move it in the stack (rows are top-first)."""
+        new_row = row - 1 if row > start else row
+        layer = self._layer_of(self.list.item(new_row))
+        if layer is not None:
+            index = self.list.count() - 1 - new_row
+            self._do(lambda d: d.move_layer(layer, index))
 
     def _opacity_moved(self, value: int) -> None:
         self.opacity_label.setText(f"{value} %")
