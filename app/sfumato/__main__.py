@@ -7,11 +7,17 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch to the CLI for ``generate``/``models``, otherwise start the GUI."""
+    """Dispatch to the CLI when the first word is ``generate``/``models``, otherwise start the GUI.
+
+    Options may come first (``sfumato --verbose generate …`` or ``sfumato --verbose file.ora``);
+    ``-h``/``--help`` with no command lists the headless commands.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     from sfumato.cli import HEADLESS_COMMANDS
 
-    if args and (args[0] in HEADLESS_COMMANDS or args[0] in ("-h", "--help", "--verbose")):
+    words = [a for a in args if not a.startswith("-")]
+    wants_help = not words and any(a in ("-h", "--help") for a in args)
+    if wants_help or (words and words[0] in HEADLESS_COMMANDS):
         from sfumato.cli import main as cli_main
 
         return cli_main(args)
