@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sfumato.document.autosave import AutosaveWriter, document_id, take_snapshot
+from sfumato.document.autosave import AutosaveWriter, Snapshot, document_id, take_snapshot
 from sfumato.document.brush import BrushSettings
 from sfumato.document.document import Document, new_document
 from sfumato.document.image_io import SUPPORTED_IMPORT_SUFFIXES, export_image, load_image
@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self._title = "Untitled"
         self._autosave = autosave
         self._autosaved_revision: int | None = None
+        self._last_snapshot: Snapshot | None = None
         self._close_confirmed = False
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
@@ -465,7 +466,12 @@ class MainWindow(QMainWindow):
         if not doc.modified or doc.revision == self._autosaved_revision:
             return
         self._autosaved_revision = doc.revision
-        self._autosave.submit(take_snapshot(doc, self._title))
+        previous = self._last_snapshot
+        if previous is not None and previous.doc_id != document_id(doc):
+            previous = None
+        # unchanged layers share the previous snapshot's copies: only what changed is copied
+        self._last_snapshot = take_snapshot(doc, self._title, previous)
+        self._autosave.submit(self._last_snapshot)
 
     def _drop_autosave(self) -> None:
         """Forget the current document's autosave (it was saved, closed or replaced)."""
