@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sfumato.document.canvas_commands import ResizeCanvas, StepGroup
 from sfumato.document.compositing import composite_rgba
 from sfumato.document.events import Event
 from sfumato.document.geometry import Rect
@@ -42,13 +43,15 @@ class DocumentEvents:
 
     ``pixels_changed(rect)``: composite pixels in ``rect`` may differ; ``layers_changed()``: the
     stack, a property or the active layer changed; ``selection_changed()``;
-    ``history_changed()``: a step was pushed, undone or redone.
+    ``history_changed()``: a step was pushed, undone or redone; ``size_changed()``: the canvas
+    was resized (every layer has new pixel arrays).
     """
 
     pixels_changed: Event = field(default_factory=Event)
     layers_changed: Event = field(default_factory=Event)
     selection_changed: Event = field(default_factory=Event)
     history_changed: Event = field(default_factory=Event)
+    size_changed: Event = field(default_factory=Event)
 
 
 class Document:
@@ -70,6 +73,7 @@ class Document:
         self.revision = 0  # grows with every change; autosave and "modified" compare against it
         self.saved_revision = 0
         self._active_uid: int | None = None
+        self._group: StepGroup | None = None
 
     # ----------------------------------------------------------------- queries
     @property
@@ -143,7 +147,10 @@ class Document:
             self.events.pixels_changed.emit(bounds)
 
     def push(self, command: object) -> None:
-        """Record an already-applied step in the history."""
+        """Record an already-applied step in the history (in the open :meth:`grouped` step, if any)."""
+        if self._group is not None:
+            self._group.steps.append(command)
+            return
         # Merge only when nothing can be redone: a new action must clear the redo stack.
         top = self.history._undo[-1] if self.history.can_undo and not self.history.can_redo else None
         merge = getattr(top, "merge", None)
@@ -302,6 +309,61 @@ class Document:
         if step is not None:
             self.push(step)
             self.events.selection_changed.emit()
+
+    @contextmanager
+    def grouped(self, label: str) -> Iterator[None]:
+        """Make every step taken inside the block one undo step called ``label``.
+
+        If the block raises, the steps it took are undone before the error propagates, so the
+        document is never left half-changed.
+        """
+        if self._group is not None:
+            raise RuntimeError("steps are already being grouped")
+        group = self._group = StepGroup(label)
+        try:
+            yield
+        except BaseException:
+            self._group = None
+            group.undo(self)
+            raise
+        self._group = None
+        if len(group.steps) == 1:
+            self.push(group.steps[0])
+        elif group.steps:
+            self.push(group)
+
+    def _set_size(self, width: int, height: int, selection: np.ndarray | None) -> None:
+        """Adopt a new canvas size (the layers' pixels are already resized) and tell views."""
+        self.width, self.height = width, height
+        self.selection = Selection(width, height)
+        self.selection.mask = selection
+        for layer in self.layers:
+            layer.pixel_version += 1
+        self.revision += 1
+        self.events.size_changed.emit()
+        self.events.layers_changed.emit()
+        self.events.selection_changed.emit()
+        self.events.pixels_changed.emit(self.rect)
+
+    def resize_canvas(self, width: int, height: int, offset: tuple[int, int] = (0, 0),
+                      label: str = "Resize canvas") -> None:
+        """Make the canvas ``width × height`` with the current image's top-left at ``offset``.
+
+        New area is transparent (masks: unmasked); what falls outside is cut off. Every layer
+        (locked ones too: the lock guards painting, not the canvas) and the selection move
+        together. One undo step.
+        """
+        if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+            raise UserFacingError(
+                f"A document must be between 1 and {MAX_SIDE} pixels on each side "
+                f"(asked for {width}×{height})."
+            )
+        if (width, height) == (self.width, self.height) and offset == (0, 0):
+            return
+        step = ResizeCanvas(label, (self.width, self.height), (width, height), offset,
+                            {lyr.uid: lyr.pixels for lyr in self.layers}, self.selection.mask)
+        step.redo(self)
+        self.push(step)
 
     def undo(self) -> str | None:
         """Undo the newest step; returns its label."""
