@@ -45,7 +45,7 @@ def test_cuda_dtype(name: str, capability: tuple[int, int], dtype: str) -> None:
 def test_mps_and_cpu() -> None:
     assert probe_device(FakeProbe(mps=True)).dtype == "float16"
     cpu = probe_device(FakeProbe())
-    assert (cpu.kind, cpu.dtype, cpu.accelerated) == ("cpu", "float32", False)
+    assert (cpu.kind, cpu.dtype) == ("cpu", "float32")
 
 
 @pytest.mark.parametrize(

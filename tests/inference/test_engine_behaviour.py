@@ -43,6 +43,17 @@ def test_same_seed_same_pixels_other_seed_other_pixels(
     assert not np.array_equal(first.images[0].pixels, other.images[0].pixels)
 
 
+@pytest.mark.parametrize("scheduler", ["Euler a", "DPM++ 2M Karras", "LCM"])
+def test_reused_stateful_schedulers_stay_deterministic(
+    engine: Engine, tiny_models: dict[str, Path], scheduler: str
+) -> None:
+    request = _txt2img(tiny_models["sd15"], scheduler=scheduler)
+    first = engine.run(request)
+    engine.run(_txt2img(tiny_models["sd15"], scheduler=scheduler, seed=99, steps=2))
+    again = engine.run(request)
+    assert np.array_equal(first.images[0].pixels, again.images[0].pixels)
+
+
 def test_random_seed_is_reported_and_reproduces(engine: Engine, tiny_models: dict[str, Path]) -> None:
     result = engine.run(_txt2img(tiny_models["sd15"], seed=-1, batch_size=2))
     first = result.seeds[0]
@@ -131,8 +142,9 @@ def test_inpaint_sends_only_the_region_to_the_pipeline(
 
     monkeypatch.setattr(Engine, "_invoke", spy)
     request = InpaintRequest(
-        model=str(tiny_models["sd15"]), prompt="x", steps=2, seed=1, source=big, mask=mask, padding=10
-    )
+        model=str(tiny_models["sd15"]), prompt="x", steps=2, seed=1, source=big, mask=mask, padding=10,
+        width=64, height=64, scheduler="Euler",
+    )  # fmt: skip
     result = engine.run(request)
 
     region = plan_region(mask, 10, 64 * 64, 8)
@@ -144,7 +156,9 @@ def test_inpaint_sends_only_the_region_to_the_pipeline(
     assert image.box == region.box and image.pixels.shape == (region.box.height, region.box.width, 3)
     assert image.size == (600, 400)
     assert np.array_equal(image.full()[mask == 0], big[mask == 0])
-    assert "Size: 88x48" in image.parameters
+    assert "Size: 64x64" in image.parameters
+    replay = parse_parameters(image.parameters).to_request(model=request.model, source=big, mask=mask)
+    assert replay == request
 
 
 SCHEDULER_CLASSES = {

@@ -55,11 +55,6 @@ class DeviceProfile:
     capability: tuple[int, int] | None = None
     vram_bytes: int | None = None
 
-    @property
-    def accelerated(self) -> bool:
-        """Whether there is a GPU (CUDA or MPS)."""
-        return self.kind != "cpu"
-
     def strategy_for(self, family: Family) -> MemoryStrategy:
         """The fastest strategy the device's memory allows for ``family``."""
         if self.kind == "cpu":

@@ -45,6 +45,8 @@ class _Loaded:
     strategy: MemoryStrategy
     tiled_vae: bool = False
     pipes: dict[PipelineTask, tuple[Any, tuple[MemoryStrategy, bool]]] = field(default_factory=dict)
+    schedulers: dict[str, Any] = field(default_factory=dict)
+    """Built once per name: every call resets a scheduler's state with ``set_timesteps``."""
     previewer: Any = None
 
 
@@ -78,9 +80,12 @@ class Engine:
 
     def load(self, reference: str) -> ModelInfo:
         """Load the model ``reference`` names (no-op if it is already loaded)."""
+        return self._load(reference).info
+
+    def _load(self, reference: str) -> _Loaded:
         path = resolve_model(reference).resolve()
         if self._loaded is not None and self._loaded.info.path == path:
-            return self._loaded.info
+            return self._loaded
         info = detect_model(path)
         check_loadable_offline(info)
         self.unload()
@@ -89,7 +94,7 @@ class Engine:
         started = time.perf_counter()
         base = pipelines.load_pipeline(info, self.profile)
         strategy = self.profile.strategy_for(info.family)
-        self._loaded = _Loaded(
+        loaded = _Loaded(
             info,
             model_hash(info),
             base,
@@ -106,7 +111,8 @@ class Engine:
             self.profile.dtype,
             strategy.name,
         )
-        return info
+        self._loaded = loaded
+        return loaded
 
     def unload(self) -> None:
         """Drop the loaded model and return its memory."""
@@ -130,22 +136,23 @@ class Engine:
         (the model stays loaded and usable). Raises :class:`~sfumato.errors.UserFacingError`
         subclasses for anything a user can act on.
         """
-        self.load(request.model)
-        loaded = self._loaded
-        assert loaded is not None
+        first = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED + 1)
+        seeds = tuple((first + i) % (MAX_SEED + 1) for i in range(request.image_count))
+        if cancel is not None and cancel.is_set():
+            return GenerationResult((), seeds, cancelled=True)
+        loaded = self._load(request.model)
         from sfumato.inference import pipelines, schedulers
 
         traits = loaded.info.traits
         scheduler_name = request.scheduler or schedulers.default_scheduler_name(loaded.base.scheduler, traits)
-        scheduler = schedulers.make_scheduler(scheduler_name, loaded.scheduler_config, traits)
+        scheduler = loaded.schedulers.get(scheduler_name)
+        if scheduler is None:
+            scheduler = schedulers.make_scheduler(scheduler_name, loaded.scheduler_config, traits)
+            loaded.schedulers[scheduler_name] = scheduler
         plan = plan_request(
             request, pipelines.native_size(loaded.base), traits.multiple, loaded.info.inpaint_only
         )
-        first = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED + 1)
-        seeds = tuple((first + i) % (MAX_SEED + 1) for i in range(request.image_count))
         notices = list(plan.notices)
-        if cancel is not None and cancel.is_set():
-            return GenerationResult((), seeds, tuple(notices), cancelled=True)
         started = time.perf_counter()
         outputs = self._generate(loaded, plan, request, scheduler, seeds, on_step, cancel, notices)
         log.info("%s in %.2f s at %dx%d", request.task, time.perf_counter() - started, *plan.size)
@@ -159,7 +166,7 @@ class Engine:
                     request,
                     seed=seed,
                     scheduler=scheduler_name,
-                    size=plan.size,
+                    size=plan.recorded_size,
                     model_name=loaded.info.name,
                     model_hash=loaded.hash,
                 ),

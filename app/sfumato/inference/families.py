@@ -36,11 +36,6 @@ class FamilyTraits:
     """Roughly how much VRAM a half-precision run at native size needs with everything on the GPU."""
     schedulers: tuple[str, ...]
 
-    @property
-    def flow_matching(self) -> bool:
-        """Whether the family samples with flow matching (SD3, FLUX)."""
-        return self.schedulers == FLOW_SCHEDULERS
-
 
 TRAITS: dict[Family, FamilyTraits] = {
     Family.SD1: FamilyTraits("Stable Diffusion 1.x", 8, 4.0, UNET_SCHEDULERS),

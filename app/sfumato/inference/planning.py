@@ -46,6 +46,15 @@ class Plan:
     canvas: np.ndarray | None = None
     """The full image a region result is pasted into (the source, or the grown canvas)."""
     canvas_mask: np.ndarray | None = None
+    target: tuple[int, int] | None = None
+    """For region tasks: the ``(width, height)`` whose area the region was scaled to."""
+
+    @property
+    def recorded_size(self) -> tuple[int, int]:
+        """The ``Size`` for the image's metadata: the region target for inpaint and outpaint
+        (as A1111 records its "only masked" resolution, so the region plans the same on a
+        re-run), the model's working size otherwise."""
+        return self.target or self.size
 
     def finish(self, generated: np.ndarray, seed: int, parameters: str) -> GeneratedImage:
         """The result image for one generated ``(h, w, 3)`` uint8 output."""
@@ -89,8 +98,8 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
             canvas, canvas_mask = grow_canvas(np.asarray(request.source), request.margins)
         else:
             canvas, canvas_mask = np.asarray(request.source), np.asarray(request.mask)
-        area = request.width * request.height if request.width else native * native
-        region = plan_region(canvas_mask, request.padding, area, multiple)
+        target = (request.width, request.height) if request.width else (native, native)
+        region = plan_region(canvas_mask, request.padding, target[0] * target[1], multiple)
         image, mask = crop_for_model(canvas, canvas_mask, region)
         return Plan(
             PipelineTask.INPAINT,
@@ -101,6 +110,7 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
             region=region,
             canvas=canvas,
             canvas_mask=canvas_mask,
+            target=target,
         )
     if isinstance(request, Img2ImgRequest | VariationsRequest):
         height, width = request.source.shape[:2]

@@ -44,7 +44,8 @@ TINY_SIZE = 64
 _CHARS = string.ascii_lowercase + string.digits + string.punctuation
 
 
-def _clip_tokenizer() -> CLIPTokenizer:
+def clip_tokenizer() -> CLIPTokenizer:
+    """A character-level CLIP tokenizer built in code (no vocabulary files needed)."""
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for char in _CHARS:
         vocab.setdefault(char, len(vocab))
@@ -119,7 +120,8 @@ def _vae(latent_channels: int) -> AutoencoderKL:
     )
 
 
-def _sd_scheduler(prediction_type: str = "epsilon") -> EulerDiscreteScheduler:
+def sd_scheduler(prediction_type: str = "epsilon") -> EulerDiscreteScheduler:
+    """An Euler scheduler with Stable Diffusion's noise schedule."""
     return EulerDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -152,9 +154,9 @@ def build_sd15(folder: Path) -> Path:
     pipe = StableDiffusionPipeline(
         vae=_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
         unet=_sd_unet(4, linear_projection=False),
-        scheduler=_sd_scheduler(),
+        scheduler=sd_scheduler(),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -168,9 +170,9 @@ def build_sd2(folder: Path) -> Path:
     pipe = StableDiffusionPipeline(
         vae=_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
         unet=_sd_unet(4, linear_projection=True),
-        scheduler=_sd_scheduler("v_prediction"),
+        scheduler=sd_scheduler("v_prediction"),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -184,9 +186,9 @@ def build_sd_inpaint(folder: Path) -> Path:
     pipe = StableDiffusionInpaintPipeline(
         vae=_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
         unet=_sd_unet(9, linear_projection=False),
-        scheduler=_sd_scheduler(),
+        scheduler=sd_scheduler(),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -219,10 +221,10 @@ def build_sdxl(folder: Path) -> Path:
         vae=_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
         text_encoder_2=_clip_text(32, with_projection=True),
-        tokenizer=_clip_tokenizer(),
-        tokenizer_2=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
+        tokenizer_2=clip_tokenizer(),
         unet=unet,
-        scheduler=_sd_scheduler(),
+        scheduler=sd_scheduler(),
     )
     pipe.save_pretrained(folder)
     return folder
@@ -249,9 +251,9 @@ def build_sd3(folder: Path) -> Path:
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
         vae=_vae(16),
         text_encoder=_clip_text(32, with_projection=True),
-        tokenizer=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
         text_encoder_2=_clip_text(32, with_projection=True),
-        tokenizer_2=_clip_tokenizer(),
+        tokenizer_2=clip_tokenizer(),
         text_encoder_3=_t5_text(64),
         tokenizer_3=_t5_tokenizer(),
     )
@@ -293,7 +295,7 @@ def build_flux(folder: Path) -> Path:
         scheduler=_flux_scheduler(),
         vae=_vae(16),
         text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
         text_encoder_2=_t5_text(32),
         tokenizer_2=_t5_tokenizer(),
         transformer=_flux_transformer(64, guidance_embeds=False),
@@ -308,7 +310,7 @@ def build_flux_fill(folder: Path) -> Path:
         scheduler=_flux_scheduler(),
         vae=_vae(16),
         text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=_clip_tokenizer(),
+        tokenizer=clip_tokenizer(),
         text_encoder_2=_t5_text(32),
         tokenizer_2=_t5_tokenizer(),
         transformer=_flux_transformer(384, guidance_embeds=True),
