@@ -85,9 +85,10 @@ def test_stable_cascade_is_detected_and_refused_clearly(tmp_path: Path) -> None:
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableCascadeDecoderPipeline"}))
     with pytest.raises(UnsupportedError, match="Stable Cascade"):
         detect_model(folder)
-    file = _single_file(tmp_path / "stage_c.safetensors", {"clip_txt_mapper.weight": (4, 4)})
-    with pytest.raises(UnsupportedError, match="Stable Cascade"):
-        detect_model(file)
+    for stage, key in [("c", "clip_txt_mapper.weight"), ("b", "down_blocks.1.0.channelwise.0.weight")]:
+        file = _single_file(tmp_path / f"stage_{stage}.safetensors", {key: (4, 4)})
+        with pytest.raises(UnsupportedError, match="Stable Cascade"):
+            detect_model(file)
 
 
 class _Boom:

@@ -103,7 +103,7 @@ def family_from_tensors(shapes: dict[str, list[int]]) -> tuple[Family, bool] | N
         return Family.FLUX, shapes[flux_in][-1] == 384
     if any("joint_blocks." in k for k in keys):
         return Family.SD3, False
-    if any(k.startswith(("clip_txt_mapper", "clip_txt_pooled_mapper")) for k in keys):
+    if any(k.startswith(("clip_txt_mapper", "clip_txt_pooled_mapper")) or ".channelwise." in k for k in keys):
         return Family.STABLE_CASCADE, False
     conv_in = shapes.get("model.diffusion_model.input_blocks.0.0.weight")
     if conv_in is None:
