@@ -135,6 +135,12 @@ class ModelManager:
             self._hub = HubClient()
         return self._hub
 
+    def use_token(self, token: str | None) -> None:
+        """Talk to the same hub endpoint with ``token`` from now on (a token typed into the
+        app for a gated repo; ``None`` falls back to ``HF_TOKEN`` or the saved login)."""
+        current = self.hub
+        self._hub = HubClient(current.endpoint, token or None, current.timeout)
+
     @property
     def profile(self) -> HardwareProfile:
         """This machine's hardware (probed on first use)."""
