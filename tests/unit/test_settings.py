@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sfumato.settings import (
     SETTINGS_VERSION,
     Settings,
@@ -93,6 +94,14 @@ def test_each_invalid_field_falls_back_alone(path: Path) -> None:
     assert settings.window_geometry == "" and settings.model_cache_dir is None
     assert settings.generation == {}
     assert path.with_name("settings.json.bak").read_bytes() == raw
+
+
+def test_first_run_done_is_remembered_and_only_a_boolean_counts(path: Path) -> None:
+    assert Settings().first_run_done is False
+    save_settings(Settings(first_run_done=True), path)
+    assert load_settings(path).first_run_done is True
+    _write(path, {"version": SETTINGS_VERSION, "first_run_done": 1})
+    assert load_settings(path).first_run_done is False
 
 
 def test_a_valid_file_is_not_backed_up(path: Path) -> None:

@@ -30,6 +30,12 @@ def _float_in(low: float, high: float) -> Check:
     return check
 
 
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
 def _text(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("expected text")
@@ -68,7 +74,8 @@ class Settings:
 
     ``window_geometry``/``window_state`` are the main window's Qt ``saveGeometry``/``saveState``
     in base64; ``model_cache_dir`` overrides where models are cached (``None``: the default);
-    ``generation`` is a free JSON object the prompt panel keeps its last parameters in.
+    ``generation`` is a free JSON object the prompt panel keeps its last parameters in;
+    ``first_run_done`` turns true once the first-run model wizard was finished or skipped.
     """
 
     autosave_interval_s: int = field(default=60, metadata=_checked(_int_in(5, 24 * 3600)))
@@ -81,3 +88,4 @@ class Settings:
     window_state: str = field(default="", metadata=_checked(_text))
     model_cache_dir: str | None = field(default=None, metadata=_checked(_optional_text))
     generation: dict[str, Any] = field(default_factory=dict, metadata=_checked(_json_object))
+    first_run_done: bool = field(default=False, metadata=_checked(_bool))
