@@ -1,0 +1,170 @@
+"""Model-store work (installs, verify, repair, remove, imports, hub look-ups) off the GUI thread.
+
+Each task runs on its own daemon thread under a key the caller chooses (a catalog id, an
+installed model's key). Progress reports and outcomes cross to the thread that owns the
+:class:`ModelTasks` object through a private queued signal and are re-emitted there, so
+receivers (and ``qtbot.waitSignal``) only ever see them on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from sfumato.model_store import DownloadCancelled, DownloadProgress, ModelManager, ProgressCallback
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[ProgressCallback, threading.Event], Any]
+"""A task body: gets a progress callback and a cancel event, returns the result."""
+
+
+@dataclass
+class _Task:
+    cancel: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+    on_done: Callable[[Any], None] | None = None
+    on_error: Callable[[BaseException], None] | None = None
+
+
+class ModelTasks(QObject):
+    """Runs :class:`ModelManager` calls in the background and reports on the owning thread.
+
+    Signals (all on the owning thread): ``progress(key, DownloadProgress)``,
+    ``finished(key, result)``, ``failed(key, exception)``, ``cancelled(key)`` and
+    ``running_changed()`` whenever a task starts or ends. One task per key at a time.
+    """
+
+    progress = Signal(str, object)
+    finished = Signal(str, object)
+    failed = Signal(str, object)
+    cancelled = Signal(str)
+    running_changed = Signal()
+
+    _relay_progress = Signal(str, object)
+    _relay_done = Signal(str, str, object)
+
+    def __init__(self, manager: ModelManager, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self._tasks: dict[str, _Task] = {}
+        self._relay_progress.connect(self._on_progress)
+        self._relay_done.connect(self._on_done)
+
+    # ------------------------------------------------------------------ state
+    def is_running(self, key: str) -> bool:
+        """True while the task ``key`` runs (or has not reported its end yet)."""
+        return key in self._tasks
+
+    def running(self) -> list[str]:
+        """Keys of the tasks not yet finished."""
+        return list(self._tasks)
+
+    # ------------------------------------------------------------- starting
+    def run(
+        self,
+        key: str,
+        work: Work,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> bool:
+        """Start ``work`` under ``key``; ``False`` (and nothing started) if ``key`` is busy.
+
+        ``on_done(result)`` / ``on_error(exception)`` are called on the owning thread before
+        the ``finished`` / ``failed`` signals (a cancel counts as neither).
+        """
+        if key in self._tasks:
+            return False
+        task = _Task(on_done=on_done, on_error=on_error)
+
+        def report(progress: DownloadProgress) -> None:
+            self._emit(self._relay_progress, key, progress)
+
+        def body() -> None:
+            try:
+                result = work(report, task.cancel)
+            except DownloadCancelled as exc:
+                self._emit(self._relay_done, key, "cancelled", exc)
+            except BaseException as exc:  # every failure reaches the GUI, none is lost
+                self._emit(self._relay_done, key, "failed", exc)
+            else:
+                self._emit(self._relay_done, key, "finished", result)
+
+        task.thread = threading.Thread(target=body, name=f"sfumato-models-{key}", daemon=True)
+        self._tasks[key] = task
+        task.thread.start()
+        self.running_changed.emit()
+        return True
+
+    def install(self, key: str, ref: str, variant: str | None = None) -> bool:
+        """Download catalog model or hub repo ``ref`` (resuming staged bytes)."""
+        return self.run(
+            key, lambda report, cancel: self.manager.install(
+                ref, variant=variant, on_progress=report, cancel=cancel)
+        )
+
+    def verify(self, key: str, ref: str) -> bool:
+        """Re-hash installed model ``ref``; the result is a list of ``VerifyResult``."""
+        return self.run(key, lambda report, _cancel: self.manager.verify(ref, on_progress=report))
+
+    def repair(self, key: str, ref: str) -> bool:
+        """Re-download the files of installed model ``ref`` that fail verification."""
+        return self.run(
+            key, lambda report, cancel: self.manager.repair(ref, on_progress=report, cancel=cancel)
+        )
+
+    def remove(self, key: str, ref: str) -> bool:
+        """Delete installed model ``ref`` from the cache."""
+        return self.run(key, lambda _report, _cancel: self.manager.remove(ref))
+
+    # ------------------------------------------------------------- stopping
+    def cancel(self, key: str) -> bool:
+        """Ask task ``key`` to stop (staged bytes are kept); ``False`` if it is not running."""
+        task = self._tasks.get(key)
+        if task is None:
+            return False
+        task.cancel.set()
+        return True
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel every task and wait up to ``timeout`` seconds in all for their threads."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel.set()
+        for task in tasks:
+            if task.thread is not None:
+                task.thread.join(timeout / max(len(tasks), 1))
+
+    # ------------------------------------------------------------- relaying
+    @staticmethod
+    def _emit(signal: Any, *args: object) -> None:
+        """Emit from a worker thread; after the app has torn this object down, just log."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            log.info("model task reported after shutdown: %s", args[:2])
+
+    def _on_progress(self, key: str, progress: DownloadProgress) -> None:
+        if key in self._tasks:
+            self.progress.emit(key, progress)
+
+    def _on_done(self, key: str, outcome: str, value: Any) -> None:
+        task = self._tasks.pop(key, None)
+        try:
+            if outcome == "finished":
+                if task is not None and task.on_done is not None:
+                    task.on_done(value)
+                self.finished.emit(key, value)
+            elif outcome == "cancelled":
+                self.cancelled.emit(key)
+            else:
+                if task is not None and task.on_error is not None:
+                    task.on_error(value)
+                self.failed.emit(key, value)
+        finally:
+            self.running_changed.emit()
