@@ -1,4 +1,5 @@
-"""The menu bar and keyboard shortcuts of the main window (File, Edit, Select, Layer, View, Help)."""
+"""The menu bar and keyboard shortcuts of the main window (File, Edit, Select, Layer, View, Models,
+Help)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,9 @@ class WindowActions:
         view.addAction(w.options_bar.toggleViewAction())
         view.addAction(w.toolbox.toggleViewAction())
 
+        models = bar.addMenu("&Models")
+        self._add(models, "model_manager", "Model &Manager…", self._model_manager)
+
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "shortcuts", "&Keyboard Shortcuts", self._show_shortcuts, "F1")
         self._add(help_menu, "log_folder", "Open &Log Folder",
@@ -169,6 +173,11 @@ class WindowActions:
 
     def _select(self, change: Callable[..., None], label: str) -> None:
         self._doc_call(lambda d: d.change_selection(change, label))
+
+    def _model_manager(self) -> None:
+        from sfumato.ui.model_services import services_for  # the model store loads on first use
+
+        services_for(self._w).show_manager()
 
     def _show_shortcuts(self) -> None:
         rows = []

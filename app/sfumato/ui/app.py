@@ -137,6 +137,9 @@ def run_app(argv: Sequence[str]) -> int:
 
     def start() -> None:
         offer_recovery(window, directory)
+        from sfumato.ui.model_services import services_for  # after the window is up
+
+        services_for(window).offer_first_run()
         files = [p for p in args.files if p.exists()]
         missing = [p for p in args.files if not p.exists()]
         if files:

@@ -1,0 +1,114 @@
+"""The main window's models: one :class:`ModelManager` and one :class:`ModelTasks` shared by the
+model manager dialog and the first-run wizard, made on first use and stopped when the app quits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QCoreApplication, QObject
+
+from sfumato.errors import UserFacingError
+from sfumato.model_store import ModelManager, Plan, starter_set
+from sfumato.qt_bridge.model_tasks import ModelTasks
+from sfumato.settings import save_settings
+from sfumato.ui.first_run_wizard import FirstRunWizard
+from sfumato.ui.model_manager_dialog import ModelManagerDialog
+from sfumato.ui.model_state import StoreState, read_state
+
+if TYPE_CHECKING:
+    from sfumato.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+FIRST_RUN_TASK = "_first_run"
+
+
+class ModelServices(QObject):
+    """Owns the window's model manager, background tasks, dialog and wizard."""
+
+    def __init__(self, window: MainWindow, make_manager: Callable[[], ModelManager] | None = None) -> None:
+        super().__init__(window)
+        self.setObjectName("modelServices")
+        self.window = window
+        self._make_manager = make_manager or self._default_manager
+        self._tasks: ModelTasks | None = None
+        self.dialog: ModelManagerDialog | None = None
+        self.wizard: FirstRunWizard | None = None
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    def _default_manager(self) -> ModelManager:
+        folder = self.window.settings.model_cache_dir
+        return ModelManager(Path(folder) if folder else None)
+
+    @property
+    def tasks(self) -> ModelTasks:
+        """The background runner (and its manager), made on first use."""
+        if self._tasks is None:
+            self._tasks = ModelTasks(self._make_manager(), self)
+        return self._tasks
+
+    def show_manager(self) -> ModelManagerDialog:
+        """Open (or raise) Models › Model Manager."""
+        if self.dialog is None:
+            self.dialog = ModelManagerDialog(self.tasks, self.window)
+        else:
+            self.dialog.reload()
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        return self.dialog
+
+    # ------------------------------------------------------------ first run
+    def offer_first_run(self) -> None:
+        """Unless done before, check in the background whether any model is installed; if
+        none is, open the first-run wizard (non-modal) with the starter set for this machine."""
+        if self.window.settings.first_run_done:
+            return
+
+        def work(_report: object, _cancel: object) -> tuple[StoreState, list[Plan]] | None:
+            manager = self.tasks.manager
+            if manager.installed():
+                return None
+            state = read_state(manager)
+            return state, starter_set(state.catalog, state.profile)
+
+        self.tasks.run(FIRST_RUN_TASK, work, self._propose,
+                       lambda exc: log.warning("first-run check failed: %s", exc))
+
+    def _propose(self, found: tuple[StoreState, list[Plan]] | None) -> None:
+        if found is None:
+            self._first_run_done()  # models are there already: nothing to propose
+            return
+        state, plans = found
+        self.wizard = FirstRunWizard(self.tasks, state, plans, self.window)
+        self.wizard.finished.connect(lambda _result: self._first_run_done())
+        self.wizard.show()
+
+    def _first_run_done(self) -> None:
+        settings = self.window.settings
+        if settings.first_run_done:
+            return
+        settings.first_run_done = True
+        try:
+            save_settings(settings)
+        except UserFacingError:
+            log.exception("could not save the settings after the first-run wizard")
+
+    def shutdown(self) -> None:
+        """Cancel running downloads (their bytes stay staged) and wait briefly for them."""
+        if self._tasks is not None:
+            self._tasks.shutdown()
+
+
+def services_for(window: MainWindow, make_manager: Callable[[], ModelManager] | None = None) -> ModelServices:
+    """The window's :class:`ModelServices`, made on the first call (``make_manager`` applies then)."""
+    found = window.findChild(ModelServices, "modelServices")
+    if isinstance(found, ModelServices):
+        return found
+    return ModelServices(window, make_manager)
