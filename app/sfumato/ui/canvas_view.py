@@ -17,6 +17,7 @@ from PySide6.QtGui import (
     QColor,
     QDragEnterEvent,
     QDropEvent,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -36,6 +37,7 @@ from sfumato.document.geometry import Rect
 from sfumato.errors import UserFacingError
 from sfumato.ui.canvas_gestures import SelectGesture, StrokeGesture, select_mode, stroke_target
 from sfumato.ui.display_cache import DisplayCache
+from sfumato.ui.outpaint_frame import FrameGesture
 from sfumato.ui.selection_outline import OutlineTracer
 from sfumato.ui.tool_state import CanvasTool, ToolState
 from sfumato.ui.viewport import Viewport, next_zoom_step, wheel_zoom_factor
@@ -47,6 +49,7 @@ CHECKER_LIGHT = QColor(0x9c, 0x9c, 0x9c)
 CHECKER_DARK = QColor(0x74, 0x74, 0x74)
 CHECKER_CELL = 8
 ANTS_INTERVAL_MS = 120
+FRAME_COLOR = QColor(0xE8, 0xA3, 0x3D)
 
 
 def _checker_brush() -> QBrush:
@@ -73,13 +76,19 @@ class CanvasView(QWidget):
     Signals: ``view_changed(zoom)`` after zoom or pan; ``cursor_moved(point | None)`` with the
     document position under the pointer; ``files_dropped(paths, point | None)`` with the
     document position of the drop (``None`` without a document); ``message(text)`` for short
-    notes such as "the layer is locked".
+    notes such as "the layer is locked"; ``frame_changed(rect | None)`` when the outpaint
+    frame is drawn, moved or removed.
+
+    An *overlay* image (a generation's live preview, or a result not applied yet) can be shown
+    over a document rectangle, which may reach beyond the canvas; it is never part of the
+    document.
     """
 
     view_changed = Signal(float)
     cursor_moved = Signal(object)
     files_dropped = Signal(list, object)
     message = Signal(str)
+    frame_changed = Signal(object)
 
     def __init__(self, tools: ToolState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,7 +98,9 @@ class CanvasView(QWidget):
         self._doc: Document | None = None
         self._checker = _checker_brush()
         self._fit_mode = True
-        self._gesture: StrokeGesture | SelectGesture | None = None
+        self._gesture: StrokeGesture | SelectGesture | FrameGesture | None = None
+        self._overlay: tuple[QImage, Rect] | None = None
+        self._frame: Rect | None = None
         self._pan_anchor: QPointF | None = None
         self._space_held = False
         self._pointer: QPointF | None = None
@@ -123,15 +134,62 @@ class CanvasView(QWidget):
             self.cache = None
         if self._doc is not None:
             self._doc.events.selection_changed.disconnect(self._selection_changed)
+            self._doc.events.size_changed.disconnect(self._doc_resized)
         self._gesture = None
+        self._overlay = None
         self._doc = doc
+        self.set_outpaint_frame(None)
         if doc is not None:
-            self.cache = DisplayCache(doc)  # no Qt parent: its thread must never outlive it
-            self.cache.changed.connect(self._doc_pixels_changed)
+            self._make_cache(doc)
             doc.events.selection_changed.connect(self._selection_changed)
+            doc.events.size_changed.connect(self._doc_resized)
         self._selection_changed()
         self._update_cursor()
         self.fit_to_view()
+
+    def _make_cache(self, doc: Document) -> None:
+        self.cache = DisplayCache(doc)  # no Qt parent: its thread must never outlive it
+        self.cache.changed.connect(self._doc_pixels_changed)
+
+    def _doc_resized(self) -> None:
+        """The canvas grew or shrank: composite it afresh at its new size."""
+        if self.cache is not None:
+            self.cache.close()
+        if self._doc is not None:
+            self._make_cache(self._doc)
+        if self._fit_mode:
+            self.fit_to_view()
+        else:
+            self._view_changed()
+
+    # ------------------------------------------------------ overlay and frame
+    def set_overlay(self, image: QImage | None, rect: Rect | None = None) -> None:
+        """Show ``image`` scaled over document rectangle ``rect`` (``None`` removes it)."""
+        old = self._overlay
+        self._overlay = (image, rect) if image is not None and rect is not None else None
+        for shown in (old, self._overlay):
+            if shown is not None:
+                self.update(self.widget_rect(shown[1]).toAlignedRect().adjusted(-2, -2, 2, 2))
+
+    @property
+    def overlay_rect(self) -> Rect | None:
+        """Where the overlay shows, if one does."""
+        return self._overlay[1] if self._overlay is not None else None
+
+    @property
+    def outpaint_frame(self) -> Rect | None:
+        """The outpaint frame in document pixels (may reach beyond the canvas), if drawn."""
+        return self._frame
+
+    def set_outpaint_frame(self, rect: Rect | None) -> None:
+        """Draw, move or (with ``None``) remove the outpaint frame."""
+        if rect is not None and rect.empty:
+            rect = None
+        if rect == self._frame:
+            return
+        self._frame = rect
+        self.update()
+        self.frame_changed.emit(rect)
 
     @property
     def gesture_active(self) -> bool:
@@ -234,9 +292,38 @@ class CanvasView(QWidget):
         painter.drawImage(QRectF(lx, ly, lw, lh), image, QRectF(lx, ly, lw, lh))
         painter.restore()
 
+    def _paint_generation(self, painter: QPainter, to_widget: QTransform) -> None:
+        """The overlay image and the outpaint frame (with the area it adds shaded)."""
+        if self._overlay is not None:
+            image, rect = self._overlay
+            painter.save()
+            painter.setTransform(to_widget)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            painter.drawImage(QRectF(rect.x, rect.y, rect.w, rect.h), image)
+            painter.restore()
+        frame, doc = self._frame, self._doc
+        if frame is None or doc is None:
+            return
+        outline = to_widget.mapRect(QRectF(frame.x, frame.y, frame.w, frame.h))
+        painter.save()
+        if self._overlay is None:
+            beyond = QPainterPath()
+            beyond.addRect(outline)
+            page = QPainterPath()
+            page.addRect(self.widget_rect(doc.rect))
+            shade = QColor(FRAME_COLOR)
+            shade.setAlpha(40)
+            painter.fillPath(beyond.subtracted(page), shade)
+        pen = QPen(FRAME_COLOR, 2, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(outline)
+        painter.restore()
+
     def _paint_overlays(self, painter: QPainter) -> None:
         vp = self.viewport
         to_widget = QTransform(vp.zoom, 0, 0, vp.zoom, vp.origin_x, vp.origin_y)
+        self._paint_generation(painter, to_widget)
         paths = [self._selection_path]
         if self._gesture is not None:
             paths.append(self._gesture.preview())
@@ -347,6 +434,8 @@ class CanvasView(QWidget):
                 if not layer.visible:
                     self.message.emit(f"“{layer.name}” is hidden: show it to see your strokes.")
                 self._gesture = StrokeGesture(doc, layer, tool, self.tools.brush)
+            elif tool is CanvasTool.OUTPAINT_FRAME:
+                self._gesture = FrameGesture(self._frame, p.x(), p.y(), self.set_outpaint_frame)
             else:
                 self._gesture = SelectGesture(doc, tool, p.x(), p.y(), select_mode(modifiers))
             self._gesture.move(p.x(), p.y(), pressure)

@@ -37,6 +37,7 @@ from sfumato.ui import error_dialog
 from sfumato.ui.actions import WindowActions
 from sfumato.ui.background import BackgroundTasks
 from sfumato.ui.canvas_view import CanvasView, dropped_files
+from sfumato.ui.generation_controller import GenerationController, export_metadata
 from sfumato.ui.image_import import Decoded, add_centred, decode_images, image_document
 from sfumato.ui.layers_panel import LayersPanel
 from sfumato.ui.new_document_dialog import NewDocumentDialog
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
             label.setObjectName("statusField")
             self.statusBar().addPermanentWidget(label)
 
+        self.generation = GenerationController(self)
         self.menu_actions = WindowActions(self)
         self.autosave_failed.connect(
             lambda text: self.statusBar().showMessage(f"Autosave failed: {text}", 15000))
@@ -164,6 +166,7 @@ class MainWindow(QMainWindow):
         """Show ``doc`` in the window (replacing the current one without asking)."""
         if self.doc is not None:
             self.doc.events.history_changed.disconnect(self._history_changed)
+            self.doc.events.size_changed.disconnect(self._show_size)
             self._drop_autosave()
         self.doc = doc
         # a document that arrives modified (recovered) is on no disk yet: autosave it soon
@@ -171,13 +174,19 @@ class MainWindow(QMainWindow):
         if doc is not None:
             self._title = title or (_name_of(doc.path) if doc.path else "Untitled")
             doc.events.history_changed.connect(self._history_changed)
+            doc.events.size_changed.connect(self._show_size)
             doc.history.set_budget(int(self.settings.history_budget_mb) * 2**20)
         self.canvas.set_document(doc)
+        self.generation.set_document(doc)
         self.layers_panel.set_document(doc)
-        self._size_label.setText(f"{doc.width} × {doc.height} px" if doc is not None else "")
+        self._show_size()
         self._history_changed()
         if doc is not None:
             self.canvas.setFocus()
+
+    def _show_size(self) -> None:
+        doc = self.doc
+        self._size_label.setText(f"{doc.width} × {doc.height} px" if doc is not None else "")
 
     def _history_changed(self) -> None:
         doc = self.doc
@@ -230,6 +239,7 @@ class MainWindow(QMainWindow):
         self._autosave_timer.stop()
         self.canvas.shutdown()
         self.tasks.shutdown()
+        self.generation.shutdown()
         self._store_settings()
         self._drop_autosave()  # a clean exit leaves nothing to recover
         event.accept()
@@ -423,7 +433,8 @@ class MainWindow(QMainWindow):
         target = Path(path)
         if target.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
             target = target.with_name(target.name + EXPORT_FILTERS.get(chosen, ".png"))
-        self._run(f"Exporting {target.name}…", lambda: export_image(doc, target),
+        metadata = export_metadata(doc)  # the parameters of the result layer on top
+        self._run(f"Exporting {target.name}…", lambda: export_image(doc, target, metadata),
                   lambda _r: self.statusBar().showMessage(f"Exported {target.name}", 4000))
 
     def _run(self, message: str, work: Callable[[], object], on_done: Callable[[object], None]) -> None:

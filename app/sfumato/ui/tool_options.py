@@ -30,6 +30,7 @@ TOOL_SHORTCUTS: dict[CanvasTool, str] = {
     CanvasTool.RECT_SELECT: "M",
     CanvasTool.ELLIPSE_SELECT: "Shift+M",
     CanvasTool.LASSO: "L",
+    CanvasTool.OUTPAINT_FRAME: "O",
 }
 
 

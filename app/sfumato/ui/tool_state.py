@@ -19,6 +19,7 @@ class CanvasTool(StrEnum):
     RECT_SELECT = "rect_select"
     ELLIPSE_SELECT = "ellipse_select"
     LASSO = "lasso"
+    OUTPAINT_FRAME = "outpaint_frame"
 
     @property
     def label(self) -> str:
@@ -43,6 +44,7 @@ _LABELS = {
     CanvasTool.RECT_SELECT: "Rectangle select",
     CanvasTool.ELLIPSE_SELECT: "Ellipse select",
     CanvasTool.LASSO: "Lasso select",
+    CanvasTool.OUTPAINT_FRAME: "Outpaint frame",
 }
 
 # Sizes that [ and ] step through (Krita and Photoshop step similarly).

@@ -1,0 +1,317 @@
+"""The in-process inference thread: one long-lived QThread that owns the engine, and its queue.
+
+The GUI submits frozen requests to :class:`InferenceService`; the thread runs them one at a
+time and reports back through signals, which the service re-emits on the GUI thread (so
+receivers, and ``qtbot.waitSignal``, only ever see main-thread emissions). torch and diffusers
+are imported on the worker thread when the first job runs, never on the GUI thread.
+
+Job state lives on the GUI thread: the worker only reports what happened, and the service moves
+each job through :class:`~sfumato.generation.jobs.JobState`, ignoring late reports about a job
+that already ended (a queued job cancelled just as the worker picked it up, say).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtGui import QImage
+
+from sfumato.errors import UserFacingError
+from sfumato.generation.jobs import JobState
+from sfumato.generation.requests import GenerationRequest
+
+log = logging.getLogger(__name__)
+
+_job_ids = itertools.count(1)
+_leaked_threads: list[QThread] = []  # threads still busy at shutdown: never destroyed while running
+
+
+@dataclass(eq=False)
+class GenerationJob:
+    """One request on its way through the queue.
+
+    ``context`` is whatever the submitter needs when the results arrive (where they land);
+    the service never looks at it. ``total`` and ``step`` follow the progress reports.
+    """
+
+    request: GenerationRequest
+    label: str
+    context: Any = None
+    id: int = field(default_factory=lambda: next(_job_ids))
+    state: JobState = JobState.QUEUED
+    step: int = 0
+    total: int = 0
+    submitted_at: float = field(default_factory=time.monotonic)
+    started_at: float | None = None
+    first_step_at: float | None = None
+    cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """An estimate of the time to the last step, from the pace of the steps so far."""
+        if self.first_step_at is None or self.step < 2 or not self.total:
+            return None
+        now = time.monotonic() if now is None else now
+        per_step = (now - self.first_step_at) / (self.step - 1)
+        return max(0.0, per_step * (self.total - self.step))
+
+
+def preview_image(pixels: np.ndarray) -> QImage:
+    """A QImage copy of an ``(h, w, 3)`` uint8 preview (safe to hand to another thread)."""
+    rgb = np.ascontiguousarray(pixels[..., :3])
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+class _Relay(QObject):
+    """Signals the worker emits; connected to the service with queued connections."""
+
+    started = Signal(object)
+    stage = Signal(object, str)
+    progress = Signal(object, int, int, object)
+    finished = Signal(object, object)
+    failed = Signal(object, str, str)
+    cancelled = Signal(object)
+
+
+EngineFactory = Callable[[], Any]
+"""Makes the engine on the worker thread (default: ``sfumato.inference.Engine()``)."""
+
+
+def _default_engine() -> Any:
+    from sfumato.inference import Engine
+
+    return Engine()
+
+
+class _Worker(QThread):
+    """Takes jobs off the queue and runs them on the engine, one at a time."""
+
+    def __init__(self, jobs: queue.Queue[GenerationJob | None], relay: _Relay,
+                 engine_factory: EngineFactory, torch_threads: int | None) -> None:
+        super().__init__()
+        self.setObjectName("sfumato-inference")
+        self._jobs = jobs
+        self._relay = relay
+        self._engine_factory = engine_factory
+        self._torch_threads = torch_threads
+        self._engine: Any = None
+
+    def run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            if job.cancel_event.is_set():
+                continue  # cancelled while queued: the service has already said so
+            try:
+                self._run(job)
+            except BaseException:  # never let the thread die: report and go on with the next job
+                log.exception("inference job %s crashed", job.id)
+                self._relay.failed.emit(job, "Generation failed unexpectedly; the details are in the log.",
+                                        traceback.format_exc())
+        self._engine = None
+
+    def _engine_for(self, job: GenerationJob) -> Any:
+        if self._engine is None:
+            if self._torch_threads:
+                import torch
+
+                torch.set_num_threads(self._torch_threads)
+            self._engine = self._engine_factory()
+        return self._engine
+
+    def _run(self, job: GenerationJob) -> None:
+        relay = self._relay
+        relay.started.emit(job)
+        try:
+            engine = self._engine_for(job)
+            loaded = getattr(engine, "model", None)
+            if loaded is None or Path(loaded.path) != Path(job.request.model).expanduser().resolve():
+                relay.stage.emit(job, "Loading the model…")
+
+            def on_step(progress: Any) -> None:
+                image = preview_image(progress.preview) if progress.preview is not None else None
+                relay.progress.emit(job, int(progress.step), int(progress.total), image)
+
+            result = engine.run(job.request, on_step, job.cancel_event)
+        except UserFacingError as exc:
+            log.info("job %s failed: %s", job.id, exc, exc_info=True)
+            request = job.request
+            details = exc.details or (f"{type(exc).__name__}: {exc}\n\nTask: {request.task}\n"
+                                      f"Model: {request.model}")
+            relay.failed.emit(job, str(exc), details)
+            return
+        except MemoryError:
+            relay.failed.emit(job, "Sfumato ran out of memory. Try a smaller size or fewer images.",
+                              traceback.format_exc())
+            return
+        if result.cancelled:
+            relay.cancelled.emit(job)
+        else:
+            relay.finished.emit(job, result)
+
+
+class InferenceService(QObject):
+    """The generation queue as the GUI sees it.
+
+    Signals (always emitted on the GUI thread): ``queued(job)``, ``started(job)``,
+    ``stage(job, text)`` (e.g. loading the model), ``progress(job, step, total, preview)``
+    (``preview`` a QImage or ``None``), ``finished(job, images, seeds)`` (a tuple of
+    :class:`~sfumato.inference.GeneratedImage` and the seeds used), ``failed(job, message,
+    details)``, ``cancelled(job)`` and ``jobs_changed()`` whenever the queue changes.
+    """
+
+    queued = Signal(object)
+    started = Signal(object)
+    stage = Signal(object, str)
+    progress = Signal(object, int, int, object)
+    finished = Signal(object, object, object)
+    failed = Signal(object, str, str)
+    cancelled = Signal(object)
+    jobs_changed = Signal()
+
+    def __init__(self, engine_factory: EngineFactory | None = None, *, torch_threads: int | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._queue: queue.Queue[GenerationJob | None] = queue.Queue()
+        self._jobs: list[GenerationJob] = []
+        self._notices: dict[int, tuple[str, ...]] = {}
+        self._relay = _Relay()
+        queued = Qt.ConnectionType.QueuedConnection
+        self._relay.started.connect(self._on_started, queued)
+        self._relay.stage.connect(self._on_stage, queued)
+        self._relay.progress.connect(self._on_progress, queued)
+        self._relay.finished.connect(self._on_finished, queued)
+        self._relay.failed.connect(self._on_failed, queued)
+        self._relay.cancelled.connect(self._on_cancelled, queued)
+        self._worker = _Worker(self._queue, self._relay, engine_factory or _default_engine, torch_threads)
+        self._stopped = False
+
+    def configure(self, engine_factory: EngineFactory | None = None,
+                  torch_threads: int | None = None) -> None:
+        """Change how the engine is made (tests, benchmarks); only before the first job runs."""
+        if self._worker.isRunning():
+            raise RuntimeError("the inference thread has already started")
+        if engine_factory is not None:
+            self._worker._engine_factory = engine_factory
+        if torch_threads is not None:
+            self._worker._torch_threads = torch_threads
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def jobs(self) -> list[GenerationJob]:
+        """Queued and running jobs, oldest first."""
+        return list(self._jobs)
+
+    @property
+    def running(self) -> GenerationJob | None:
+        """The job the engine works on, if any."""
+        return next((job for job in self._jobs if job.state is JobState.RUNNING), None)
+
+    @property
+    def busy(self) -> bool:
+        """True while any job is queued or running."""
+        return bool(self._jobs)
+
+    def notices(self, job: GenerationJob) -> tuple[str, ...]:
+        """What the engine wanted the user to know about a finished job (sizes rounded, …)."""
+        return self._notices.get(job.id, ())
+
+    # ----------------------------------------------------------------- commands
+    def submit(self, request: GenerationRequest, label: str, context: Any = None) -> GenerationJob:
+        """Queue ``request``; it runs after the jobs before it. Returns its job."""
+        if self._stopped:
+            raise RuntimeError("the inference service has been shut down")
+        job = GenerationJob(request, label, context)
+        self._jobs.append(job)
+        if not self._worker.isRunning():
+            self._worker.start()
+        self._queue.put(job)
+        self.queued.emit(job)
+        self.jobs_changed.emit()
+        return job
+
+    def cancel(self, job: GenerationJob) -> None:
+        """Cancel ``job``: a queued job never starts; a running one stops after its current step."""
+        if job.state.is_final:
+            return
+        job.cancel_event.set()
+        if job.state is JobState.QUEUED:
+            self._end(job, JobState.CANCELLED)
+            self.cancelled.emit(job)
+            self.jobs_changed.emit()
+
+    def cancel_all(self) -> None:
+        """Cancel every queued and running job."""
+        for job in reversed(self._jobs):
+            self.cancel(job)
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        """Cancel everything and stop the thread (waiting up to ``wait_ms`` for the current step)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.cancel_all()
+        self._queue.put(None)
+        if self._worker.isRunning() and not self._worker.wait(wait_ms):
+            log.warning("the inference thread is still busy at shutdown; leaving it to finish")
+            _leaked_threads.append(self._worker)
+
+    # ------------------------------------------------------- worker → GUI thread
+    def _end(self, job: GenerationJob, state: JobState) -> None:
+        job.state = state
+        if job in self._jobs:
+            self._jobs.remove(job)
+
+    def _on_started(self, job: GenerationJob) -> None:
+        if job.state is not JobState.QUEUED:
+            return
+        job.state = JobState.RUNNING
+        job.started_at = time.monotonic()
+        self.started.emit(job)
+        self.jobs_changed.emit()
+
+    def _on_stage(self, job: GenerationJob, text: str) -> None:
+        if job.state is JobState.RUNNING:
+            self.stage.emit(job, text)
+
+    def _on_progress(self, job: GenerationJob, step: int, total: int, preview: QImage | None) -> None:
+        if job.state is not JobState.RUNNING:
+            return
+        if job.first_step_at is None:
+            job.first_step_at = time.monotonic()
+        job.step, job.total = step, total
+        self.progress.emit(job, step, total, preview)
+
+    def _on_finished(self, job: GenerationJob, result: Any) -> None:
+        if job.state is not JobState.RUNNING:
+            return
+        self._end(job, JobState.DONE)
+        self._notices[job.id] = tuple(result.notices)
+        self.finished.emit(job, tuple(result.images), tuple(result.seeds))
+        self.jobs_changed.emit()
+
+    def _on_failed(self, job: GenerationJob, message: str, details: str) -> None:
+        if job.state.is_final:
+            return
+        self._end(job, JobState.FAILED)
+        self.failed.emit(job, message, details)
+        self.jobs_changed.emit()
+
+    def _on_cancelled(self, job: GenerationJob) -> None:
+        if job.state.is_final:
+            return
+        self._end(job, JobState.CANCELLED)
+        self.cancelled.emit(job)
+        self.jobs_changed.emit()

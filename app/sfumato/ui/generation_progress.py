@@ -1,0 +1,186 @@
+"""The running job's progress (step count, time left, Cancel), the last error, and the queue."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sfumato.generation.jobs import JobState
+from sfumato.qt_bridge.inference_thread import GenerationJob
+
+
+def format_seconds(seconds: float) -> str:
+    """``42 s`` or ``3 min 05 s``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    return f"{whole // 60} min {whole % 60:02d} s"
+
+
+class _JobRow(QWidget):
+    """One queued or running job with its cancel button."""
+
+    def __init__(self, job: GenerationJob, cancel: Signal) -> None:
+        super().__init__()
+        self.job = job
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        state = "running" if job.state is JobState.RUNNING else "queued"
+        self.label = QLabel(f"{job.label} — {state}")
+        self.label.setObjectName("jobLabel")
+        self.label.setToolTip(job.label)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("✕")
+        self.cancel_button.setToolTip("Cancel this job")
+        self.cancel_button.clicked.connect(lambda: cancel.emit(job))
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.cancel_button)
+
+
+class GenerationProgress(QWidget):
+    """Shows what the inference thread does.
+
+    ``cancel_requested(job)`` asks to cancel a job (the running one from the Cancel button,
+    any job from its queue row).
+    """
+
+    cancel_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("generationProgress")
+        self._running: GenerationJob | None = None
+        self._details = ""
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current step (Esc)")
+        self.cancel_button.clicked.connect(self._cancel_running)
+        self.status = QLabel()
+        self.status.setObjectName("generationStatus")
+        self.status.setWordWrap(True)
+        self.error = QLabel()
+        self.error.setObjectName("generationError")
+        self.error.setWordWrap(True)
+        self.details_button = QPushButton("Details…")
+        self.details_button.clicked.connect(self.show_details)
+        self.queue_title = QLabel("Queue")
+        self.queue_title.setObjectName("optionCaption")
+        self._rows = QVBoxLayout()
+        self._rows.setSpacing(2)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 0, 8, 8)
+        layout.setSpacing(4)
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.bar, 1)
+        bar_row.addWidget(self.cancel_button)
+        layout.addLayout(bar_row)
+        layout.addWidget(self.status)
+        error_row = QHBoxLayout()
+        error_row.addWidget(self.error, 1)
+        error_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(error_row)
+        layout.addWidget(self.queue_title)
+        layout.addLayout(self._rows)
+        self.set_jobs([])
+        self.clear_error()
+
+    # --------------------------------------------------------------- running
+    def job_started(self, job: GenerationJob) -> None:
+        """A job began: an indeterminate bar until its first step."""
+        self._running = job
+        self.bar.setRange(0, 0)
+        self.bar.setFormat("Starting…")
+        self.status.setText(job.label)
+        self.clear_error()
+
+    def job_stage(self, job: GenerationJob, text: str) -> None:
+        """The job is doing something before its steps (loading the model)."""
+        if job is self._running:
+            self.bar.setFormat(text)
+            self.status.setText(f"{job.label}: {text.lower().rstrip('…')}…")
+
+    def job_progress(self, job: GenerationJob) -> None:
+        """Show ``job``'s step count and the time left."""
+        if job is not self._running:
+            return
+        self.bar.setRange(0, max(1, job.total))
+        self.bar.setValue(job.step)
+        left = job.seconds_left()
+        suffix = f" — {format_seconds(left)} left" if left is not None and job.step < job.total else ""
+        self.bar.setFormat(f"Step {job.step} / {job.total}{suffix}")
+        self.status.setText(job.label)
+
+    def job_ended(self, job: GenerationJob, text: str) -> None:
+        """The running job is over; ``text`` says how it ended."""
+        if job is self._running:
+            self._running = None
+            self.bar.setRange(0, 1)
+            self.bar.setValue(1 if job.state is JobState.DONE else 0)
+            self.bar.setFormat(text)
+        self.status.setText(text)
+        self.cancel_button.setEnabled(False)
+
+    def _cancel_running(self) -> None:
+        if self._running is not None:
+            self.cancel_requested.emit(self._running)
+
+    # ----------------------------------------------------------------- error
+    def show_error(self, message: str, details: str) -> None:
+        """Show a short error; its details open from the Details button."""
+        self.error.setText(f"⚠ {message}")
+        self.error.show()
+        self._details = details
+        self.details_button.setVisible(bool(details))
+
+    def clear_error(self) -> None:
+        """Hide the last error."""
+        self.error.clear()
+        self.error.hide()
+        self._details = ""
+        self.details_button.hide()
+
+    def show_details(self) -> None:
+        """The last error's details in a message box."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Generation failed", self.error.text().lstrip("⚠ "),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setDetailedText(self._details)
+        box.exec()
+
+    # ----------------------------------------------------------------- queue
+    def set_jobs(self, jobs: list[GenerationJob]) -> None:
+        """Show ``jobs`` (queued and running), each with its own cancel button."""
+        while self._rows.count():
+            item = self._rows.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for job in jobs:
+            self._rows.addWidget(_JobRow(job, self.cancel_requested))
+        self.queue_title.setVisible(len(jobs) > 1)
+        self.cancel_button.setEnabled(self._running is not None and not self._running.state.is_final)
+        for i in range(self._rows.count()):
+            item = self._rows.itemAt(i)
+            if item is not None and item.widget() is not None:
+                item.widget().setVisible(len(jobs) > 1)
+
+    def rows(self) -> list[_JobRow]:
+        """The queue's rows (for tests and keyboard access)."""
+        out = []
+        for i in range(self._rows.count()):
+            item = self._rows.itemAt(i)
+            widget = item.widget() if item is not None else None
+            if isinstance(widget, _JobRow):
+                out.append(widget)
+        return out

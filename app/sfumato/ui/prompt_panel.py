@@ -1,0 +1,371 @@
+"""The prompt and parameters panel: what to generate, with which model and settings.
+
+Every value is kept in ``settings.generation`` as it changes, so the panel opens as it was
+left. Picking another model applies that model's defaults (steps, CFG, scheduler, size):
+SDXL Turbo gets one step and no CFG, FLUX.1 [dev] 28 steps and CFG 3.5, and so on.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from sfumato.model_store import ModelStoreError
+from sfumato.settings import Settings
+from sfumato.ui.model_choices import ModelChoice, local_choice
+from sfumato.ui.resources import icon
+
+log = logging.getLogger(__name__)
+
+MAX_UI_SEED = 2**31 - 1  # QSpinBox holds a signed 32-bit value
+MODEL_DEFAULT_SCHEDULER = "Model default"
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """The panel's values for one Generate press."""
+
+    prompt: str
+    negative_prompt: str
+    model: ModelChoice | None
+    strength: float
+    steps: int
+    cfg: float
+    scheduler: str
+    seed: int
+    batch: int
+    size: tuple[int, int] | None
+    """``None`` when the size is automatic (follows the canvas and the model)."""
+
+
+def _text_box(placeholder: str, lines: int) -> QPlainTextEdit:
+    box = QPlainTextEdit()
+    box.setPlaceholderText(placeholder)
+    box.setTabChangesFocus(True)
+    height = box.fontMetrics().lineSpacing() * lines + 14
+    box.setFixedHeight(height)
+    return box
+
+
+class PromptPanel(QWidget):
+    """Prompt, negative prompt, model, strength, steps, CFG, scheduler, seed, size, batch.
+
+    ``generate_requested`` and ``variations_requested`` fire from the two buttons;
+    ``model_chosen(choice)`` when the model changes.
+    """
+
+    generate_requested = Signal()
+    variations_requested = Signal()
+    model_chosen = Signal(object)
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("promptPanel")
+        self._settings = settings
+        self._choices: list[ModelChoice] = []
+        self._restoring = True
+
+        self.prompt = _text_box("Describe what to paint…", 4)
+        self.prompt.setObjectName("promptEdit")
+        self.negative = _text_box("What to avoid (optional)", 2)
+
+        self.model = QComboBox()
+        self.model.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.model.setPlaceholderText("No model installed")
+        self.browse = QToolButton()
+        self.browse.setText("…")
+        self.browse.setToolTip("Use a local diffusers folder or .safetensors file")
+        self.browse.clicked.connect(self._browse)
+
+        self.mode_label = QLabel()
+        self.mode_label.setObjectName("modeLabel")
+        self.mode_label.setWordWrap(True)
+
+        self.strength = QDoubleSpinBox()
+        self.strength.setRange(0.05, 1.0)
+        self.strength.setSingleStep(0.05)
+        self.strength.setValue(0.75)
+        self.strength.setToolTip("How much may change: low keeps close to the canvas, 1 repaints freely")
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 150)
+        self.steps.setValue(25)
+        self.cfg = QDoubleSpinBox()
+        self.cfg.setRange(0.0, 30.0)
+        self.cfg.setSingleStep(0.5)
+        self.cfg.setDecimals(1)
+        self.cfg.setValue(7.0)
+        self.cfg.setToolTip("Prompt guidance (CFG): 0 for distilled turbo models")
+        self.scheduler = QComboBox()
+
+        self.seed = QSpinBox()
+        self.seed.setRange(0, MAX_UI_SEED)
+        self.seed.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.dice = QToolButton()
+        self.dice.setIcon(icon("dice"))
+        self.dice.setToolTip("A new random seed")
+        self.dice.clicked.connect(self.roll_seed)
+        self.seed_lock = QCheckBox("Lock")
+        self.seed_lock.setToolTip("Keep this seed for the next generations (otherwise each gets a new one)")
+
+        self.auto_size = QCheckBox("Auto")
+        self.auto_size.setToolTip("Follow the canvas shape at the model's native size")
+        self.auto_size.setChecked(True)
+        self.width_box = QSpinBox()
+        self.height_box = QSpinBox()
+        for box in (self.width_box, self.height_box):
+            box.setRange(64, 4096)
+            box.setSingleStep(64)
+            box.setValue(512)
+        self.auto_size.toggled.connect(self._auto_size_toggled)
+        self.batch = QSpinBox()
+        self.batch.setRange(1, 8)
+        self.batch.setToolTip("How many images each Generate makes")
+
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("generateButton")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, the next one queues")
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.variations_button = QPushButton("Variations")
+        self.variations_button.setToolTip("Variations of the image, or of the selected region")
+        self.variations_button.clicked.connect(self.variations_requested)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addWidget(self.prompt)
+        layout.addWidget(self.negative)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(self.browse)
+        layout.addLayout(model_row)
+        layout.addWidget(self.mode_label)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(4)
+        form.addRow("Strength", self.strength)
+        form.addRow("Steps", self.steps)
+        form.addRow("CFG", self.cfg)
+        form.addRow("Scheduler", self.scheduler)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.dice)
+        seed_row.addWidget(self.seed_lock)
+        form.addRow("Seed", seed_row)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.auto_size)
+        size_row.addWidget(self.width_box)
+        size_row.addWidget(QLabel("×"))
+        size_row.addWidget(self.height_box)
+        form.addRow("Size", size_row)
+        form.addRow("Batch", self.batch)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.variations_button, 1)
+        layout.addLayout(buttons)
+
+        self.model.currentIndexChanged.connect(self._model_index_changed)
+        for signal in (self.prompt.textChanged, self.negative.textChanged, self.strength.valueChanged,
+                       self.steps.valueChanged, self.cfg.valueChanged, self.scheduler.currentIndexChanged,
+                       self.seed.valueChanged, self.seed_lock.toggled, self.auto_size.toggled,
+                       self.width_box.valueChanged, self.height_box.valueChanged, self.batch.valueChanged):
+            signal.connect(self._store)
+        self._restore()
+        self._auto_size_toggled(self.auto_size.isChecked())
+
+    # ------------------------------------------------------------------ models
+    @property
+    def current_model(self) -> ModelChoice | None:
+        """The chosen model, if any."""
+        index = self.model.currentIndex()
+        return self._choices[index] if 0 <= index < len(self._choices) else None
+
+    def set_models(self, choices: list[ModelChoice]) -> None:
+        """Offer ``choices``, keeping the current (or the remembered) model selected."""
+        wanted = self.current_model.path if self.current_model else self._settings.generation.get("model")
+        extra = [c for c in self._choices if c.path == wanted and all(o.path != c.path for o in choices)]
+        self._choices = list(choices) + extra
+        with QSignalBlocker(self.model):
+            self.model.clear()
+            for choice in self._choices:
+                self.model.addItem(choice.label, choice.path)
+                self.model.setItemData(self.model.count() - 1, choice.path, Qt.ItemDataRole.ToolTipRole)
+            index = next((i for i, c in enumerate(self._choices) if c.path == wanted), 0 if choices else -1)
+            self.model.setCurrentIndex(index)
+        self._show_schedulers(keep=self._settings.generation.get("scheduler", ""))
+        if wanted is None and self.current_model is not None:
+            self._apply_defaults(self.current_model)
+        self._store()
+
+    def use_model_path(self, path: Path) -> ModelChoice:
+        """Choose the model at ``path`` (a folder or a .safetensors file), applying its defaults.
+
+        Raises a :class:`~sfumato.model_store.ModelStoreError` if it is not a usable model.
+        """
+        choice = local_choice(path)
+        existing = next((i for i, c in enumerate(self._choices) if c.path == choice.path), None)
+        if existing is None:
+            self._choices.append(choice)
+            self.model.addItem(choice.label, choice.path)
+            existing = len(self._choices) - 1
+        if self.model.currentIndex() == existing:
+            self._model_index_changed(existing)
+        else:
+            self.model.setCurrentIndex(existing)
+        return choice
+
+    def _browse(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self, "Or choose a .safetensors checkpoint", "",
+                                                  "Checkpoints (*.safetensors)")
+        if not path:
+            return
+        try:
+            self.use_model_path(Path(path))
+        except ModelStoreError as exc:
+            from sfumato.ui import error_dialog
+
+            error_dialog.show_error(self, exc)
+
+    def _model_index_changed(self, _index: int) -> None:
+        choice = self.current_model
+        if choice is None:
+            return
+        self._show_schedulers(keep="")
+        self._apply_defaults(choice)
+        self._store()
+        self.model_chosen.emit(choice)
+
+    def _apply_defaults(self, choice: ModelChoice) -> None:
+        d = choice.defaults
+        self.steps.setValue(d.steps)
+        self.cfg.setValue(d.cfg)
+        index = self.scheduler.findText(d.scheduler) if d.scheduler else 0
+        self.scheduler.setCurrentIndex(max(0, index))
+        if self.auto_size.isChecked():
+            self.width_box.setValue(d.size)
+            self.height_box.setValue(d.size)
+
+    def _show_schedulers(self, keep: str) -> None:
+        choice = self.current_model
+        offered = choice.schedulers if choice is not None else ()
+        current = keep or self.scheduler.currentText()
+        with QSignalBlocker(self.scheduler):
+            self.scheduler.clear()
+            self.scheduler.addItem(MODEL_DEFAULT_SCHEDULER)
+            self.scheduler.addItems(list(offered))
+            self.scheduler.setCurrentIndex(max(0, self.scheduler.findText(current)))
+
+    # ------------------------------------------------------------------- seed
+    def roll_seed(self) -> int:
+        """Put a new random seed in the seed box and return it."""
+        value = secrets.randbelow(MAX_UI_SEED + 1)
+        self.seed.setValue(value)
+        return value
+
+    def take_seed(self) -> int:
+        """The seed for the next Generate: the shown one if locked, else a new random one."""
+        return self.seed.value() if self.seed_lock.isChecked() else self.roll_seed()
+
+    # ----------------------------------------------------------------- values
+    def set_mode_text(self, text: str) -> None:
+        """Show which mode Generate will run."""
+        self.mode_label.setText(text)
+
+    def native_size(self) -> int:
+        """The chosen model's native side (512 without a model)."""
+        choice = self.current_model
+        return choice.defaults.size if choice is not None else 512
+
+    def parameters(self) -> Parameters:
+        """The values for one Generate press (taking a new seed unless it is locked)."""
+        scheduler = self.scheduler.currentText()
+        return Parameters(
+            prompt=self.prompt.toPlainText().strip(),
+            negative_prompt=self.negative.toPlainText().strip(),
+            model=self.current_model,
+            strength=round(self.strength.value(), 3),
+            steps=self.steps.value(),
+            cfg=round(self.cfg.value(), 2),
+            scheduler="" if scheduler == MODEL_DEFAULT_SCHEDULER else scheduler,
+            seed=self.take_seed(),
+            batch=self.batch.value(),
+            size=None if self.auto_size.isChecked() else (self.width_box.value(), self.height_box.value()),
+        )
+
+    def _auto_size_toggled(self, auto: bool) -> None:
+        self.width_box.setEnabled(not auto)
+        self.height_box.setEnabled(not auto)
+
+    # ------------------------------------------------------------ persistence
+    def _store(self, *_args: object) -> None:
+        if self._restoring:
+            return
+        choice = self.current_model
+        self._settings.generation.update({
+            "prompt": self.prompt.toPlainText(),
+            "negative_prompt": self.negative.toPlainText(),
+            "model": choice.path if choice is not None else None,
+            "strength": self.strength.value(),
+            "steps": self.steps.value(),
+            "cfg": self.cfg.value(),
+            "scheduler": "" if self.scheduler.currentIndex() <= 0 else self.scheduler.currentText(),
+            "seed": self.seed.value(),
+            "seed_locked": self.seed_lock.isChecked(),
+            "auto_size": self.auto_size.isChecked(),
+            "width": self.width_box.value(),
+            "height": self.height_box.value(),
+            "batch": self.batch.value(),
+        })
+
+    def _restore(self) -> None:
+        """Show the values kept in the settings (anything missing or odd keeps its default)."""
+        saved: dict[str, Any] = self._settings.generation
+        self._restoring = True
+        try:
+            self.prompt.setPlainText(str(saved.get("prompt", "")))
+            self.negative.setPlainText(str(saved.get("negative_prompt", "")))
+            for box, key in ((self.strength, "strength"), (self.steps, "steps"), (self.cfg, "cfg"),
+                             (self.seed, "seed"), (self.width_box, "width"),
+                             (self.height_box, "height"), (self.batch, "batch")):
+                value = saved.get(key)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    box.setValue(int(value) if isinstance(box, QSpinBox) else float(value))
+            self.seed_lock.setChecked(bool(saved.get("seed_locked", False)))
+            self.auto_size.setChecked(bool(saved.get("auto_size", True)))
+            model = saved.get("model")
+            if isinstance(model, str) and model and Path(model).exists():
+                try:
+                    self._choices = [local_choice(Path(model))]
+                    with QSignalBlocker(self.model):  # keep the remembered steps, CFG, …
+                        self.model.addItem(self._choices[0].label, model)
+                        self.model.setCurrentIndex(0)
+                except ModelStoreError:
+                    self._choices = []
+                    self.model.clear()
+            self._show_schedulers(keep=str(saved.get("scheduler", "")))
+        finally:
+            self._restoring = False

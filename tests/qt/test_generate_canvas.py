@@ -1,0 +1,173 @@
+"""Generate from the canvas with tiny models: inpaint a painted mask, img2img a dropped photo,
+outpaint beyond the edge, and what lands in the document (new layers, one undo step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from generate_helpers import (  # noqa: F401  (fixtures)
+    JOB_TIMEOUT_MS,
+    cpu_engine_fixture,
+    drag,
+    gen_fixture,
+    gradient,
+    open_document,
+    tiny_sd_fixture,
+)
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from sfumato.document.document import Document, new_document
+from sfumato.document.image_io import export_image
+from sfumato.document.ora import load_ora, save_ora
+from sfumato.generation.metadata import read_parameters
+from sfumato.ui.generation_controller import GenerationController, export_metadata
+from sfumato.ui.generation_source import Mode
+from sfumato.ui.main_window import MainWindow
+from sfumato.ui.tool_state import CanvasTool
+
+
+def _picture_document() -> Document:
+    doc = new_document(64, 64)
+    doc.add_image_layer(gradient(64, 64), "Photo")
+    doc.saved_revision = doc.revision
+    return doc
+
+
+def test_inpaint_a_mask_painted_with_the_mouse_lands_as_a_new_layer(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    doc = open_document(window, _picture_document())
+    window.tools.set_tool(CanvasTool.MASK_BRUSH)
+    window.tools.update_brush(size=12)
+    drag(window, [(20, 30), (30, 32), (44, 34)])
+    mask = doc.combined_mask()
+    assert mask.max() == 255
+    gen.refresh_mode()
+    qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Inpaint"))
+    before = doc.composite()
+    layers_before = len(doc.layers)
+
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS) as finished:
+        gen.panel.generate_button.click()
+    job, _images, seeds = finished.args
+    assert job.state.value == "done" and seeds == (1234,)
+    assert len(doc.layers) == layers_before  # nothing lands before Apply
+    assert gen.strip.count == 1 and gen.results_dock.isVisible()
+    assert gen.batch is not None and window.canvas.overlay_rect is not None  # shown in place
+
+    steps = len(doc.history)
+    gen.strip.apply_button.click()
+    assert len(doc.layers) == layers_before + 1
+    assert len(doc.history) == steps + 1  # one undo step
+    result = doc.layers[-2]  # above the picture, below the mask layer
+    assert result.name == "a red apple · 1234"
+    assert "Seed: 1234" in result.metadata["parameters"]
+    after = doc.composite()
+    keep = mask < 128
+    np.testing.assert_array_equal(after[keep], before[keep])  # outside the mask: untouched
+    assert not np.array_equal(after[~keep], before[~keep])
+    assert not gen.results_dock.isVisible() and window.canvas.overlay_rect is None
+
+    doc.undo()
+    assert len(doc.layers) == layers_before
+    np.testing.assert_array_equal(doc.composite(), before)
+
+
+def test_results_keep_their_parameters_in_the_ora_file_and_the_exported_png(
+        qtbot: QtBot, tmp_path: Path, window: MainWindow, gen: GenerationController) -> None:
+    doc = open_document(window, _picture_document())
+    doc.change_selection(lambda s: s.select_rect(8, 8, 40, 40), "Select")
+    gen.panel.batch.setValue(2)
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+        gen.generate()
+    assert gen.strip.count == 2
+    gen.strip.step(+1)
+    assert gen.strip.current == 1
+    gen.apply(gen.strip.current)
+    top = doc.layers[-1]
+    assert top.name.endswith("· 1235")  # the second result of the batch: seed + 1
+
+    path = tmp_path / "result.ora"
+    save_ora(doc, path)
+    loaded = load_ora(path)
+    assert loaded.layers[-1].metadata["parameters"] == top.metadata["parameters"]
+
+    png = tmp_path / "export.png"
+    export_image(doc, png, export_metadata(doc))
+    assert read_parameters(png) == top.metadata["parameters"]
+
+
+def test_a_dropped_photo_is_the_img2img_source(
+        qtbot: QtBot, tmp_path: Path, window: MainWindow, gen: GenerationController) -> None:
+    doc = open_document(window, new_document(64, 64, background=None))
+    qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Text to image"))
+    photo = tmp_path / "photo.png"
+    Image.fromarray(gradient(64, 64)).save(photo)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photo))])
+    centre = window.canvas.rect().center()
+    pos = QPoint(centre.x(), centre.y())
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window.canvas, enter)
+    drop = QDropEvent(QPointF(pos), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window.canvas, drop)
+    qtbot.waitUntil(lambda: len(doc.layers) == 2, timeout=10_000)
+    qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Image to image"))
+
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS) as finished:
+        job = gen.generate()
+    assert job is not None and job.context.capture.mode is Mode.IMG2IMG
+    (image,) = finished.args[1]
+    assert image.box is None
+    layers = gen.apply(0)
+    assert len(layers) == 1 and layers[0].pixels.shape == (64, 64, 4)
+    assert layers[0].pixels[..., 3].min() == 255  # a whole new picture, over the old one
+    assert doc.layers[-1] is layers[0]
+
+
+def test_outpaint_frame_beyond_the_edge_extends_the_canvas_in_one_undo_step(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    doc = open_document(window, _picture_document())
+    before = doc.composite()
+    window.canvas.fit_to_view()
+    window.tools.set_tool(CanvasTool.OUTPAINT_FRAME)
+    drag(window, [(10, 10), (40, 40), (88, 60)])  # from inside to 24 px past the right edge
+    frame = window.canvas.outpaint_frame
+    assert frame is not None and frame.right > 64
+    qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Outpaint"))
+
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+        job = gen.generate()
+    assert job is not None and job.context.capture.mode is Mode.OUTPAINT
+    assert (doc.width, doc.height) == (64, 64)  # nothing changes before Apply
+    steps = len(doc.history)
+    (layer,) = gen.apply(0)
+    grown = 64 + (frame.right - 64)
+    assert (doc.width, doc.height) == (grown, 64)
+    assert window.canvas.cache is not None and window.canvas.cache.images[0].width() == grown
+    assert len(doc.history) == steps + 1
+    after = doc.composite()
+    np.testing.assert_array_equal(after[:, :64], before)  # the original stays where it was
+    assert after[:, 64:, 3].min() == 255  # the new strip is painted
+    assert window.canvas.outpaint_frame is None
+    doc.undo()
+    assert (doc.width, doc.height) == (64, 64)
+    np.testing.assert_array_equal(doc.composite(), before)
+    assert layer not in doc.layers
+
+
+def test_txt2img_without_a_document_starts_one(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    assert window.doc is None
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+        job = gen.generate()
+    assert job is not None and job.context.capture.mode is Mode.TXT2IMG
+    assert window.doc is not None and (window.doc.width, window.doc.height) == (64, 64)
+    gen.strip.discard_button.click()
+    assert len(window.doc.layers) == 1 and gen.batch is None  # discarded: nothing added

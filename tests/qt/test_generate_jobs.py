@@ -1,0 +1,106 @@
+"""The generation queue: cancel a running job mid-run, queue two, cancel a queued one, and the
+error path with a broken model (short message, details, document untouched)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from generate_helpers import (  # noqa: F401  (fixtures)
+    JOB_TIMEOUT_MS,
+    broken_sd_fixture,
+    cpu_engine_fixture,
+    gen_fixture,
+    gradient,
+    open_document,
+    tiny_sd_fixture,
+)
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from pytestqt.qtbot import QtBot
+
+from sfumato.document.document import Document, new_document
+from sfumato.generation.jobs import JobState
+from sfumato.qt_bridge.inference_thread import GenerationJob
+from sfumato.ui.generation_controller import GenerationController
+from sfumato.ui.main_window import MainWindow
+
+
+def _picture(window: MainWindow) -> Document:
+    doc = new_document(64, 64)
+    doc.add_image_layer(gradient(64, 64), "Photo")
+    return open_document(window, doc)
+
+
+def test_cancel_stops_a_running_job_after_the_current_step(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    doc = _picture(window)
+    layers, steps = len(doc.layers), len(doc.history)
+    gen.panel.steps.setValue(200)
+    previews: list[object] = []
+
+    def first_step(job: GenerationJob, step: int, _total: int, preview: object) -> None:
+        previews.append(preview)
+        if step == 1:
+            QTest.keyClick(window, Qt.Key.Key_Escape)  # Esc cancels the running job
+
+    gen.service.progress.connect(first_step)
+    with qtbot.waitSignal(gen.service.cancelled, timeout=JOB_TIMEOUT_MS) as cancelled:
+        job = gen.generate()
+    assert cancelled.args == [job]
+    assert job is not None and job.state is JobState.CANCELLED
+    assert 1 <= job.step < 200  # stopped early, after a step
+    assert previews and previews[0] is not None  # the preview reached the GUI as an image
+    assert gen.batch is None and window.canvas.overlay_rect is None
+    assert (len(doc.layers), len(doc.history)) == (layers, steps)
+    assert gen.progress.bar.format() == "Cancelled"
+
+
+def test_generate_while_a_job_runs_queues_the_next(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    _picture(window)
+    done: list[GenerationJob] = []
+    gen.service.finished.connect(lambda job, _images, _seeds: done.append(job))
+    first = gen.generate()
+    gen.panel.seed.setValue(99)
+    second = gen.generate()
+    third = gen.generate()
+    assert first is not None and second is not None and third is not None
+    assert [row.job for row in gen.progress.rows()] == [first, second, third]  # the visible queue
+    assert third.state is JobState.QUEUED
+    gen.progress.rows()[2].cancel_button.click()  # each job has its own cancel
+    assert third.state is JobState.CANCELLED
+    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    assert done == [first, second]  # in order; the cancelled one never ran
+    assert gen.strip.count == 1 and gen.strip.list.item(0).text() == "seed 99"  # the newest batch
+    assert gen.progress.rows() == []
+
+
+def test_a_broken_model_fails_with_a_short_message_and_details(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController, broken_sd: Path, tiny_sd: Path) -> None:
+    doc = _picture(window)
+    before = doc.composite()
+    layers, steps = len(doc.layers), len(doc.history)
+    gen.panel.use_model_path(broken_sd)
+    with qtbot.waitSignal(gen.service.failed, timeout=JOB_TIMEOUT_MS) as failed:
+        gen.generate()
+    _job, message, details = failed.args
+    assert "not a complete .safetensors file" in message
+    assert "broken-sd15" in details
+    assert gen.progress.error.isVisible() and message in gen.progress.error.text()
+    assert gen.progress.details_button.isVisible()
+    assert (len(doc.layers), len(doc.history)) == (layers, steps)
+    np.testing.assert_array_equal(doc.composite(), before)
+    # the thread survives: the next job with a good model runs
+    gen.panel.use_model_path(tiny_sd)
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+        gen.generate()
+    assert not gen.progress.error.isVisible()
+
+
+def test_without_a_model_generate_says_what_to_do(window: MainWindow) -> None:
+    _picture(window)
+    assert window.generation.panel.current_model is None
+    assert window.generation.generate() is None
+    assert "Choose a model" in window.generation.progress.error.text()
+    assert not window.generation.service.busy
