@@ -1,0 +1,118 @@
+"""The prompt panel: per-family defaults, schedulers, seed dice and lock, values kept in the
+settings; and the window still appears before torch is imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from sfumato.generation import schedulers
+from sfumato.settings import Settings
+from sfumato.ui.model_choices import ModelChoice, family_defaults, schedulers_for
+from sfumato.ui.prompt_panel import MODEL_DEFAULT_SCHEDULER, PromptPanel
+
+
+def _choice(label: str, family: str) -> ModelChoice:
+    return ModelChoice(label, f"/models/{label}", family, family_defaults(family, label))
+
+
+def test_family_defaults_suit_the_model() -> None:
+    turbo = family_defaults("sdxl", "sdxl-turbo")
+    assert turbo.steps <= 4 and turbo.cfg == 0.0
+    assert family_defaults("flux-schnell").cfg == 0.0
+    assert family_defaults("sdxl").size == 1024
+    assert family_defaults("sd15-inpainting") == family_defaults("sd15")
+    assert schedulers_for("flux-dev") == schedulers.FLOW_SCHEDULERS
+    assert schedulers_for("sdxl") == schedulers.UNET_SCHEDULERS
+
+
+def test_choosing_a_model_applies_its_defaults_and_schedulers(qtbot: QtBot) -> None:
+    panel = PromptPanel(Settings())
+    qtbot.addWidget(panel)
+    panel.set_models([_choice("sd15", "sd15"), _choice("sdxl-turbo", "sdxl"), _choice("flux", "flux-dev")])
+    panel.model.setCurrentIndex(1)
+    assert panel.steps.value() == 4 and panel.cfg.value() == 0.0
+    panel.model.setCurrentIndex(2)
+    offered = [panel.scheduler.itemText(i) for i in range(panel.scheduler.count())]
+    assert offered == [MODEL_DEFAULT_SCHEDULER, schedulers.FLOW_MATCH_EULER]
+    assert panel.steps.value() == 28 and panel.cfg.value() == 3.5
+    assert panel.width_box.value() == 1024
+
+
+def test_seed_dice_and_lock(qtbot: QtBot) -> None:
+    panel = PromptPanel(Settings())
+    qtbot.addWidget(panel)
+    panel.seed.setValue(7)
+    panel.seed_lock.setChecked(True)
+    assert panel.parameters().seed == 7 and panel.parameters().seed == 7
+    panel.seed_lock.setChecked(False)
+    seeds = {panel.parameters().seed for _ in range(5)}
+    assert len(seeds) > 1 and panel.seed.value() in seeds  # each Generate shows the seed it used
+    before = panel.seed.value()
+    panel.dice.click()
+    assert panel.seed.value() != before  # (a 1 in 2³¹ chance of a false alarm)
+
+
+def test_values_are_kept_in_the_settings_and_restored(qtbot: QtBot, tmp_path: Path) -> None:
+    settings = Settings()
+    panel = PromptPanel(settings)
+    qtbot.addWidget(panel)
+    panel.prompt.setPlainText("a lighthouse at dusk")
+    panel.negative.setPlainText("blurry")
+    panel.steps.setValue(13)
+    panel.cfg.setValue(4.5)
+    panel.seed.setValue(42)
+    panel.seed_lock.setChecked(True)
+    panel.auto_size.setChecked(False)
+    panel.width_box.setValue(640)
+    panel.batch.setValue(3)
+    json.dumps(settings.generation)  # a plain JSON object, as the settings file needs
+    assert settings.generation["prompt"] == "a lighthouse at dusk"
+
+    again = PromptPanel(settings)
+    qtbot.addWidget(again)
+    assert again.prompt.toPlainText() == "a lighthouse at dusk"
+    assert again.negative.toPlainText() == "blurry"
+    values = again.parameters()
+    assert (values.steps, values.cfg, values.seed, values.batch) == (13, 4.5, 42, 3)
+    assert values.size == (640, 512)
+
+
+DRIVER = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from sfumato.settings import Settings
+from sfumato.ui.main_window import MainWindow
+
+app = QApplication(sys.argv[:1])
+window = MainWindow(Settings())
+window.show()
+app.processEvents()
+print("DOCK", window.generation.dock.isVisible())
+print("TORCH_AT_SHOW", "torch" in sys.modules)
+
+def finish():
+    print("TORCH_LATER", "torch" in sys.modules, "diffusers" in sys.modules)
+    window.close()
+    app.quit()
+
+QTimer.singleShot(800, finish)  # the model list has been read by now
+app.exec()
+"""
+
+
+def test_the_window_and_prompt_panel_appear_without_importing_torch(tmp_path: Path) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", DRIVER], env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "DOCK True" in result.stdout
+    assert "TORCH_AT_SHOW False" in result.stdout
+    assert "TORCH_LATER False False" in result.stdout  # torch waits for the first job's thread
