@@ -222,22 +222,28 @@ def test_verify_finds_a_damaged_file_and_repair_fixes_it(
 
 # -------------------------------------------------------------------- gated
 def test_a_gated_model_asks_for_a_token_with_the_licence_link(
-    qtbot: QtBot, dialog: ModelManagerDialog, hub: FakeHub
+    qtbot: QtBot, dialog: ModelManagerDialog, hub: FakeHub, dialogs: Dialogs
 ) -> None:
+    answers: list[str | None] = [None, "hf_wrong", TOKEN]
     asked: list[str] = []
 
-    def ask(_parent: object, model: object, page: str) -> str | None:
+    def ask(_parent: object, _model: object, page: str) -> str | None:
         asked.append(page)
-        return None if len(asked) == 1 else TOKEN
+        return answers.pop(0)
 
     dialog.ask_token = ask  # type: ignore[assignment]
     dialog.select("tiny-gated")
     dialog.buttons["install"].click()  # the person cancels the prompt: nothing starts
     assert asked == [f"{hub.url}/fake/gated"] and not dialog.tasks.running()
 
-    install(qtbot, dialog, "tiny-gated")
-    assert len(asked) == 2
-    resolves = [r for r in hub.requests if "/fake/gated/resolve/" in r.path]
+    with done(qtbot, dialog.tasks.failed, "tiny-gated"):
+        dialog.buttons["install"].click()  # a token without access to the repo
+    assert "no access yet" in dialogs.messages[-1] and f"{hub.url}/fake/gated" in dialogs.messages[-1]
+
+    before = len(hub.requests)
+    install(qtbot, dialog, "tiny-gated")  # asked again, now with a good token
+    assert len(asked) == 3
+    resolves = [r for r in hub.requests[before:] if "/fake/gated/resolve/" in r.path]
     assert resolves and all(r.authorization == f"Bearer {TOKEN}" for r in resolves)
 
 

@@ -117,6 +117,18 @@ def test_first_run_offers_once_without_blocking_the_window(
     assert services.wizard is None and not services.tasks.running()
 
 
+def test_quitting_with_the_wizard_open_offers_it_again_next_time(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    services = services_for(window, lambda: offline_manager(tmp_path / "cache", CPU_16GB))
+    services.offer_first_run()
+    qtbot.waitUntil(lambda: services.wizard is not None and services.wizard.isVisible(), timeout=TIMEOUT)
+    assert services.wizard is not None
+    window.hide()  # the app quits: the window goes first, then Qt closes the wizard
+    services.wizard.close()
+    assert not window.settings.first_run_done and not load_settings().first_run_done
+
+
 def test_no_wizard_when_models_are_installed(
     window: MainWindow, qtbot: QtBot, tmp_path: Path
 ) -> None:

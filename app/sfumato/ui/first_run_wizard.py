@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sfumato.model_store import CatalogModel, DownloadProgress, Plan, hardware_tier
+from sfumato.model_store import CatalogModel, DownloadProgress, GatedModelError, Plan, hardware_tier
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui import error_dialog
 from sfumato.ui.model_state import StoreState, hub_sizes
@@ -227,6 +227,8 @@ class FirstRunWizard(QDialog):
         if key not in self.downloading:
             return
         self.downloading.discard(key)
+        if isinstance(error, GatedModelError):
+            self.tasks.manager.use_token(None)  # a typed token that failed is asked for again
         self._by_id[key].bar.setFormat("Failed — see the message")
         self._after_one()
         error_dialog.show_error(self, error)

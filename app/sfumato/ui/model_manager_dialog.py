@@ -33,7 +33,13 @@ from PySide6.QtWidgets import (
 )
 
 from sfumato.errors import UserFacingError
-from sfumato.model_store import CatalogModel, DownloadProgress, InstalledModel, VerifyResult
+from sfumato.model_store import (
+    CatalogModel,
+    DownloadProgress,
+    GatedModelError,
+    InstalledModel,
+    VerifyResult,
+)
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui import error_dialog
 from sfumato.ui.model_state import MANAGED_KINDS, StoreState, hub_sizes, read_state
@@ -463,6 +469,8 @@ class ModelManagerDialog(QDialog):
         op, title = self._done(key)
         if key == IMPORT_TASK:
             self.import_bar.hide()
+        if isinstance(error, GatedModelError):
+            self.tasks.manager.use_token(None)  # a typed token that failed is asked for again
         self.status.setText(f"{title}: {op} failed.")
         self.reload()
         error_dialog.show_error(self, error)

@@ -86,9 +86,16 @@ class ModelServices(QObject):
             self._first_run_done()  # models are there already: nothing to propose
             return
         state, plans = found
-        self.wizard = FirstRunWizard(self.tasks, state, plans, self.window)
-        self.wizard.finished.connect(lambda _result: self._first_run_done())
-        self.wizard.show()
+        wizard = FirstRunWizard(self.tasks, state, plans, self.window)
+        wizard.finished.connect(lambda _result: self._wizard_closed(wizard))
+        self.wizard = wizard
+        wizard.show()
+
+    def _wizard_closed(self, wizard: FirstRunWizard) -> None:
+        # Skipped or closed by the person, or downloads were started: done. Closed because the
+        # app is quitting (the window is already gone) without an answer: offer it next time.
+        if self.window.isVisible() or wizard.downloading or wizard.installed:
+            self._first_run_done()
 
     def _first_run_done(self) -> None:
         settings = self.window.settings
