@@ -1,0 +1,75 @@
+"""ModelTasks: work runs on worker threads; progress and outcomes arrive on the GUI thread."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from model_helpers import CPU_16GB, offline_manager
+from pytestqt.qtbot import QtBot
+
+from sfumato.model_store import DownloadCancelled, DownloadProgress, ModelStoreError
+from sfumato.qt_bridge.model_tasks import ModelTasks
+
+
+def progress(n: int) -> DownloadProgress:
+    return DownloadProgress("m", "f", n, 10, 0, 0, 1, 1.0, 1.0)
+
+
+def test_progress_and_result_arrive_on_the_gui_thread(qtbot: QtBot, tmp_path: Path) -> None:
+    tasks = ModelTasks(offline_manager(tmp_path / "cache", CPU_16GB))
+    seen: list[tuple[str, object, bool]] = []
+    tasks.progress.connect(lambda k, p: seen.append((k, p.bytes_done, threading.current_thread() is
+                                                      threading.main_thread())))
+    worker: list[bool] = []
+    done: list[object] = []
+
+    def work(report: object, _cancel: threading.Event) -> str:
+        worker.append(threading.current_thread() is threading.main_thread())
+        for n in (3, 10):
+            report(progress(n))  # type: ignore[operator]
+        return "ok"
+
+    with qtbot.waitSignal(tasks.finished, timeout=5000) as blocker:
+        assert tasks.run("a", work, on_done=done.append)
+        assert not tasks.run("a", work)  # one task per key
+        assert tasks.is_running("a")
+    assert blocker.args == ["a", "ok"] and done == ["ok"]
+    assert worker == [False]
+    assert seen == [("a", 3, True), ("a", 10, True)]
+    assert not tasks.running()
+
+
+def test_failures_and_cancels_are_reported_apart(qtbot: QtBot, tmp_path: Path) -> None:
+    tasks = ModelTasks(offline_manager(tmp_path / "cache", CPU_16GB))
+    errors: list[BaseException] = []
+
+    def fail(_r: object, _c: threading.Event) -> None:
+        raise ModelStoreError("nope")
+
+    with qtbot.waitSignal(tasks.failed, timeout=5000) as blocker:
+        tasks.run("f", fail, on_error=errors.append)
+    assert blocker.args[0] == "f" and str(blocker.args[1]) == "nope" and errors == [blocker.args[1]]
+
+    def wait_for_cancel(_r: object, cancel: threading.Event) -> None:
+        cancel.wait(5)
+        raise DownloadCancelled("cancelled")
+
+    tasks.run("c", wait_for_cancel)
+    with qtbot.waitSignal(tasks.cancelled, timeout=5000) as blocker:
+        assert tasks.cancel("c") and not tasks.cancel("unknown")
+    assert blocker.args == ["c"]
+
+
+def test_shutdown_cancels_and_waits(qtbot: QtBot, tmp_path: Path) -> None:
+    tasks = ModelTasks(offline_manager(tmp_path / "cache", CPU_16GB))
+    stopped = threading.Event()
+
+    def long_work(_r: object, cancel: threading.Event) -> None:
+        cancel.wait(30)
+        stopped.set()
+        raise DownloadCancelled("cancelled")
+
+    tasks.run("long", long_work)
+    tasks.shutdown(timeout=5)
+    assert stopped.is_set()
