@@ -118,6 +118,23 @@ def test_the_menu_entry_opens_the_dialog(window: MainWindow, qtbot: QtBot, tmp_p
     services.dialog.close()
 
 
+def test_the_window_hears_when_models_change(
+    window: MainWindow, qtbot: QtBot, manager: ModelManager, dialogs: Dialogs
+) -> None:
+    services = services_for(window, lambda: manager)
+    dialog = services.show_manager()
+    qtbot.waitUntil(lambda: dialog.state is not None and not services.tasks.running(), timeout=TIMEOUT)
+    changes: list[bool] = []
+    services.models_changed.connect(lambda: changes.append(True))
+    services.tasks.verify("nothing", "tiny-sd")  # fails: not installed, nothing changed
+    qtbot.waitUntil(lambda: not services.tasks.running(), timeout=TIMEOUT)
+    assert changes == []
+    with qtbot.waitSignal(services.models_changed, timeout=TIMEOUT):
+        install(qtbot, dialog, "tiny-sd")
+    services.shutdown()
+    dialog.close()
+
+
 # ------------------------------------------------------------------ install
 def test_install_shows_progress_until_installed(
     qtbot: QtBot, dialog: ModelManagerDialog, hub: FakeHub

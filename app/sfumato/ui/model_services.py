@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QObject
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from sfumato.errors import UserFacingError
 from sfumato.model_store import ModelManager, Plan, starter_set
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.settings import save_settings
 from sfumato.ui.first_run_wizard import FirstRunWizard
-from sfumato.ui.model_manager_dialog import ModelManagerDialog
+from sfumato.ui.model_manager_dialog import IMPORT_TASK, ModelManagerDialog
 from sfumato.ui.model_state import StoreState, read_state
 
 if TYPE_CHECKING:
@@ -28,7 +28,13 @@ FIRST_RUN_TASK = "_first_run"
 
 
 class ModelServices(QObject):
-    """Owns the window's model manager, background tasks, dialog and wizard."""
+    """Owns the window's model manager, background tasks, dialog and wizard.
+
+    ``models_changed()`` is emitted after an install, repair, removal or import finished
+    (whichever window started it), so a model picker can list the installed models again.
+    """
+
+    models_changed = Signal()
 
     def __init__(self, window: MainWindow, make_manager: Callable[[], ModelManager] | None = None) -> None:
         super().__init__(window)
@@ -51,7 +57,12 @@ class ModelServices(QObject):
         """The background runner (and its manager), made on first use."""
         if self._tasks is None:
             self._tasks = ModelTasks(self._make_manager(), self)
+            self._tasks.finished.connect(self._task_finished)
         return self._tasks
+
+    def _task_finished(self, key: str, _result: object) -> None:
+        if not key.startswith("_") or key == IMPORT_TASK:
+            self.models_changed.emit()
 
     def show_manager(self) -> ModelManagerDialog:
         """Open (or raise) Models › Model Manager."""
