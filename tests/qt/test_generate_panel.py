@@ -83,6 +83,20 @@ def test_values_are_kept_in_the_settings_and_restored(qtbot: QtBot, tmp_path: Pa
     assert values.size == (640, 512)
 
 
+def test_the_remembered_model_comes_back_without_reading_it(qtbot: QtBot) -> None:
+    settings = Settings()
+    panel = PromptPanel(settings)
+    qtbot.addWidget(panel)
+    panel.set_models([_choice("flux", "flux-dev")])
+    panel.steps.setValue(9)
+    settings.generation["model"] = str(Path(__file__))  # any existing path: it is not opened
+    again = PromptPanel(settings)
+    qtbot.addWidget(again)
+    assert again.current_model is not None and again.current_model.label == "flux"
+    assert again.current_model.schedulers == schedulers.FLOW_SCHEDULERS
+    assert again.steps.value() == 9  # remembered values win over the model's defaults
+
+
 DRIVER = """
 import sys
 from PySide6.QtCore import QTimer
@@ -103,7 +117,7 @@ def finish():
     window.close()
     app.quit()
 
-QTimer.singleShot(800, finish)  # the model list has been read by now
+QTimer.singleShot(2000, finish)  # the model list has been read by now
 app.exec()
 """
 

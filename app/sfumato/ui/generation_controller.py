@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_MAX_SIDE = 768  # live previews are drawn from at most this many pixels a side
 NAME_CHARS = 28
+LIST_MODELS_AFTER_MS = 500
 
 
 def default_torch_threads() -> int:
@@ -169,8 +170,7 @@ class GenerationController(QObject):
         self.dock = QDockWidget("Generate", window)
         self.dock.setObjectName("generateDock")
         self.dock.setWidget(body)
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)  # no menu brings it back
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         window.splitDockWidget(self.dock, window.layers_dock, Qt.Orientation.Vertical)
 
@@ -178,8 +178,7 @@ class GenerationController(QObject):
         self.results_dock = QDockWidget("Results", window)
         self.results_dock.setObjectName("resultsDock")
         self.results_dock.setWidget(self.strip)
-        self.results_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                                      | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.results_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)  # Discard closes it
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.results_dock)
         self.results_dock.hide()
 
@@ -210,7 +209,7 @@ class GenerationController(QObject):
         self._mode_timer.setInterval(120)
         self._mode_timer.timeout.connect(self._show_mode)
         self._models_listed.connect(self.panel.set_models)
-        self.refresh_models()
+        QTimer.singleShot(LIST_MODELS_AFTER_MS, self.refresh_models)  # once the window is up
         self._show_mode()
 
     def _action(self, text: str, shortcut: str, slot: object) -> QAction:

@@ -3,6 +3,7 @@
 Defaults come from the catalog entry when the model is one (its model card's steps, CFG,
 scheduler and size), else from the family; a distilled "turbo" model gets few steps and no CFG.
 Listing reads manifests and scans the Hugging Face cache, so callers run it off the GUI thread.
+The model store (and huggingface_hub behind it) is imported on first use, not with the window.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sfumato.generation import schedulers as names
-from sfumato.model_store import InstalledModel, ModelManager, ModelStoreError
-from sfumato.model_store.checkpoint_family import file_family, folder_family
+
+if TYPE_CHECKING:
+    from sfumato.model_store import InstalledModel, ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,8 @@ class ModelChoice:
 
 
 def _catalog_defaults(manager: ModelManager, model: InstalledModel) -> Defaults | None:
+    from sfumato.model_store import ModelStoreError
+
     if model.model_id is None:
         return None
     try:
@@ -112,6 +117,8 @@ def _label(model: InstalledModel) -> str:
 
 def installed_choices(manager: ModelManager | None = None) -> list[ModelChoice]:
     """Every installed model the engine can be given, labelled, with its defaults."""
+    from sfumato.model_store import ModelManager
+
     manager = manager or ModelManager()
     choices = []
     for model in manager.installed():
@@ -127,6 +134,8 @@ def local_choice(path: Path) -> ModelChoice:
 
     Raises a :class:`~sfumato.model_store.ModelStoreError` if it is not a model Sfumato knows.
     """
+    from sfumato.model_store.checkpoint_family import file_family, folder_family
+
     family = folder_family(path) if path.is_dir() else file_family(path)
     name = path.name if path.is_dir() else path.stem
     return ModelChoice(name, str(path), family, family_defaults(family, name))

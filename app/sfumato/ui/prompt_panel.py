@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sfumato.model_store import ModelStoreError
+from sfumato.errors import UserFacingError
 from sfumato.settings import Settings
-from sfumato.ui.model_choices import ModelChoice, local_choice
+from sfumato.ui.model_choices import ModelChoice, family_defaults, local_choice
 from sfumato.ui.resources import icon
 
 log = logging.getLogger(__name__)
@@ -243,11 +243,11 @@ class PromptPanel(QWidget):
                                                   "Checkpoints (*.safetensors)")
         if not path:
             return
+        from sfumato.ui import error_dialog
+
         try:
             self.use_model_path(Path(path))
-        except ModelStoreError as exc:
-            from sfumato.ui import error_dialog
-
+        except UserFacingError as exc:  # the model store's errors: not a model it knows
             error_dialog.show_error(self, exc)
 
     def _model_index_changed(self, _index: int) -> None:
@@ -329,6 +329,8 @@ class PromptPanel(QWidget):
             "prompt": self.prompt.toPlainText(),
             "negative_prompt": self.negative.toPlainText(),
             "model": choice.path if choice is not None else None,
+            "model_label": choice.label if choice is not None else None,
+            "model_family": choice.family if choice is not None else None,
             "strength": self.strength.value(),
             "steps": self.steps.value(),
             "cfg": self.cfg.value(),
@@ -358,14 +360,15 @@ class PromptPanel(QWidget):
             self.auto_size.setChecked(bool(saved.get("auto_size", True)))
             model = saved.get("model")
             if isinstance(model, str) and model and Path(model).exists():
-                try:
-                    self._choices = [local_choice(Path(model))]
-                    with QSignalBlocker(self.model):  # keep the remembered steps, CFG, …
-                        self.model.addItem(self._choices[0].label, model)
-                        self.model.setCurrentIndex(0)
-                except ModelStoreError:
-                    self._choices = []
-                    self.model.clear()
+                # from what was remembered: reading the model (and importing the model store)
+                # would delay the window
+                family = saved.get("model_family") if isinstance(saved.get("model_family"), str) else None
+                label = saved.get("model_label")
+                label = label if isinstance(label, str) and label else Path(model).name
+                self._choices = [ModelChoice(label, model, family, family_defaults(family, label))]
+                with QSignalBlocker(self.model):  # keep the remembered steps, CFG, …
+                    self.model.addItem(label, model)
+                    self.model.setCurrentIndex(0)
             self._show_schedulers(keep=str(saved.get("scheduler", "")))
         finally:
             self._restoring = False
