@@ -104,3 +104,17 @@ def test_without_a_model_generate_says_what_to_do(window: MainWindow) -> None:
     assert window.generation.generate() is None
     assert "Choose a model" in window.generation.progress.error.text()
     assert not window.generation.service.busy
+
+
+def test_the_model_picker_lists_installed_models_after_the_window_comes_back(
+        qtbot: QtBot, window: MainWindow, tiny_sd: Path) -> None:
+    from sfumato.model_store import ModelManager
+
+    ModelManager().import_path(tiny_sd)  # as the model manager dialog's import does
+    controller = window.generation
+    controller.refresh_models()
+    qtbot.waitUntil(lambda: controller.panel.model.count() == 1, timeout=10_000)
+    choice = controller.panel.current_model
+    assert choice is not None and Path(choice.path) == tiny_sd.resolve()
+    assert choice.family == "sd15" and choice.defaults.size == 512
+    assert controller.panel.steps.value() == choice.defaults.steps  # its defaults were applied

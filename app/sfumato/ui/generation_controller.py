@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QVBoxLayout, QWidget
 
@@ -209,7 +209,13 @@ class GenerationController(QObject):
         self._mode_timer.setInterval(120)
         self._mode_timer.timeout.connect(self._show_mode)
         self._models_listed.connect(self.panel.set_models)
-        QTimer.singleShot(LIST_MODELS_AFTER_MS, self.refresh_models)  # once the window is up
+        self._list_timer = QTimer(self)  # list models once the window is up, and again when it is
+        self._list_timer.setSingleShot(True)  # activated (a model manager dialog may have closed)
+        self._list_timer.setInterval(LIST_MODELS_AFTER_MS)
+        self._list_timer.timeout.connect(self.refresh_models)
+        self._list_timer.start()
+        self._hooked_services: QObject | None = None
+        window.installEventFilter(self)
         self._show_mode()
 
     def _action(self, text: str, shortcut: str, slot: object) -> QAction:
@@ -246,8 +252,23 @@ class GenerationController(QObject):
     def _show_mode(self) -> None:
         self.panel.set_mode_text(describe_mode(self._w.doc, self._w.canvas.outpaint_frame))
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Relist the models when the window comes back to the front."""
+        if watched is self._w and event.type() == QEvent.Type.WindowActivate:
+            self._list_timer.start()
+        return False
+
+    def _hook_model_services(self) -> None:
+        """Relist after installs and removals, once the model manager has been opened."""
+        services = self._w.findChild(QObject, "modelServices")
+        signal = getattr(services, "models_changed", None)
+        if services is not None and signal is not None and services is not self._hooked_services:
+            signal.connect(self.refresh_models)
+            self._hooked_services = services
+
     def refresh_models(self) -> None:
         """List the installed models again (in the background) for the model picker."""
+        self._hook_model_services()
         def work() -> None:
             try:
                 choices = installed_choices()
