@@ -173,13 +173,16 @@ class GenerationController(QObject):
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)  # no menu brings it back
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         window.splitDockWidget(self.dock, window.layers_dock, Qt.Orientation.Vertical)
+        window.resizeDocks([self.dock, window.layers_dock], [body.sizeHint().height(), 2000],
+                           Qt.Orientation.Vertical)  # the panel's own height; the layers get the rest
 
         self.strip = ResultsStrip()
         self.results_dock = QDockWidget("Results", window)
         self.results_dock.setObjectName("resultsDock")
         self.results_dock.setWidget(self.strip)
         self.results_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)  # Discard closes it
-        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.results_dock)
+        window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.results_dock)  # under the canvas
         self.results_dock.hide()
 
         self.generate_action = self._action("Generate", "Ctrl+Return", lambda: self.generate())
@@ -307,8 +310,7 @@ class GenerationController(QObject):
         except UserFacingError as exc:
             self.progress.show_error(str(exc), exc.details)
             return None
-        prompt = " ".join(params.prompt.split())
-        label = f"{mode.title}: {prompt[:40] or '(no prompt)'} · seed {params.seed}"
+        label = f"{mode.title}: {layer_name(params.prompt, mode, params.seed)}"
         self.progress.clear_error()
         return self.service.submit(request, label, JobContext(doc, cap, params))
 
@@ -378,9 +380,10 @@ class GenerationController(QObject):
         self.batch = Batch(job, context, images, landings, [_rgba_image(lnd.rgba) for lnd in landings])
         captions = [f"seed {image.seed}" for image in images]
         thumbs = [_rgba_image(_with_alpha(image.pixels)) for image in images]
-        self.strip.show_batch(f"{context.capture.mode.title} — {job.label.split(': ', 1)[-1]}", thumbs,
-                              captions)
+        self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
+                              thumbs, captions)
         self.results_dock.show()
+        self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
         self._job_over(job)
 
     def _failed(self, job: GenerationJob, message: str, details: str) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -160,27 +160,34 @@ class PromptPanel(QWidget):
         model_row.addWidget(self.browse)
         layout.addLayout(model_row)
         layout.addWidget(self.mode_label)
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setHorizontalSpacing(8)
-        form.setVerticalSpacing(4)
-        form.addRow("Strength", self.strength)
-        form.addRow("Steps", self.steps)
-        form.addRow("CFG", self.cfg)
-        form.addRow("Scheduler", self.scheduler)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(4)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for row, pairs in enumerate(((("Strength", self.strength), ("Steps", self.steps)),
+                                     (("CFG", self.cfg), ("Batch", self.batch)))):
+            for column, (caption, widget) in enumerate(pairs):
+                grid.addWidget(QLabel(caption), row, 2 * column, right)
+                grid.addWidget(widget, row, 2 * column + 1)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.dice)
         seed_row.addWidget(self.seed_lock)
-        form.addRow("Seed", seed_row)
         size_row = QHBoxLayout()
         size_row.addWidget(self.auto_size)
-        size_row.addWidget(self.width_box)
+        size_row.addWidget(self.width_box, 1)
         size_row.addWidget(QLabel("×"))
-        size_row.addWidget(self.height_box)
-        form.addRow("Size", size_row)
-        form.addRow("Batch", self.batch)
-        layout.addLayout(form)
+        size_row.addWidget(self.height_box, 1)
+        for row, (caption, item) in enumerate((("Scheduler", self.scheduler), ("Seed", seed_row),
+                                               ("Size", size_row)), start=2):
+            grid.addWidget(QLabel(caption), row, 0, right)
+            if isinstance(item, QWidget):
+                grid.addWidget(item, row, 1, 1, 3)
+            else:
+                grid.addLayout(item, row, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        layout.addLayout(grid)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.variations_button, 1)

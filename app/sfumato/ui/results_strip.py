@@ -86,6 +86,7 @@ class ResultsStrip(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addLayout(body)
+        self.setMinimumHeight(THUMB + 72)  # the dock must not open collapsed under the canvas
 
     @property
     def count(self) -> int:
