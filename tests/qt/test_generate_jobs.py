@@ -118,3 +118,17 @@ def test_the_model_picker_lists_installed_models_after_the_window_comes_back(
     assert choice is not None and Path(choice.path) == tiny_sd.resolve()
     assert choice.family == "sd15" and choice.defaults.size == 512
     assert controller.panel.steps.value() == choice.defaults.steps  # its defaults were applied
+
+
+def test_a_pending_batch_shows_again_after_a_later_job_is_cancelled(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    _picture(window)
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+        gen.generate()
+    assert gen.batch is not None and window.canvas.overlay_image is gen.batch.overlays[0]
+    gen.panel.steps.setValue(200)
+    gen.service.progress.connect(lambda job, step, _t, _p: gen.service.cancel(job) if step == 2 else None)
+    with qtbot.waitSignal(gen.service.cancelled, timeout=JOB_TIMEOUT_MS):
+        gen.generate()
+    assert gen.batch is not None
+    assert window.canvas.overlay_image is gen.batch.overlays[0]  # the result again, not the last preview

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
 from PySide6.QtGui import QImage
 
 from sfumato.errors import UserFacingError
@@ -197,6 +197,9 @@ class InferenceService(QObject):
         self._relay.cancelled.connect(self._on_cancelled, queued)
         self._worker = _Worker(self._queue, self._relay, engine_factory or _default_engine, torch_threads)
         self._stopped = False
+        app = QCoreApplication.instance()
+        if app is not None:  # never leave a running QThread to be destroyed at exit
+            app.aboutToQuit.connect(self.shutdown)
 
     def configure(self, engine_factory: EngineFactory | None = None,
                   torch_threads: int | None = None) -> None:

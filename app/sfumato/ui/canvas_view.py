@@ -177,6 +177,11 @@ class CanvasView(QWidget):
         return self._overlay[1] if self._overlay is not None else None
 
     @property
+    def overlay_image(self) -> QImage | None:
+        """The overlay image shown, if any."""
+        return self._overlay[0] if self._overlay is not None else None
+
+    @property
     def outpaint_frame(self) -> Rect | None:
         """The outpaint frame in document pixels (may reach beyond the canvas), if drawn."""
         return self._frame

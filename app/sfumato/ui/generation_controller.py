@@ -357,7 +357,11 @@ class GenerationController(QObject):
         if self.service.running is None:
             self.cancel_action.setEnabled(False)
         context = self._context(job)
-        if context.doc is self._w.doc and self.batch is None:
+        if context.doc is not self._w.doc:
+            return
+        if self.batch is not None:
+            self._show_result(self.strip.current)  # the step previews had covered it
+        else:
             self._w.canvas.set_overlay(None)
 
     def _finished(self, job: GenerationJob, images: tuple[GeneratedImage, ...], _seeds: object) -> None:
