@@ -171,3 +171,24 @@ def test_txt2img_without_a_document_starts_one(
     assert window.doc is not None and (window.doc.width, window.doc.height) == (64, 64)
     gen.strip.discard_button.click()
     assert len(window.doc.layers) == 1 and gen.batch is None  # discarded: nothing added
+
+
+def test_variations_of_the_selected_region_land_on_it(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    doc = open_document(window, _picture_document())
+    doc.change_selection(lambda s: s.select_rect(16, 8, 48, 40), "Select")
+    gen.panel.batch.setValue(2)
+    before = doc.composite()
+    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+        window.menu_actions.by_name["variations"].trigger()  # Generate > Variations
+    assert gen.batch is not None and gen.batch.context.capture.mode is Mode.VARIATIONS
+    assert gen.strip.count == 2
+    window.menu_actions.by_name["next_result"].trigger()
+    assert gen.strip.current == 1
+    window.menu_actions.by_name["apply_result"].trigger()
+    layer = doc.layers[-1]
+    assert layer.content_bounds() == doc.selection.bounds()  # exactly the selected box
+    outside = np.ones(before.shape[:2], bool)
+    outside[8:40, 16:48] = False
+    np.testing.assert_array_equal(doc.composite()[outside], before[outside])
+    assert not window.menu_actions.by_name["apply_result"].isEnabled()  # the batch is done

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QImage, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMenu, QMenuBar, QVBoxLayout, QWidget
 
 from sfumato.document.document import Document, new_document
 from sfumato.document.geometry import Rect
@@ -157,6 +157,7 @@ class GenerationController(QObject):
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
         self.batch: Batch | None = None
         self._doc: Document | None = None
+        self._result_actions: list[QAction] = []
 
         self.panel = PromptPanel(window.settings)
         self.progress = GenerationProgress()
@@ -220,6 +221,41 @@ class GenerationController(QObject):
         self._hooked_services: QObject | None = None
         window.installEventFilter(self)
         self._show_mode()
+
+    def add_menu(self, bar: QMenuBar, by_name: dict[str, QAction]) -> QMenu:
+        """Put a Generate menu before Help (its actions also join ``by_name``, for F1)."""
+        menu = QMenu("&Generate", bar)
+        apply = QAction("&Apply Result as Layer", menu)
+        apply.setShortcut(QKeySequence("Ctrl+Shift+A"))
+        apply.triggered.connect(lambda _=False: self.apply(self.strip.current))
+        discard = QAction("&Discard Results", menu)
+        discard.triggered.connect(lambda _=False: self.discard())
+        previous = QAction("&Previous Result", menu)
+        previous.setShortcut(QKeySequence("Alt+Left"))
+        previous.triggered.connect(lambda _=False: self.strip.step(-1))
+        following = QAction("&Next Result", menu)
+        following.setShortcut(QKeySequence("Alt+Right"))
+        following.triggered.connect(lambda _=False: self.strip.step(+1))
+        for action in (self.generate_action, self.variations_action, self.cancel_action):
+            menu.addAction(action)
+        menu.addSeparator()
+        for action in (previous, following, apply, discard):
+            menu.addAction(action)
+        self._result_actions = [previous, following, apply, discard]
+        self._enable_result_actions()
+        by_name.update({"generate": self.generate_action, "variations": self.variations_action,
+                        "cancel_generation": self.cancel_action, "apply_result": apply,
+                        "previous_result": previous, "next_result": following})
+        help_menu = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
+        if help_menu is not None:
+            bar.insertMenu(help_menu, menu)
+        else:
+            bar.addMenu(menu)
+        return menu
+
+    def _enable_result_actions(self) -> None:
+        for action in self._result_actions:
+            action.setEnabled(self.batch is not None)
 
     def _action(self, text: str, shortcut: str, slot: object) -> QAction:
         action = QAction(text, self._w)
@@ -386,6 +422,7 @@ class GenerationController(QObject):
         thumbs = [_rgba_image(_with_alpha(image.pixels)) for image in images]
         self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
                               thumbs, captions)
+        self._enable_result_actions()
         self.results_dock.show()
         self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
         self._job_over(job)
@@ -473,6 +510,7 @@ class GenerationController(QObject):
     def discard(self) -> None:
         """Drop the batch in the strip (nothing was written to the document)."""
         self.batch = None
+        self._enable_result_actions()
         self.strip.clear()
         self.results_dock.hide()
         self._w.canvas.set_overlay(None)

@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
 
         self.generation = GenerationController(self)
         self.menu_actions = WindowActions(self)
+        self.generation.add_menu(self.menuBar(), self.menu_actions.by_name)
         self.autosave_failed.connect(
             lambda text: self.statusBar().showMessage(f"Autosave failed: {text}", 15000))
         self._autosave_timer = QTimer(self)

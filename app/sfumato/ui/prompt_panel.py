@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -96,7 +97,11 @@ class PromptPanel(QWidget):
         self.browse = QToolButton()
         self.browse.setText("…")
         self.browse.setToolTip("Use a local diffusers folder or .safetensors file")
-        self.browse.clicked.connect(self._browse)
+        self.browse.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        browse_menu = QMenu(self.browse)
+        browse_menu.addAction("Diffusers Model &Folder…", lambda: self._browse(folder=True))
+        browse_menu.addAction("&Checkpoint File (.safetensors)…", lambda: self._browse(folder=False))
+        self.browse.setMenu(browse_menu)
 
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeLabel")
@@ -243,10 +248,11 @@ class PromptPanel(QWidget):
             self.model.setCurrentIndex(existing)
         return choice
 
-    def _browse(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self, "Or choose a .safetensors checkpoint", "",
+    def _browse(self, folder: bool) -> None:
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Choose a diffusers model folder")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
                                                   "Checkpoints (*.safetensors)")
         if not path:
             return
