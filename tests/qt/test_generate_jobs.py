@@ -132,3 +132,26 @@ def test_a_pending_batch_shows_again_after_a_later_job_is_cancelled(
         gen.generate()
     assert gen.batch is not None
     assert window.canvas.overlay_image is gen.batch.overlays[0]  # the result again, not the last preview
+
+
+def test_out_of_memory_reaches_the_person_as_a_short_message(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
+    import torch
+
+    from sfumato.inference import Engine, profile_for
+
+    class NoMemory(Engine):
+        def _invoke(self, pipe: object, kwargs: dict[str, object]) -> object:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    gen.service.configure(lambda: NoMemory(profile_for("cpu")))
+    doc = _picture(window)
+    before = doc.composite()
+    layers, steps = len(doc.layers), len(doc.history)
+    with qtbot.waitSignal(gen.service.failed, timeout=JOB_TIMEOUT_MS) as failed:
+        gen.generate()
+    message = failed.args[1]
+    assert "memory" in message and "smaller" in message  # says what to do
+    assert gen.progress.error.isVisible() and gen.batch is None
+    assert (len(doc.layers), len(doc.history)) == (layers, steps)
+    np.testing.assert_array_equal(doc.composite(), before)
