@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+
 from sfumato.document.atomic import DiskFullError, SaveError, atomic_write
 
 OLD = b"the previous contents\n" * 100

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from sfumato.document import autosave
 from sfumato.document.atomic import DiskFullError
 from sfumato.document.autosave import (

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
+
 from sfumato.document.document import MAX_SIDE, Document, new_document
 from sfumato.document.image_io import (
     MAX_IMAGE_PIXELS,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
+
 from sfumato.document import ora
 from sfumato.document.atomic import DiskFullError
 from sfumato.document.document import MAX_SIDE, Document, new_document
