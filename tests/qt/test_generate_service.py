@@ -74,7 +74,7 @@ def test_an_unexpected_engine_error_is_reported_and_the_thread_goes_on(qtbot: Qt
     with qtbot.waitSignal(service.finished, timeout=10_000):
         service.submit(_request(), "after")
     service.shutdown()
-    assert not service._worker.isRunning()
+    assert not service._worker.is_alive()
 
 
 def test_a_job_cancelled_while_queued_never_starts(qtbot: QtBot) -> None:
@@ -88,3 +88,41 @@ def test_a_job_cancelled_while_queued_never_starts(qtbot: QtBot) -> None:
     qtbot.waitUntil(lambda: not service.busy, timeout=10_000)
     assert started == [first] and second.state is JobState.CANCELLED
     service.shutdown()
+
+
+STUCK_DRIVER = """
+import sys, threading, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from sfumato.generation.requests import Txt2ImgRequest
+from sfumato.qt_bridge.inference_thread import InferenceService
+
+class SlowStep:
+    model = None
+    def run(self, request, on_step, cancel):
+        time.sleep(30)  # one very long step that never looks at cancel
+
+app = QApplication(sys.argv[:1])
+service = InferenceService(SlowStep)
+service.submit(Txt2ImgRequest(model="/nowhere", prompt="x", width=64, height=64), "slow")
+
+def leave():
+    service.shutdown(wait_ms=200)
+    print("SHUTDOWN", flush=True)
+    app.quit()
+
+QTimer.singleShot(300, leave)
+app.exec()
+"""
+
+
+def test_quitting_during_a_long_step_exits_cleanly() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", STUCK_DRIVER], env=env, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr  # a running QThread destroyed at exit would abort
+    assert "SHUTDOWN" in result.stdout

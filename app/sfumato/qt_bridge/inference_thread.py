@@ -1,4 +1,4 @@
-"""The in-process inference thread: one long-lived QThread that owns the engine, and its queue.
+"""The in-process inference thread: one long-lived thread that owns the engine, and its queue.
 
 The GUI submits frozen requests to :class:`InferenceService`; the thread runs them one at a
 time and reports back through signals, which the service re-emits on the GUI thread (so
@@ -8,6 +8,11 @@ are imported on the worker thread when the first job runs, never on the GUI thre
 Job state lives on the GUI thread: the worker only reports what happened, and the service moves
 each job through :class:`~sfumato.generation.jobs.JobState`, ignoring late reports about a job
 that already ended (a queued job cancelled just as the worker picked it up, say).
+
+The worker is a daemon ``threading.Thread`` rather than a QThread: a CPU step can take longer
+than anyone waits at exit, and Qt aborts the process when a running QThread is destroyed, while
+Python simply abandons a daemon thread. Its signals reach the GUI thread through queued
+connections either way.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtGui import QImage
 
 from sfumato.errors import UserFacingError
@@ -34,7 +39,6 @@ from sfumato.generation.requests import GenerationRequest
 log = logging.getLogger(__name__)
 
 _job_ids = itertools.count(1)
-_leaked_threads: list[QThread] = []  # threads still busy at shutdown: never destroyed while running
 
 
 @dataclass(eq=False)
@@ -94,13 +98,12 @@ def _default_engine() -> Any:
     return Engine()
 
 
-class _Worker(QThread):
+class _Worker(threading.Thread):
     """Takes jobs off the queue and runs them on the engine, one at a time."""
 
     def __init__(self, jobs: queue.Queue[GenerationJob | None], relay: _Relay,
                  engine_factory: EngineFactory, torch_threads: int | None) -> None:
-        super().__init__()
-        self.setObjectName("sfumato-inference")
+        super().__init__(name="sfumato-inference", daemon=True)
         self._jobs = jobs
         self._relay = relay
         self._engine_factory = engine_factory
@@ -198,13 +201,13 @@ class InferenceService(QObject):
         self._worker = _Worker(self._queue, self._relay, engine_factory or _default_engine, torch_threads)
         self._stopped = False
         app = QCoreApplication.instance()
-        if app is not None:  # never leave a running QThread to be destroyed at exit
+        if app is not None:  # stop taking jobs and cancel the running one at exit
             app.aboutToQuit.connect(self.shutdown)
 
     def configure(self, engine_factory: EngineFactory | None = None,
                   torch_threads: int | None = None) -> None:
         """Change how the engine is made (tests, benchmarks); only before the first job runs."""
-        if self._worker.isRunning():
+        if self._worker.is_alive():
             raise RuntimeError("the inference thread has already started")
         if engine_factory is not None:
             self._worker._engine_factory = engine_factory
@@ -238,7 +241,7 @@ class InferenceService(QObject):
             raise RuntimeError("the inference service has been shut down")
         job = GenerationJob(request, label, context)
         self._jobs.append(job)
-        if not self._worker.isRunning():
+        if not self._worker.is_alive():
             self._worker.start()
         self._queue.put(job)
         self.queued.emit(job)
@@ -267,9 +270,10 @@ class InferenceService(QObject):
         self._stopped = True
         self.cancel_all()
         self._queue.put(None)
-        if self._worker.isRunning() and not self._worker.wait(wait_ms):
-            log.warning("the inference thread is still busy at shutdown; leaving it to finish")
-            _leaked_threads.append(self._worker)
+        if self._worker.is_alive():
+            self._worker.join(wait_ms / 1000)
+            if self._worker.is_alive():
+                log.warning("the inference thread is still in a step at shutdown; leaving it behind")
 
     # ------------------------------------------------------- worker → GUI thread
     def _end(self, job: GenerationJob, state: JobState) -> None:
