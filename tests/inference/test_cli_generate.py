@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from safetensors.numpy import save_file
 
 from sfumato.cli import main
 from sfumato.generation.metadata import parse_parameters, read_parameters
@@ -107,6 +107,7 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
         "truncated": tmp_path / "cut.safetensors",
         "incomplete": tmp_path / "incomplete",
         "text": tmp_path / "notes.txt",
+        "no_config": tmp_path / "lonely.safetensors",
         "small_mask": _png(tmp_path / "small.png", np.zeros((10, 10), np.uint8)),
         "empty_mask": _png(tmp_path / "blank.png", np.zeros(source.shape[:2], np.uint8)),
     }
@@ -120,6 +121,8 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
         (tiny_models["sd15"] / "model_index.json").read_text()
     )
     bad["text"].write_text("not an image")
+    flux = {"img_in.weight": (8, 64), "double_blocks.0.img_attn.qkv.weight": (4,)}  # no shipped config
+    save_file({key: np.zeros(shape, np.float16) for key, shape in flux.items()}, str(bad["no_config"]))
     return bad
 
 
@@ -149,7 +152,6 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
 )
 def test_bad_input_exits_2_with_one_error_line(
     tiny_models: dict[str, Path],
-    tiny_single_file: Path,
     tmp_path: Path,
     source: np.ndarray,
     image: Path,
@@ -159,7 +161,6 @@ def test_bad_input_exits_2_with_one_error_line(
     message: str,
 ) -> None:
     bad = _write_bad_inputs(tmp_path, tiny_models, source)
-    bad["no_config"] = Path(shutil.copy(tiny_single_file, tmp_path / "lonely.safetensors"))
     out = tmp_path / "o.png"
     model = tiny_models["sd15"]
     argv = {

@@ -12,6 +12,7 @@ from safetensors.numpy import save_file
 
 from sfumato.inference import Family, ModelError, UnsupportedError
 from sfumato.inference.model_files import detect_model, model_hash, resolve_model
+from sfumato.model_store import ModelManager
 
 
 @pytest.mark.parametrize(
@@ -50,30 +51,50 @@ ATTN_K = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k
 
 
 @pytest.mark.parametrize(
-    ("shapes", "family", "inpaint_only"),
+    ("shapes", "family", "inpaint_only", "store_family"),
     [
-        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 768)}, Family.SD1, False),
-        ({UNET_IN: (320, 9, 3, 3), ATTN_K: (320, 768)}, Family.SD1, True),
-        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 1024)}, Family.SD2, False),
+        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 768)}, Family.SD1, False, "sd15"),
+        ({UNET_IN: (320, 9, 3, 3), ATTN_K: (320, 768)}, Family.SD1, True, "sd15-inpainting"),
+        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 1024)}, Family.SD2, False, "sd2"),
         (
             {UNET_IN: (320, 4, 3, 3), "conditioner.embedders.1.model.ln_final.weight": (1280,)},
             Family.SDXL,
             False,
+            "sdxl",
         ),
-        ({"model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight": (4, 4)}, Family.SD3, False),
-        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 64)}, Family.FLUX, False),
-        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 384)}, Family.FLUX, True),
+        ({"model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight": (4, 4)}, Family.SD3, False, None),
+        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 64)}, Family.FLUX, False, None),
+        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 384)}, Family.FLUX, True, None),
     ],
 )
 def test_single_file_family(
-    tmp_path: Path, shapes: dict[str, tuple[int, ...]], family: Family, inpaint_only: bool
+    tmp_path: Path,
+    shapes: dict[str, tuple[int, ...]],
+    family: Family,
+    inpaint_only: bool,
+    store_family: str | None,
 ) -> None:
+    """Families with a config the store ships get it; the others have none (and are refused)."""
     info = detect_model(_single_file(tmp_path / "model.safetensors", shapes))
     assert (info.family, info.inpaint_only, info.single_file) == (family, inpaint_only, True)
-    assert info.config_dir is None
+    if store_family is None:
+        assert info.config_dir is None
+    else:
+        assert info.config_dir == ModelManager().single_file_config(store_family)
+        assert info.config_dir is not None and (info.config_dir / "model_index.json").is_file()
+
+
+def test_a_lone_sd15_file_gets_the_stores_sd15_config(tmp_path: Path) -> None:
+    path = _single_file(tmp_path / "mine.safetensors", {UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 768)})
+    config_dir = detect_model(path).config_dir
+    assert config_dir is not None and config_dir.name == "sd15"
+    assert config_dir == ModelManager().single_file_config("sd15")
+    unet = json.loads((config_dir / "unet" / "config.json").read_text())
+    assert (unet["in_channels"], unet["cross_attention_dim"]) == (4, 768)
 
 
 def test_single_file_picks_up_its_config_folder(tmp_path: Path) -> None:
+    """A ``<stem>.config`` folder beside the file wins over the store's shipped config."""
     path = _single_file(tmp_path / "mine.safetensors", {UNET_IN: (320, 4, 3, 3)})
     (tmp_path / "mine.config").mkdir()
     assert detect_model(path).config_dir == tmp_path / "mine.config"

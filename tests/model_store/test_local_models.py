@@ -59,6 +59,14 @@ SDXL_SHAPES = {LDM + "input_blocks.0.0.weight": (1, 4, 1, 1), LDM + "label_emb.0
             "flux-schnell",
         ),
         ({"clip_txt_mapper.weight": (1,)}, "cascade"),
+        ({"down_blocks.1.0.channelwise.0.weight": (1,)}, "cascade"),  # stage B
+        # the shapes the engine also knows: SGM-layout SDXL, SD3 Medium, other FLUX key names
+        ({**SD15_SHAPES, "conditioner.embedders.1.model.ln_final.weight": (1,)}, "sdxl"),
+        (
+            {"x_embedder.proj.weight": (1536, 1), "joint_blocks.0.x_block.attn.qkv.weight": (1,)},
+            "sd35-medium",
+        ),
+        ({"img_in.weight": (1, 384), "double_blocks.0.img_attn.norm.key_norm.scale": (1,)}, "flux-fill"),
     ],
 )
 def test_family_from_tensor_names_and_shapes(tmp_path: Path, shapes: dict, family: str) -> None:

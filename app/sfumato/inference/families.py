@@ -1,8 +1,8 @@
 """Model families: what each one is, how big it works, and how to recognise it.
 
-Detection reads only small files (``model_index.json``, component ``config.json``) or the
-tensor names and shapes of a single ``.safetensors`` file; weights are never loaded here and
-this module does not import torch.
+Folders are recognised from small files (``model_index.json``, component ``config.json``);
+single files by the model store's detector, whose family ids :data:`STORE_FAMILIES` maps to the
+engine's. Weights are never loaded here and this module does not import torch.
 """
 
 from __future__ import annotations
@@ -70,6 +70,23 @@ class ModelInfo:
         return TRAITS[self.family]
 
 
+STORE_FAMILIES: dict[str, tuple[Family, bool]] = {
+    "sd15": (Family.SD1, False),
+    "sd15-inpainting": (Family.SD1, True),
+    "sd2": (Family.SD2, False),
+    "sd2-inpainting": (Family.SD2, True),
+    "sdxl": (Family.SDXL, False),
+    "sdxl-inpainting": (Family.SDXL, True),
+    "sd35-medium": (Family.SD3, False),
+    "sd35-large": (Family.SD3, False),
+    "flux-dev": (Family.FLUX, False),
+    "flux-schnell": (Family.FLUX, False),
+    "flux-fill": (Family.FLUX, True),
+    "cascade": (Family.STABLE_CASCADE, False),
+}
+"""The model store's family ids (what it detects in a single file) → engine family, inpaint-only."""
+
+
 def family_from_pipeline_class(class_name: str) -> Family | None:
     """The family a diffusers pipeline class name belongs to (SD1 for every plain SD pipeline)."""
     if class_name.startswith(("StableCascade", "Wuerstchen")):
@@ -90,34 +107,3 @@ def sd_family_from_unet(config: dict[str, object]) -> Family:
     if config.get("use_linear_projection") or config.get("cross_attention_dim") == 1024:
         return Family.SD2
     return Family.SD1
-
-
-def family_from_tensors(shapes: dict[str, list[int]]) -> tuple[Family, bool] | None:
-    """Family and inpaint-only flag from a single file's tensor names and shapes, if recognisable.
-
-    Knows the original (LDM/BFL/SAI) key layouts the community distributes checkpoints in.
-    """
-    keys = shapes.keys()
-    flux_in = next((k for k in keys if k.endswith("img_in.weight")), None)
-    if flux_in is not None and any("double_blocks." in k for k in keys):
-        return Family.FLUX, shapes[flux_in][-1] == 384
-    if any("joint_blocks." in k for k in keys):
-        return Family.SD3, False
-    if any(k.startswith(("clip_txt_mapper", "clip_txt_pooled_mapper")) or ".channelwise." in k for k in keys):
-        return Family.STABLE_CASCADE, False
-    conv_in = shapes.get("model.diffusion_model.input_blocks.0.0.weight")
-    if conv_in is None:
-        return None
-    inpaint = len(conv_in) == 4 and conv_in[1] == 9
-    if any(k.startswith("conditioner.embedders.") for k in keys) or any(
-        k.startswith("model.diffusion_model.label_emb.") for k in keys
-    ):
-        return Family.SDXL, inpaint
-    context = next(
-        (v for k, v in shapes.items() if k.endswith("attn2.to_k.weight") and len(v) == 2), None
-    )
-    if any(k.startswith("cond_stage_model.model.") for k in keys) or (
-        context is not None and context[1] == 1024
-    ):
-        return Family.SD2, inpaint
-    return Family.SD1, inpaint

@@ -1,7 +1,9 @@
 """Reading model files without loading weights: resolution, validation, detection, hashing.
 
-Pickle checkpoints (``.ckpt``, ``.pt``, ``.pth``, ``.bin``) are refused and never opened: they
-can run code when unpickled. No torch here.
+Pickle refusal, safetensors headers and single-file family detection are the model store's
+(:mod:`sfumato.model_store.checkpoint_family`); this module raises its refusals as the engine's
+:class:`ModelError`. The store is imported on first use, so ``import sfumato.inference`` stays
+cheap. No torch here.
 """
 
 from __future__ import annotations
@@ -9,20 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-
-from safetensors import SafetensorError, safe_open
 
 from sfumato.inference.errors import ModelError, UnsupportedError
 from sfumato.inference.families import (
+    STORE_FAMILIES,
     Family,
     ModelInfo,
     family_from_pipeline_class,
-    family_from_tensors,
     sd_family_from_unet,
 )
 
-PICKLE_SUFFIXES = frozenset({".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"})
 SINGLE_FILE_CONFIG_SUFFIX = ".config"
 """A folder ``<stem>.config`` next to ``<stem>.safetensors`` holds its diffusers configuration."""
 
@@ -39,12 +40,34 @@ def resolve_model(reference: str) -> Path:
     return path
 
 
-def _refuse_pickle(path: Path) -> None:
-    if path.suffix.lower() in PICKLE_SUFFIXES:
+@contextmanager
+def _store_refusals(path: Path) -> Iterator[None]:
+    """Raise the model store's refusals of ``path`` as :class:`ModelError`."""
+    from sfumato.model_store import InvalidCheckpointError, ModelStoreError
+
+    try:
+        yield
+    except InvalidCheckpointError as exc:  # the store's only one while reading a header
         raise ModelError(
-            f"{path.name} is a pickle checkpoint, which can run code when opened; Sfumato only "
-            "loads .safetensors. Convert it to .safetensors first."
-        )
+            f"{path.name} is not a complete .safetensors file (truncated or damaged download?): "
+            f"{exc.__cause__ or exc}"
+        ) from exc
+    except ModelStoreError as exc:  # a pickle checkpoint, or tensors of no known family
+        raise ModelError(str(exc), exc.details) from exc
+
+
+def _refuse_pickle(path: Path) -> None:
+    from sfumato.model_store.checkpoint_family import refuse_pickle
+
+    with _store_refusals(path):
+        refuse_pickle(path)
+
+
+def _tensor_shapes(path: Path) -> dict[str, list[int]]:
+    from sfumato.model_store.checkpoint_family import tensor_shapes
+
+    with _store_refusals(path):
+        return tensor_shapes(path)
 
 
 def _read_json(path: Path) -> dict[str, object]:
@@ -55,17 +78,6 @@ def _read_json(path: Path) -> dict[str, object]:
     if not isinstance(data, dict):
         raise ModelError(f"The model file {path.name} is not a JSON object.")
     return data
-
-
-def tensor_shapes(path: Path) -> dict[str, list[int]]:
-    """Every tensor's name and shape in a ``.safetensors`` file (header only, no weights)."""
-    try:
-        with safe_open(str(path), framework="numpy") as handle:
-            return {key: list(handle.get_slice(key).get_shape()) for key in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError) as exc:
-        raise ModelError(
-            f"{path.name} is not a complete .safetensors file (truncated or damaged download?): {exc}"
-        ) from exc
 
 
 def _check_component(folder: Path, name: str) -> None:
@@ -86,7 +98,7 @@ def _check_component(folder: Path, name: str) -> None:
             _refuse_pickle(file)
         raise ModelError(f"The model folder {folder.name} is incomplete: '{name}' has no weights.")
     for file in weights:
-        tensor_shapes(file)
+        _tensor_shapes(file)
 
 
 def _detect_folder(folder: Path) -> ModelInfo:
@@ -120,30 +132,38 @@ def _detect_folder(folder: Path) -> ModelInfo:
 
 
 def _detect_file(path: Path) -> ModelInfo:
+    from sfumato.model_store import ModelManager
+    from sfumato.model_store.checkpoint_family import file_family
+
     _refuse_pickle(path)
     if path.suffix.lower() != ".safetensors":
         raise ModelError(f"{path.name} is not a model: give a diffusers folder or a .safetensors file.")
-    detected = family_from_tensors(tensor_shapes(path))
-    if detected is None:
-        raise ModelError(f"{path.name} is not a checkpoint of a model family Sfumato knows.")
-    family, inpaint_only = detected
+    with _store_refusals(path):
+        store_family = file_family(path)
+    family, inpaint_only = STORE_FAMILIES[store_family]
     if family is Family.STABLE_CASCADE:
         raise UnsupportedError(
             f"{path.name} is a Stable Cascade checkpoint. Its diffusers pipelines are deprecated "
             "and Sfumato does not run them; use an SDXL, SD3 or FLUX model instead."
         )
     config = path.with_name(path.stem + SINGLE_FILE_CONFIG_SUFFIX)
-    config_dir = config if config.is_dir() else None
+    config_dir = config if config.is_dir() else ModelManager().single_file_config(store_family)
     return ModelInfo(path, family, inpaint_only, single_file=True, config_dir=config_dir)
 
 
 def detect_model(path: Path) -> ModelInfo:
-    """Recognise the model at ``path`` (folder or file) and check it is complete and loadable."""
+    """Recognise the model at ``path`` (folder or file) and check it is complete and loadable.
+
+    A single file's ``config_dir`` is its ``<stem>.config`` folder if there is one, else the
+    config the model store ships for its family (SD 1.x, SD 2.x, SDXL and their inpainting
+    versions), else ``None``.
+    """
     return _detect_folder(path) if path.is_dir() else _detect_file(path)
 
 
 def check_loadable_offline(info: ModelInfo) -> None:
-    """Refuse a single file without its ``<stem>.config`` folder.
+    """Refuse a single file without a config folder: neither its ``<stem>.config`` folder nor
+    one the model store ships for its family.
 
     Without a local config, diffusers 0.42.1 ``from_single_file`` fetches one from the Hub even
     with ``local_files_only=True``; the engine never touches the network.

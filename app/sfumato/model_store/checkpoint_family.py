@@ -41,13 +41,19 @@ def tensor_shapes(path: Path) -> dict[str, list[int]]:
 
 
 def family_from_tensors(shapes: dict[str, list[int]]) -> str | None:
-    """The catalog family id whose architecture these tensors have, or ``None``."""
+    """The catalog family id whose architecture these tensors have, or ``None``.
+
+    Knows the original (LDM/SGM, SAI, BFL) layouts checkpoints are shared in, and diffusers-layout
+    FLUX transformers. The engine detects single files with this function too.
+    """
     unet_in = shapes.get(_LDM + "input_blocks.0.0.weight")
     if unet_in is not None:
-        inpaint = "-inpainting" if unet_in[1] == 9 else ""
+        inpaint = "-inpainting" if len(unet_in) == 4 and unet_in[1] == 9 else ""
         label_emb = shapes.get(_LDM + "label_emb.0.0.weight")
         if label_emb is not None:
             return "sdxl" + inpaint if label_emb[1] == 2816 else None  # 2560: the refiner
+        if any(k.startswith("conditioner.embedders.") for k in shapes):  # SGM layout: SDXL's
+            return "sdxl" + inpaint
         # SD 2 has 1024-wide text features (OpenCLIP-H); the engine decides the same way
         context = next(
             (
@@ -59,23 +65,24 @@ def family_from_tensors(shapes: dict[str, list[int]]) -> str | None:
         )
         openclip = any(k.startswith("cond_stage_model.model.") for k in shapes)
         return ("sd2" if openclip or (context and context[1] == 1024) else "sd15") + inpaint
-    for prefix in ("", _LDM):
-        embed = shapes.get(prefix + "x_embedder.proj.weight")
-        if embed is not None and prefix + "joint_blocks.0.x_block.attn.qkv.weight" in shapes:
-            if embed[0] == 2432:
-                return "sd35-large"
-            if embed[0] == 1536 and prefix + "joint_blocks.0.x_block.attn2.qkv.weight" in shapes:
-                return "sd35-medium"
-            return None
-        img_in = shapes.get(prefix + "img_in.weight")
-        if img_in is not None and prefix + "double_blocks.0.img_attn.qkv.weight" in shapes:
-            return _flux(img_in[1], prefix + "guidance_in.in_layer.weight" in shapes)
+    if any("joint_blocks." in k for k in shapes):
+        return _sd3(shapes)
+    img_in = next((v for k, v in shapes.items() if k.endswith("img_in.weight")), None)
+    if img_in is not None and any("double_blocks." in k for k in shapes):
+        return _flux(img_in[-1], any(k.endswith("guidance_in.in_layer.weight") for k in shapes))
     x_embedder = shapes.get("x_embedder.weight")
     if x_embedder is not None and "single_transformer_blocks.0.attn.to_q.weight" in shapes:
         return _flux(x_embedder[1], "time_text_embed.guidance_embedder.linear_1.weight" in shapes)
-    if "clip_txt_mapper.weight" in shapes or "effnet_mapper.0.weight" in shapes:
+    cascade = ("clip_txt_mapper", "clip_txt_pooled_mapper", "effnet_mapper")  # stage C, stage B
+    if any(k.startswith(cascade) or ".channelwise." in k for k in shapes):
         return "cascade"
     return None
+
+
+def _sd3(shapes: dict[str, list[int]]) -> str:
+    """SD 3.5 Large by its width; everything else (SD3 Medium too, as for folders) is Medium."""
+    embed = next((v for k, v in shapes.items() if k.endswith("x_embedder.proj.weight")), None)
+    return "sd35-large" if embed is not None and embed[0] == 2432 else "sd35-medium"
 
 
 def _flux(in_features: int, has_guidance: bool) -> str | None:
