@@ -1,4 +1,5 @@
-"""The engine's tiny models, served by the fake hub, installed, then recognised by the engine."""
+"""The engine's tiny models, served by the fake hub or imported, then recognised and run by the
+engine, by path or by catalog id, key or repo."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fake_hub import FakeHub, Repo
 
+from sfumato.cli import main
 from sfumato.inference.families import Family
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.tiny_models import build_sd15, export_single_file
@@ -33,3 +36,45 @@ def test_a_tiny_sd15_goes_from_the_hub_to_the_engine(
         f"{hub.url}/files/tiny.safetensors", hashlib.sha256(single.read_bytes()).hexdigest()
     )
     assert url_model.family == "sd15" and url_model.path.read_bytes() == single.read_bytes()
+
+
+def _generate(model: str, out: Path) -> list[str]:
+    return ["generate", "--model", model, "--prompt", "a boat", "--steps", "2", "--seed", "3",
+            "--width", "64", "--height", "64", "--out", str(out)]  # fmt: skip
+
+
+def test_generate_runs_an_imported_model_by_its_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (model,) = ModelManager().import_path(build_sd15(tmp_path / "tiny-sd15"))
+    assert model.key == "local:tiny-sd15"
+    assert main(_generate(model.key, tmp_path / "out.png")) == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file()
+
+
+def test_generate_runs_an_installed_catalog_id(
+    make_manager: Callable[..., ModelManager],
+    hub: FakeHub,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder = build_sd15(tmp_path / "tiny-sd15")
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    hub.repos["fake/tiny-sd"] = Repo(files=files)
+    assert main(_generate("tiny-sd", tmp_path / "before.png")) == 2
+    assert "tiny-sd is not installed: run `sfumato models download tiny-sd`" in capsys.readouterr().err
+
+    make_manager().install("tiny-sd", variant="fp32")
+    assert main(_generate("tiny-sd", tmp_path / "out.png")) == 0, capsys.readouterr().err
+    assert main(_generate("tiny-sd@fp32", tmp_path / "again.png")) == 0, capsys.readouterr().err
+    assert (tmp_path / "out.png").is_file() and (tmp_path / "again.png").is_file()
+
+
+def test_generate_with_an_unknown_id_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_generate("no-such-model", tmp_path / "out.png")) == 2
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
+    assert "'no-such-model' is not a catalog id" in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()

@@ -38,7 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="generate images headlessly",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
-    parser.add_argument("--model", required=True, help="a diffusers folder or a .safetensors file")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="a catalog id (sd15, sdxl-base@fp16), an installed model's key or org/name, "
+        "a diffusers folder or a .safetensors file",
+    )
     parser.add_argument("--prompt", required=True)
     parser.add_argument("--negative", default="", help="negative prompt")
     parser.add_argument("--image", type=Path, help="source image (img2img, inpaint, outpaint, variations)")

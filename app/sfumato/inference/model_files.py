@@ -31,13 +31,24 @@ SINGLE_FILE_CONFIG_SUFFIX = ".config"
 def resolve_model(reference: str) -> Path:
     """The local path a model reference names.
 
-    Today a reference is a diffusers folder or a single ``.safetensors`` file; catalog ids are
-    resolved here once the model store provides them.
+    An existing diffusers folder or ``.safetensors`` file is used as it is; anything else is
+    resolved by the model store (a catalog id, ``id@variant``, an installed ``org/name`` or key).
     """
     path = Path(reference).expanduser()
-    if not path.exists():
-        raise ModelError(f"Model not found: {reference}. Give a diffusers folder or a .safetensors file.")
-    return path
+    if path.exists():
+        return path
+    from sfumato.model_store import InvalidCheckpointError, ModelStoreError
+    from sfumato.model_store import resolve_model as store_resolve
+
+    try:
+        return store_resolve(reference)
+    except InvalidCheckpointError as exc:  # a path that does not exist
+        raise ModelError(
+            f"Model not found: {reference}. Give a diffusers folder, a .safetensors file or an "
+            "installed model (`sfumato models list`)."
+        ) from exc
+    except ModelStoreError as exc:
+        raise ModelError(str(exc), exc.details) from exc
 
 
 @contextmanager
