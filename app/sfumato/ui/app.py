@@ -108,6 +108,9 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+FIRST_RUN_DELAY_MS = 800
+
+
 def run_app(argv: Sequence[str]) -> int:
     """Open the main window and run until it closes; returns the exit status."""
     args = _parse(argv)
@@ -135,11 +138,16 @@ def run_app(argv: Sequence[str]) -> int:
     install_excepthook(window)
     window.show()
 
-    def start() -> None:
-        offer_recovery(window, directory)
-        from sfumato.ui.model_services import services_for  # after the window is up
+    def offer_first_run() -> None:
+        # the model store pulls in huggingface_hub (~0.5 s of imports on this thread): only
+        # once the window has been on screen for a moment, never on the launch path
+        from sfumato.ui.model_services import services_for
 
         services_for(window).offer_first_run()
+
+    def start() -> None:
+        offer_recovery(window, directory)
+        QTimer.singleShot(FIRST_RUN_DELAY_MS, offer_first_run)
         files = [p for p in args.files if p.exists()]
         missing = [p for p in args.files if not p.exists()]
         if files:
