@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
+from fake_hub import FakeHub, Repo
 from store_helpers import SD15_SHAPES, write_checkpoint
 
 from sfumato.cli import main
@@ -69,6 +69,35 @@ def test_download_list_verify_repair_remove(
     assert run(capsys, "remove", "tiny-sd")[:2] == (0, "tiny-sd@fp16: removed\n")
     code, _, err = run(capsys, "remove", "tiny-sd")
     assert code == 2 and err == "error: tiny-sd is not installed: run `sfumato models download tiny-sd`.\n"
+
+
+def test_a_preview_decoder_downloads_and_lists_apart_from_the_models(
+    env: FakeHub, test_catalog: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads((test_catalog / "catalog.json").read_text())
+    data["preview_decoders"] = [
+        {
+            "id": "tiny-taesd",
+            "name": "tiny TAESD",
+            "families": ["sd15"],
+            "source": {"role": "main", "repo": "fake/taesd", "revision": "main"},
+            "licence": {"name": "MIT", "url": "https://example.org/taesd"},
+        }
+    ]
+    (test_catalog / "catalog.json").write_text(json.dumps(data))
+    env.repos["fake/taesd"] = Repo(
+        files={"config.json": b"{}", "diffusion_pytorch_model.safetensors": b"\0" * 1000}
+    )
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and "tiny-taesd" in out.split("preview decoders")[1].split("installed")[0]
+
+    code, out, _ = run(capsys, "download", "tiny-taesd")
+    assert code == 0 and out.startswith("tiny-taesd: installed at ")
+
+    code, out, _ = run(capsys, "list")
+    decoders, installed = out.split("preview decoders")[1].split("\ninstalled")
+    assert "tiny-taesd" in decoders and decoders.rstrip().endswith("installed")
+    assert "tiny-taesd" not in installed
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,13 @@ def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
         print(f"  {model.id:18} {model.name:40} {fit:12} {how}{gated} {mark}")
         if plan.fits is False:
             print(f"  {'':18} {plan.reason}")
+    decoders = manager.catalog.preview_decoders
+    if decoders:
+        print("preview decoders (sharper live previews, optional):")
+    installed_decoders = {m.model_id for m in manager.preview_decoders()}
+    for decoder in decoders:
+        mark = "installed" if decoder.id in installed_decoders else ""
+        print(f"  {decoder.id:18} {decoder.name:40} {', '.join(decoder.families)} {mark}")
     print("installed:" if installed else "installed: nothing yet (`sfumato models download ID`)")
     for model in installed:
         print(

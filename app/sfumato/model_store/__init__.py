@@ -5,7 +5,7 @@ manager dialog use :class:`ModelManager`.
 """
 
 from sfumato.model_store.cache import FileRecord, InstalledModel, SourceRecord
-from sfumato.model_store.catalog import Catalog, CatalogModel, Family, Variant, load_catalog
+from sfumato.model_store.catalog import Catalog, CatalogModel, Family, PreviewDecoder, Variant, load_catalog
 from sfumato.model_store.errors import (
     CatalogError,
     ChecksumMismatchError,
@@ -24,7 +24,7 @@ from sfumato.model_store.errors import (
 from sfumato.model_store.fit import MemoryEstimate, Plan, plan_model, starter_set
 from sfumato.model_store.hardware import GpuInfo, HardwareProfile, hardware_tier, probe_hardware
 from sfumato.model_store.hardware import describe as describe_hardware
-from sfumato.model_store.manager import ModelManager, VerifyResult, resolve_model
+from sfumato.model_store.manager import ModelManager, VerifyResult, preview_decoder_path, resolve_model
 from sfumato.model_store.progress import DownloadProgress, ProgressCallback
 from sfumato.model_store.transfer import TransferSettings
 
@@ -51,6 +51,7 @@ __all__ = [
     "NotInstalledError",
     "PickleCheckpointError",
     "Plan",
+    "PreviewDecoder",
     "ProgressCallback",
     "SourceRecord",
     "TransferSettings",
@@ -62,6 +63,7 @@ __all__ = [
     "hardware_tier",
     "load_catalog",
     "plan_model",
+    "preview_decoder_path",
     "probe_hardware",
     "resolve_model",
     "starter_set",

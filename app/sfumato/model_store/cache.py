@@ -60,9 +60,10 @@ class InstalledModel:
     """A model the engine can load.
 
     ``kind`` is ``catalog`` (from the catalog), ``hub`` (any hub repo), ``url`` (a plain URL),
-    ``local`` (an imported file or folder), ``external`` (found in a registered folder) or
-    ``hf-cache`` (a snapshot in the Hugging Face cache). Only ``catalog``, ``hub``, ``url`` and
-    ``local`` have manifests.
+    ``local`` (an imported file or folder), ``external`` (found in a registered folder),
+    ``hf-cache`` (a snapshot in the Hugging Face cache) or ``preview-decoder`` (a catalog preview
+    decoder, not a model to generate with). Only ``catalog``, ``hub``, ``url``, ``local`` and
+    ``preview-decoder`` have manifests.
     """
 
     key: str

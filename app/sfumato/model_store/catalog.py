@@ -117,12 +117,33 @@ class CatalogModel:
 
 
 @dataclass(frozen=True)
+class PreviewDecoder:
+    """A tiny autoencoder (diffusers ``AutoencoderTiny``) that decodes live previews for models of
+    ``families`` (catalog family ids). Installed like a model, never generated with."""
+
+    id: str
+    name: str
+    families: tuple[str, ...]
+    source: Source
+    licence_name: str
+    licence_url: str
+    notes: str
+
+    @property
+    def repo(self) -> str:
+        """The hub repo it is fetched from."""
+        return self.source.repo
+
+
+@dataclass(frozen=True)
 class Catalog:
-    """The whole catalog: families, models in file order, starter sets per hardware tier."""
+    """The whole catalog: families, models in file order, starter sets per hardware tier, and
+    the preview decoders."""
 
     families: Mapping[str, Family]
     models: tuple[CatalogModel, ...]
     starter_sets: Mapping[str, tuple[str, ...]]
+    preview_decoders: tuple[PreviewDecoder, ...] = ()
 
     def get(self, model_id: str) -> CatalogModel:
         """The entry with ``model_id``; :class:`UnknownModelError` if absent."""
@@ -132,6 +153,10 @@ class Catalog:
         raise UnknownModelError(
             f"{model_id!r} is not in the model catalog. `sfumato models list` shows the ids."
         )
+
+    def preview_decoder(self, decoder_id: str) -> PreviewDecoder | None:
+        """The preview decoder ``decoder_id``, if the catalog has one."""
+        return next((d for d in self.preview_decoders if d.id == decoder_id), None)
 
     def find_by_repo(self, repo: str) -> CatalogModel | None:
         """The entry whose main source is hub repo ``repo`` (case-insensitive), if any."""
@@ -232,7 +257,30 @@ def _build(data: dict[str, Any], root: Path, path: Path) -> Catalog:
             if model_id not in seen:
                 raise _bad(path, f"starter_sets.{tier}", f"unknown model id {model_id!r}")
         starters[tier] = tuple(ids)
-    return Catalog(families=families, models=tuple(models), starter_sets=starters)
+    decoders: list[PreviewDecoder] = []
+    for i, d in enumerate(data.get("preview_decoders", [])):
+        where = f'preview_decoders[{i}] "{d["id"]}"'
+        if d["id"] in seen:
+            raise _bad(path, where, "duplicate id")
+        seen.add(d["id"])
+        unknown = [f for f in d["families"] if f not in families]
+        if unknown:
+            raise _bad(path, f"{where}.families", f"unknown family {unknown[0]!r}")
+        src = d["source"]
+        decoders.append(
+            PreviewDecoder(
+                id=d["id"],
+                name=d["name"],
+                families=tuple(d["families"]),
+                source=Source(src["role"], src["repo"], src["revision"]),
+                licence_name=d["licence"]["name"],
+                licence_url=d["licence"]["url"],
+                notes=d.get("notes", ""),
+            )
+        )
+    return Catalog(
+        families=families, models=tuple(models), starter_sets=starters, preview_decoders=tuple(decoders)
+    )
 
 
 def _variant(v: dict[str, Any], path: Path, where: str) -> Variant:

@@ -151,7 +151,8 @@ def _http_error(exc: HfHubHTTPError, what: str, page: str) -> HubAccessError:
 
 
 def select_files(repo: str, paths: list[str], variant: Variant) -> list[str]:
-    """Which repo files make ``variant``: its single file, or a diffusers folder's files.
+    """Which repo files make ``variant``: its single file, a diffusers folder's files, or (layout
+    ``component``) one diffusers model's ``config.json`` and safetensors weights.
 
     For a diffusers folder, every component folder keeps the weight files of the variant
     (``*.fp16.safetensors``) when it has them and the unsuffixed ones otherwise, as diffusers
@@ -162,6 +163,12 @@ def select_files(repo: str, paths: list[str], variant: Variant) -> list[str]:
         if variant.file not in paths:
             raise HubAccessError(f"{repo} has no file {variant.file}.")
         return [variant.file]
+    if variant.layout == "component":  # one diffusers model folder, e.g. a preview decoder
+        wanted = ["config.json", "diffusion_pytorch_model.safetensors"]
+        missing = [name for name in wanted if name not in paths]
+        if missing:
+            raise HubAccessError(f"{repo} has no {missing[0]}.")
+        return wanted
     if "model_index.json" not in paths:
         raise HubAccessError(
             f"{repo} is not a diffusers repo (no model_index.json): download one checkpoint with --file."

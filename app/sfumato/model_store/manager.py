@@ -12,7 +12,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -64,6 +64,8 @@ from sfumato.model_store.transfer import (
 log = logging.getLogger(__name__)
 
 SPACE_MARGIN = 256 * 1024**2
+PREVIEW_DECODER = "preview-decoder"
+"""The manifest ``kind`` of an installed preview decoder (see :class:`~.catalog.PreviewDecoder`)."""
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")
 _HASH_BLOCK = 4 * 1024 * 1024
 
@@ -202,7 +204,12 @@ class ModelManager:
         if file and not _REPO_ID.match(ref):
             raise UnknownModelError(f"A single file needs a hub repo id (org/name), not {ref!r}.")
         entry = None if file else self._catalog_entry(ref)
-        if entry is not None:
+        decoder = None if file else self.catalog.preview_decoder(ref)
+        if decoder is not None:
+            chosen = Variant("default", "component", None, None, None, "float32", (), None, None, None)
+            key, sources, family = decoder.id, (decoder.source,), None
+            kind, model_id, dtype = PREVIEW_DECODER, decoder.id, None
+        elif entry is not None:
             chosen = entry.variant(variant) if variant else entry.variant(self.plan(entry.id).variant)
             key, sources, family = f"{entry.id}@{chosen.name}", entry.sources, entry.family.id
             kind, model_id, dtype = "catalog", entry.id, self.plan(entry.id, chosen.name).dtype
@@ -229,7 +236,7 @@ class ModelManager:
             for remote in snap.files
         ]
         self._download(key, jobs, on_progress, cancel)
-        if family is None:
+        if family is None and kind != PREVIEW_DECODER:
             family = self._detect_downloaded(records)
         model = InstalledModel(key, kind, family, records, model_id, chosen.name, dtype)
         self._record(model)
@@ -472,13 +479,28 @@ class ModelManager:
     # -- listing, verifying, removing --------------------------------------------------------
 
     def installed(self) -> list[InstalledModel]:
-        """Everything usable: our installs, registered folders, the Hugging Face cache."""
-        models = self.cache.read_all()
+        """Everything usable to generate with: our installs, registered folders, the Hugging Face
+        cache (preview decoders are listed by :meth:`preview_decoders`)."""
+        models = [m for m in self.cache.read_all() if m.kind != PREVIEW_DECODER]
         for folder in self.cache.external_folders():
             if folder.is_dir():
                 models.extend(self._external_in(folder))
         models.extend(self._hf_cache())
         return models
+
+    def preview_decoders(self) -> list[InstalledModel]:
+        """The installed preview decoders (``sfumato models download taesd`` …)."""
+        return [m for m in self.cache.read_all() if m.kind == PREVIEW_DECODER]
+
+    def preview_decoder_for(self, families: Collection[str]) -> Path | None:
+        """The folder of an installed preview decoder made for any of ``families`` (catalog
+        family ids), or ``None``. Installed decoders are checked in catalog order."""
+        installed = {m.model_id: m for m in self.preview_decoders()}
+        for decoder in self.catalog.preview_decoders:
+            model = installed.get(decoder.id)
+            if model is not None and set(decoder.families) & set(families) and model.path.is_dir():
+                return model.path
+        return None
 
     def resolve(self, ref: str) -> InstalledModel:
         """Turn a reference into an installed model.
@@ -563,7 +585,7 @@ class ModelManager:
     ) -> InstalledModel:
         """Re-download the files of ``ref`` that fail verification."""
         model = self._recorded(ref)
-        if model.kind not in ("catalog", "hub"):
+        if model.kind not in ("catalog", "hub", PREVIEW_DECODER):
             raise ModelStoreError(f"{model.key} was not downloaded by Sfumato: import or download it again.")
         for src in model.sources:
             for rec in src.files:
@@ -571,6 +593,8 @@ class ModelManager:
                 if target.exists() and _check_file(target, rec, None):
                     target.unlink()
         self.cache.forget(model.key)
+        if model.kind == PREVIEW_DECODER:
+            return self.install(model.key, on_progress=on_progress, cancel=cancel)
         if model.kind == "catalog":
             assert model.model_id is not None
             return self.install(model.model_id, variant=model.variant, on_progress=on_progress, cancel=cancel)
@@ -642,6 +666,12 @@ def _check_file(path: Path, rec: FileRecord, meter: ProgressMeter | None) -> str
         if digest.hexdigest() != rec.git_sha1:
             return "content differs from its git hash"
     return None
+
+
+def preview_decoder_path(families: Collection[str]) -> Path | None:
+    """The folder of an installed preview decoder for any of ``families`` (catalog family ids),
+    or ``None`` when none is installed."""
+    return ModelManager().preview_decoder_for(families)
 
 
 def resolve_model(ref: str) -> Path:
