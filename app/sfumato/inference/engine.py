@@ -100,7 +100,12 @@ class Engine:
             base,
             base.scheduler.config,
             strategy,
-            previewer=preview.LatentPreviewer(base.vae),
+            previewer=preview.make_previewer(
+                base.vae,
+                preview.find_tiny_decoder(info),
+                self.profile.kind,
+                pipelines.torch_dtype(self.profile.dtype),
+            ),
         )
         log.info(
             "loaded %s (%s) in %.2f s on %s, %s, %s",
@@ -254,13 +259,15 @@ class Engine:
     ) -> dict[str, Any]:
         import torch
 
-        from sfumato.inference import pipelines
+        from sfumato.inference import pipelines, preview
+
+        previews = preview.StepPreviews(loaded.previewer)
 
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if on_step is not None:
                 latents = pipelines.unpack_latents(pipe, tensors["latents"], plan.size)
                 total = int(getattr(pipe, "num_timesteps", 0) or request.steps)
-                on_step(StepProgress(step + 1, total, loaded.previewer(latents)))
+                on_step(StepProgress(step + 1, total, previews(latents)))
             if cancel is not None and cancel.is_set():
                 pipe._interrupt = True
             return {}

@@ -1,17 +1,38 @@
-"""Cheap live previews: a linear latent → RGB map fitted to the loaded model's own VAE.
+"""Cheap live previews: a tiny decoder when one is installed, else a fitted linear map.
 
-On the first preview the VAE encodes a few random colour patterns once; a least-squares fit
-from latent channels (plus a bias) to the patterns' colours then turns any intermediate latent
-into a small RGB image with one matrix product per step. The fit works for every family's VAE
-(4 or 16 channels) without shipping per-family coefficients. Imported only by the engine.
+The linear map: on the first preview the VAE encodes a few random colour patterns once; a
+least-squares fit from latent channels (plus a bias) to the patterns' colours then turns any
+intermediate latent into a small RGB image with one matrix product per step. The fit works for
+every family's VAE (4 or 16 channels) without shipping per-family coefficients.
+
+The tiny decoder: a TAESD-family ``AutoencoderTiny`` (see :class:`TinyDecoderPreviewer`) gives
+a full-resolution preview close to what the VAE will decode, where one is installed (see
+:func:`find_tiny_decoder`). Imported only by the engine.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from sfumato.inference.families import STORE_FAMILIES, ModelInfo
+
+log = logging.getLogger(__name__)
+
+MAX_TINY_LATENT_SIDE = 64
+"""Latents wider or taller than this are area-downscaled before the tiny decoder sees them, so a
+preview is at most 8 × 64 = 512 pixels on its longer side whatever the generation's size."""
+
+PREVIEW_SHARE = 0.25
+"""Previews may take at most about this share of a run's time (see :class:`StepPreviews`)."""
+CHEAP_PREVIEW_S = 0.05
+"""A preview that takes less than this is made every step, whatever the steps cost."""
 
 _PATTERN_SIZE = 64
 _BLOCK = 16
@@ -63,3 +84,128 @@ class LatentPreviewer:
         latent = latents[0].detach().float().cpu().permute(1, 2, 0).numpy()
         rgb = latent @ self._matrix[:-1] + self._matrix[-1]
         return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+
+
+class TinyDecoderPreviewer:
+    """Decodes a step's latents with a tiny autoencoder (diffusers ``AutoencoderTiny``).
+
+    The decoder is loaded from ``folder`` (a diffusers model folder: ``config.json`` and
+    safetensors weights) on the first preview, onto ``device`` in ``dtype``. Latents are fed the
+    way a pipeline feeds a drop-in tiny VAE: ``latents / scaling_factor + shift_factor`` of the
+    tiny decoder's own config. Any failure (loading or decoding) is logged once and every later
+    preview comes from ``fallback``, so a broken decoder never fails a generation.
+    """
+
+    def __init__(self, folder: Path, device: str, dtype: torch.dtype, fallback: LatentPreviewer) -> None:
+        self.folder = folder
+        self._device = device
+        self._dtype = dtype
+        self._fallback = fallback
+        self._decoder: Any = None
+        self._failed = False
+
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        """The first image of an unpacked ``(B, C, h, w)`` latent batch as ``(H, W, 3)`` uint8."""
+        if not self._failed:
+            try:
+                return self._decode(latents)
+            except Exception:
+                self._failed = True
+                self._decoder = None
+                log.warning(
+                    "the tiny preview decoder in %s failed; previews use the linear map from now on",
+                    self.folder,
+                    exc_info=True,
+                )
+        return self._fallback(latents)
+
+    def _decode(self, latents: torch.Tensor) -> np.ndarray:
+        if self._decoder is None:
+            from diffusers import AutoencoderTiny
+
+            decoder = AutoencoderTiny.from_pretrained(
+                str(self.folder), dtype=self._dtype, use_safetensors=True, local_files_only=True
+            )
+            self._decoder = decoder.to(self._device).eval()
+        config = self._decoder.config
+        latent = latents[:1].detach()
+        side = max(latent.shape[-2:])
+        if side > MAX_TINY_LATENT_SIDE:
+            size = tuple(max(1, n * MAX_TINY_LATENT_SIDE // side) for n in latent.shape[-2:])
+            latent = torch.nn.functional.interpolate(latent.float(), size=size, mode="area")
+        latent = latent.to(self._device, self._dtype) / config.scaling_factor + (config.shift_factor or 0.0)
+        with torch.no_grad():
+            image = self._decoder.decode(latent).sample[0]
+        rgb = (image.float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+        return np.rint(rgb * 255).astype(np.uint8)
+
+
+TINY_DECODER_FOLDER = "taesd"
+"""A sub-folder of a diffusers model folder holding a tiny decoder made for that model."""
+
+
+def find_tiny_decoder(info: ModelInfo) -> Path | None:
+    """The folder of a tiny decoder for the model ``info`` describes, or ``None``.
+
+    First a ``taesd/`` sub-folder of the model's own diffusers folder (a ``config.json`` in it:
+    any ``AutoencoderTiny`` with the model's latent channels, whatever it is called upstream);
+    then a preview decoder installed in the model store for the model's family
+    (``sfumato models download taesd`` …). A store that cannot be read means no decoder.
+    """
+    own = info.path / TINY_DECODER_FOLDER
+    if not info.single_file and (own / "config.json").is_file():
+        return own
+    from sfumato.model_store import ModelStoreError, preview_decoder_path
+
+    families = [store_id for store_id, (family, _) in STORE_FAMILIES.items() if family is info.family]
+    try:
+        return preview_decoder_path(families)
+    except ModelStoreError:
+        log.warning("could not look for an installed preview decoder", exc_info=True)
+        return None
+
+
+def make_previewer(
+    vae: Any, tiny_decoder: Path | None, device: str, dtype: torch.dtype
+) -> LatentPreviewer | TinyDecoderPreviewer:
+    """The previewer for a loaded model: the tiny decoder in ``tiny_decoder`` if there is one,
+    falling back to the linear map fitted to ``vae``."""
+    linear = LatentPreviewer(vae)
+    return linear if tiny_decoder is None else TinyDecoderPreviewer(tiny_decoder, device, dtype, linear)
+
+
+class StepPreviews:
+    """One run's previews from ``previewer``, paced so that they cost at most about
+    :data:`PREVIEW_SHARE` of the run's time.
+
+    A preview that takes under :data:`CHEAP_PREVIEW_S` (the linear map; a tiny decoder on a GPU)
+    is made every step. A slower one (a tiny decoder on a CPU) is made again only once
+    ``cost / PREVIEW_SHARE`` seconds have passed since the last; the steps between repeat the
+    last preview. The first call pays one-off set-up (fitting the map, loading the decoder), so
+    the pacing uses the cost of the latest call after it. Make one per run; ``clock`` is the
+    time source in seconds.
+    """
+
+    def __init__(
+        self,
+        previewer: Callable[[torch.Tensor], np.ndarray],
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._previewer = previewer
+        self._clock = clock
+        self._calls = 0
+        self._cost = 0.0
+        self._finished = 0.0
+        self._last: np.ndarray | None = None
+
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        """The preview for this step's unpacked ``(B, C, h, w)`` latents (maybe the last one again)."""
+        started = self._clock()
+        due = self._cost < CHEAP_PREVIEW_S or started - self._finished >= self._cost / PREVIEW_SHARE
+        if self._last is None or due:
+            self._last = self._previewer(latents)
+            self._finished = self._clock()
+            self._calls += 1
+            if self._calls > 1:
+                self._cost = self._finished - started
+        return self._last

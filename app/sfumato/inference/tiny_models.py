@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from diffusers import (
     AutoencoderKL,
+    AutoencoderTiny,
     EulerDiscreteScheduler,
     FlowMatchEulerDiscreteScheduler,
     FluxFillPipeline,
@@ -316,6 +317,21 @@ def build_flux_fill(folder: Path) -> Path:
         transformer=_flux_transformer(384, guidance_embeds=True),
     )
     pipe.save_pretrained(folder)
+    return folder
+
+
+def build_tiny_decoder(folder: Path, latent_channels: int) -> Path:
+    """A tiny random-weight ``AutoencoderTiny`` (the TAESD architecture, 8× upsampling) for
+    latents with ``latent_channels`` channels (4: SD/SDXL, 16: SD3/FLUX), saved in diffusers
+    format like ``madebyollin/taesd``."""
+    torch.manual_seed(0)
+    AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        num_encoder_blocks=(1, 1, 1, 1),
+        num_decoder_blocks=(1, 1, 1, 1),
+        latent_channels=latent_channels,
+    ).save_pretrained(folder)
     return folder
 
 
