@@ -150,52 +150,35 @@ def _sd_unet(in_channels: int, linear_projection: bool) -> UNet2DConditionModel:
     )
 
 
-def build_sd15(folder: Path) -> Path:
-    """A tiny SD 1.5 (CLIP-L-shaped text encoder, 4-channel UNet, epsilon prediction)."""
-    pipe = StableDiffusionPipeline(
+def _build_sd(folder: Path, pipeline: type, *, in_channels: int = 4, linear_projection: bool = False,
+              prediction: str = "epsilon") -> Path:
+    pipe = pipeline(
         vae=_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
         tokenizer=clip_tokenizer(),
-        unet=_sd_unet(4, linear_projection=False),
-        scheduler=sd_scheduler(),
+        unet=_sd_unet(in_channels, linear_projection=linear_projection),
+        scheduler=sd_scheduler(prediction),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+def build_sd15(folder: Path) -> Path:
+    """A tiny SD 1.5 (CLIP-L-shaped text encoder, 4-channel UNet, epsilon prediction)."""
+    return _build_sd(folder, StableDiffusionPipeline)
 
 
 def build_sd2(folder: Path) -> Path:
     """A tiny SD 2.x (linear-projection transformer blocks, v-prediction)."""
-    pipe = StableDiffusionPipeline(
-        vae=_vae(4),
-        text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=clip_tokenizer(),
-        unet=_sd_unet(4, linear_projection=True),
-        scheduler=sd_scheduler("v_prediction"),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder)
-    return folder
+    return _build_sd(folder, StableDiffusionPipeline, linear_projection=True, prediction="v_prediction")
 
 
 def build_sd_inpaint(folder: Path) -> Path:
     """A tiny 9-channel SD inpainting model (latents + mask + masked-image latents)."""
-    pipe = StableDiffusionInpaintPipeline(
-        vae=_vae(4),
-        text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=clip_tokenizer(),
-        unet=_sd_unet(9, linear_projection=False),
-        scheduler=sd_scheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder)
-    return folder
+    return _build_sd(folder, StableDiffusionInpaintPipeline, in_channels=9)
 
 
 def build_sdxl(folder: Path) -> Path:
