@@ -21,32 +21,23 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
 
+from bench_document import SIDE  # the script's own folder
+from bench_document import build_document as build_layers
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from sfumato.document.brush import BrushSettings, Tool
-from sfumato.document.document import Document, new_document
-from sfumato.document.layers import BlendMode, LayerKind
+from sfumato.document.document import Document
 from sfumato.document.stroke import Stroke
 from sfumato.ui.canvas_view import CanvasView
 from sfumato.ui.tool_state import ToolState
 
-SIDE = 4096
 VIEW = (1600, 1000)
 
 
 def build_document(rng: np.random.Generator) -> Document:
-    """Background, 8 semi-transparent raster layers with mixed blend modes, one mask: 10 layers."""
-    doc = new_document(SIDE, SIDE)
-    blends = [BlendMode.NORMAL, BlendMode.MULTIPLY, BlendMode.SCREEN, BlendMode.NORMAL]
-    for i in range(8):
-        layer = doc.add_layer()
-        tile = rng.integers(0, 256, (256, 256, 4), dtype=np.uint8)
-        tile[..., 3] = rng.integers(64, 256, (256, 256), dtype=np.uint8)
-        layer.pixels[...] = np.tile(tile, (SIDE // 256, SIDE // 256, 1))
-        doc.set_layer_props(layer, blend=blends[i % 4], opacity=0.9)
-    mask = doc.add_layer(LayerKind.MASK)
-    mask.pixels[SIDE // 4 : 3 * SIDE // 4, SIDE // 4 : 3 * SIDE // 4] = 255
+    """The stroke benchmark's 10-layer document, plus an elliptic selection to outline."""
+    doc = build_layers(rng)
     doc.change_selection(lambda s: s.select_ellipse(1000, 1000, 3000, 2600), "Select")
     doc.history.clear()
     return doc
