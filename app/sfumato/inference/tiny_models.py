@@ -273,34 +273,28 @@ def _flux_scheduler() -> FlowMatchEulerDiscreteScheduler:
     )
 
 
-def build_flux(folder: Path) -> Path:
-    """A tiny FLUX.1 (dev-like: no guidance embedding, like schnell)."""
-    pipe = FluxPipeline(
+def _build_flux(folder: Path, pipeline: type, *, in_channels: int, guidance_embeds: bool) -> Path:
+    pipe = pipeline(
         scheduler=_flux_scheduler(),
         vae=_vae(16),
         text_encoder=_clip_text(32, with_projection=False),
         tokenizer=clip_tokenizer(),
         text_encoder_2=_t5_text(32),
         tokenizer_2=_t5_tokenizer(),
-        transformer=_flux_transformer(64, guidance_embeds=False),
+        transformer=_flux_transformer(in_channels, guidance_embeds=guidance_embeds),
     )
     pipe.save_pretrained(folder)
     return folder
+
+
+def build_flux(folder: Path) -> Path:
+    """A tiny FLUX.1 (dev-like: no guidance embedding, like schnell)."""
+    return _build_flux(folder, FluxPipeline, in_channels=64, guidance_embeds=False)
 
 
 def build_flux_fill(folder: Path) -> Path:
     """A tiny FLUX.1 Fill (384 input channels: latents, masked image and packed mask)."""
-    pipe = FluxFillPipeline(
-        scheduler=_flux_scheduler(),
-        vae=_vae(16),
-        text_encoder=_clip_text(32, with_projection=False),
-        tokenizer=clip_tokenizer(),
-        text_encoder_2=_t5_text(32),
-        tokenizer_2=_t5_tokenizer(),
-        transformer=_flux_transformer(384, guidance_embeds=True),
-    )
-    pipe.save_pretrained(folder)
-    return folder
+    return _build_flux(folder, FluxFillPipeline, in_channels=384, guidance_embeds=True)
 
 
 def build_tiny_decoder(folder: Path, latent_channels: int) -> Path:
