@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
 
 APP_NAME = "Sfumato"
+
+
+def app_root() -> Path:
+    """The folder that holds the shipped ``resources/`` and ``models/``.
+
+    Inside a PyInstaller bundle that is ``sys._MEIPASS``; in a source checkout, the repository root
+    (``app/sfumato/paths.py`` → two levels above the package).
+    """
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        return Path(bundle)
+    return Path(__file__).resolve().parents[2]
+
+
+def is_frozen() -> bool:
+    """Whether this is the packaged app (a PyInstaller bundle) rather than a Python install."""
+    return bool(getattr(sys, "frozen", False))
 
 
 def _dir(env: str, default: str) -> Path:

@@ -17,16 +17,17 @@ from typing import Any
 
 from sfumato.model_store.errors import CatalogError, UnknownModelError
 from sfumato.model_store.json_schema import SchemaViolation, validate
+from sfumato.paths import app_root
 
 TIERS = ("cpu", "mps", "gpu-6gb", "gpu-8gb", "gpu-12gb", "gpu-16gb", "gpu-24gb")
 
 
 def catalog_dir() -> Path:
-    """The ``models/`` folder: ``SFUMATO_CATALOG_DIR`` if set, else the one beside ``app/``."""
+    """The ``models/`` folder: ``SFUMATO_CATALOG_DIR`` if set, else the shipped one (:func:`app_root`)."""
     override = os.environ.get("SFUMATO_CATALOG_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[3] / "models"
+    return app_root() / "models"
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
+from sfumato.paths import app_root
+
 
 @cache
 def resources_dir() -> Path:
     """The ``resources/`` folder: inside a PyInstaller bundle, or at the repository root."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle:
-        return Path(bundle) / "resources"
-    # app/sfumato/ui/resources.py → the repository root is three levels above the package
-    return Path(__file__).resolve().parents[3] / "resources"
+    return app_root() / "resources"
 
 
 def resource_path(*parts: str) -> Path:
