@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 QT_LIBS="libegl1 libgl1 libfontconfig1 libfreetype6 libglib2.0-0 libx11-6 libxkbcommon0 libdbus-1-3 \
 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-render0 \
 libxcb-shape0 libxcb-util1 libxcb-xkb1 libxkbcommon-x11-0"
-TEST_LIBS="xvfb xauth"
+TEST_LIBS="xvfb xauth nsis"  # nsis: makensis compiles the Windows installer script in tests
 
 if command -v apt-get >/dev/null 2>&1; then
   want="$QT_LIBS"
