@@ -104,6 +104,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="sfumato", description="Sfumato: paint with Stable Diffusion")
     parser.add_argument("files", nargs="*", type=Path, help="an .ora file or images to open")
     parser.add_argument("--verbose", action="store_true", help="debug log on stderr")
+    # packaging check (sfumato.ui.smoke): open the window, generate with a tiny model, exit 0 or 1
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args, _qt_args = parser.parse_known_args(list(argv))
     return args
 
@@ -137,6 +139,11 @@ def run_app(argv: Sequence[str]) -> int:
     window = MainWindow(settings, writer)
     install_excepthook(window)
     window.show()
+    smoke = None
+    if args.smoke:  # no recovery dialog, no first-run wizard, no files: the smoke run only
+        from sfumato.ui import smoke as smoke_mode
+
+        smoke = smoke_mode.start(window)
 
     def offer_first_run() -> None:
         # the model store pulls in huggingface_hub (~0.5 s of imports on this thread): only
@@ -155,7 +162,8 @@ def run_app(argv: Sequence[str]) -> int:
         if missing:
             QMessageBox.warning(window, "Sfumato", f"“{missing[0]}” does not exist.")
 
-    QTimer.singleShot(0, start)
+    if smoke is None:
+        QTimer.singleShot(0, start)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     closed = asyncio.Event()
@@ -165,5 +173,7 @@ def run_app(argv: Sequence[str]) -> int:
             loop.run_until_complete(closed.wait())
     finally:
         writer.close()
+    if smoke is not None:
+        return smoke.exit_code
     log.info("Sfumato closed normally")
     return 0
