@@ -119,6 +119,7 @@ def run_app(argv: Sequence[str]) -> int:
     setup_logging(verbose=args.verbose)
     QApplication.setApplicationName("Sfumato")
     QApplication.setOrganizationName("Sfumato")
+    QApplication.setDesktopFileName("sfumato")  # Wayland app id and the .desktop file the packages install
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "sfumato", *argv])
     assert isinstance(app, QApplication)
     app.setStyle("Fusion")
