@@ -3,7 +3,9 @@
 The GUI submits frozen requests to :class:`InferenceService`; the thread runs them one at a
 time and reports back through signals, which the service re-emits on the GUI thread (so
 receivers, and ``qtbot.waitSignal``, only ever see main-thread emissions). torch and diffusers
-are imported on the worker thread when the first job runs, never on the GUI thread.
+are imported on the worker thread when the first job runs, never on the GUI thread; when torch
+cannot be imported (the packaged app before a runtime is installed), jobs fail with
+:data:`NO_RUNTIME_MESSAGE` instead of a traceback.
 
 Job state lives on the GUI thread: the worker only reports what happened, and the service moves
 each job through :class:`~sfumato.generation.jobs.JobState`, ignoring late reports about a job
@@ -39,6 +41,9 @@ from sfumato.generation.requests import GenerationRequest
 log = logging.getLogger(__name__)
 
 _job_ids = itertools.count(1)
+
+NO_RUNTIME_MESSAGE = ("No PyTorch runtime is installed, so Sfumato cannot generate images yet. "
+                      "Install one in Help › Processing Backend…, then generate again.")
 
 
 @dataclass(eq=False)
@@ -86,6 +91,7 @@ class _Relay(QObject):
     finished = Signal(object, object)
     failed = Signal(object, str, str)
     cancelled = Signal(object)
+    device_probed = Signal(object)
 
 
 EngineFactory = Callable[[], Any]
@@ -127,11 +133,20 @@ class _Worker(threading.Thread):
 
     def _engine_for(self, job: GenerationJob) -> Any:
         if self._engine is None:
-            if self._torch_threads:
+            try:
                 import torch
-
+            except ModuleNotFoundError as exc:
+                if exc.name != "torch":
+                    raise
+                self._relay.device_probed.emit(None)
+                raise UserFacingError(NO_RUNTIME_MESSAGE, f"ModuleNotFoundError: {exc}") from exc
+            if self._torch_threads:
                 torch.set_num_threads(self._torch_threads)
-            self._engine = self._engine_factory()
+            engine = self._engine_factory()
+            profile = getattr(engine, "profile", None)  # the real engine probes its device here
+            if profile is not None:
+                self._relay.device_probed.emit(profile)
+            self._engine = engine
         return self._engine
 
     def _run(self, job: GenerationJob) -> None:
@@ -173,6 +188,9 @@ class InferenceService(QObject):
     (``preview`` a QImage or ``None``), ``finished(job, images, seeds)`` (a tuple of
     :class:`~sfumato.inference.GeneratedImage` and the seeds used), ``failed(job, message,
     details)``, ``cancelled(job)`` and ``jobs_changed()`` whenever the queue changes.
+    ``device_probed(profile)`` comes once, with the engine's
+    :class:`~sfumato.inference.DeviceProfile`, when the engine has been made; it comes with
+    ``None`` each time a job finds no PyTorch runtime to import.
     """
 
     queued = Signal(object)
@@ -183,6 +201,7 @@ class InferenceService(QObject):
     failed = Signal(object, str, str)
     cancelled = Signal(object)
     jobs_changed = Signal()
+    device_probed = Signal(object)
 
     def __init__(self, engine_factory: EngineFactory | None = None, *, torch_threads: int | None = None,
                  parent: QObject | None = None) -> None:
@@ -198,6 +217,7 @@ class InferenceService(QObject):
         self._relay.finished.connect(self._on_finished, queued)
         self._relay.failed.connect(self._on_failed, queued)
         self._relay.cancelled.connect(self._on_cancelled, queued)
+        self._relay.device_probed.connect(self.device_probed, queued)
         self._worker = _Worker(self._queue, self._relay, engine_factory or _default_engine, torch_threads)
         self._stopped = False
         app = QCoreApplication.instance()
