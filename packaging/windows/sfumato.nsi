@@ -85,6 +85,7 @@ VIAddVersionKey "LegalCopyright" "Apache-2.0"
 !include "FileFunc.nsh"
 !include "x64.nsh"
 !include "WinVer.nsh"
+!include "Sections.nsh"
 
 ; --- Modern UI --------------------------------------------------------------------------------
 !define MUI_ABORTWARNING
@@ -110,18 +111,6 @@ VIAddVersionKey "LegalCopyright" "Apache-2.0"
 !insertmacro MUI_LANGUAGE "English"
 
 ; --- install ----------------------------------------------------------------------------------
-Function .onInit
-  SetShellVarContext current
-  ${IfNot} ${RunningX64}
-    MessageBox MB_OK|MB_ICONSTOP "${APP_NAME} needs 64-bit Windows." /SD IDOK
-    Abort
-  ${EndIf}
-  ${IfNot} ${AtLeastWin10}
-    MessageBox MB_OK|MB_ICONSTOP "${APP_NAME} needs Windows 10 or later." /SD IDOK
-    Abort
-  ${EndIf}
-FunctionEnd
-
 Section "!${APP_NAME}" SecApp
   SectionIn RO
   SetShellVarContext current
@@ -146,6 +135,8 @@ Section "!${APP_NAME}" SecApp
 
   WriteRegStr HKCU "${REG_APP}" "InstallDir" "$INSTDIR"
   WriteRegStr HKCU "${REG_APP}" "Version" "${VERSION}"
+  WriteRegStr HKCU "${REG_APP}" "Associate" "0"
+  WriteRegStr HKCU "${REG_APP}" "DesktopShortcut" "0"
 
   ; Add/Remove Programs (per-user entry)
   WriteRegStr HKCU "${REG_UNINSTALL}" "DisplayName" "${APP_NAME}"
@@ -170,13 +161,36 @@ Section "Open OpenRaster (.ora) files with ${APP_NAME}" SecAssoc
   WriteRegStr HKCU "Software\Classes\.ora" "" "${PROGID}"
   WriteRegStr HKCU "Software\Classes\.ora" "Content Type" "image/openraster"
   WriteRegStr HKCU "Software\Classes\.ora\OpenWithProgids" "${PROGID}" ""
+  WriteRegStr HKCU "${REG_APP}" "Associate" "1"
   System::Call 'shell32::SHChangeNotify(i 0x08000000, i 0, p 0, p 0)'  ; SHCNE_ASSOCCHANGED
 SectionEnd
 
 Section /o "Desktop shortcut" SecDesktop
   SetShellVarContext current
   CreateShortcut "$DESKTOP\${APP_NAME}.lnk" "$INSTDIR\${APP_EXE}" "" "$INSTDIR\${APP_EXE}" 0
+  WriteRegStr HKCU "${REG_APP}" "DesktopShortcut" "1"
 SectionEnd
+
+Function .onInit
+  SetShellVarContext current
+  ${IfNot} ${RunningX64}
+    MessageBox MB_OK|MB_ICONSTOP "${APP_NAME} needs 64-bit Windows." /SD IDOK
+    Abort
+  ${EndIf}
+  ${IfNot} ${AtLeastWin10}
+    MessageBox MB_OK|MB_ICONSTOP "${APP_NAME} needs Windows 10 or later." /SD IDOK
+    Abort
+  ${EndIf}
+  ; An upgrade keeps the choices of the previous install (also in a silent one).
+  ReadRegStr $0 HKCU "${REG_APP}" "DesktopShortcut"
+  ${If} $0 == "1"
+    !insertmacro SelectSection ${SecDesktop}
+  ${EndIf}
+  ReadRegStr $0 HKCU "${REG_APP}" "Associate"
+  ${If} $0 == "0"
+    !insertmacro UnselectSection ${SecAssoc}
+  ${EndIf}
+FunctionEnd
 
 !insertmacro MUI_FUNCTION_DESCRIPTION_BEGIN
   !insertmacro MUI_DESCRIPTION_TEXT ${SecApp} "The ${APP_NAME} application and its command-line tool."
