@@ -31,7 +31,9 @@ CLI_EXE = "sfumato-cli.exe"
 # NSIS addresses its data block with signed 32-bit offsets (and maps the uncompressed block while
 # compressing): 2 GiB is a hard ceiling for the payload, compressed or not.
 NSIS_MAX_PAYLOAD = 2**31 - 1
-ICON_CANDIDATES = (  # where the packaging step may have left the app icon, relative to the repository
+# where packaging/icons.py leaves the app icon (after $SFUMATO_ICON_DIR), relative to the repository
+ICON_CANDIDATES = (
+    "build/icons/sfumato.ico",
     "packaging/windows/sfumato.ico",
     "packaging/sfumato.ico",
     "packaging/icons/sfumato.ico",
@@ -127,6 +129,10 @@ def find_makensis(explicit: str | os.PathLike[str] | None = None) -> str:
 
 
 def find_icon(repo_root: Path) -> Path | None:
+    """The .ico the spec rendered: ``$SFUMATO_ICON_DIR/sfumato.ico`` as the spec reads it, or a default."""
+    icon_dir = os.environ.get("SFUMATO_ICON_DIR")
+    if icon_dir and Path(icon_dir, "sfumato.ico").is_file():
+        return Path(icon_dir, "sfumato.ico")
     for rel in ICON_CANDIDATES:
         if (repo_root / rel).is_file():
             return repo_root / rel

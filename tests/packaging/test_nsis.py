@@ -130,3 +130,17 @@ def test_compile_errors_come_back_with_makensis_output(tmp_path: Path) -> None:
     bundle = make_standin(tmp_path)
     with pytest.raises(nsis.NsisError, match="makensis failed"):
         nsis.build_nsis(bundle, tmp_path / "out", "0.1.0", compressor="nonsense")
+
+
+def test_icon_is_found_where_the_spec_renders_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SFUMATO_ICON_DIR", raising=False)
+    assert nsis.find_icon(tmp_path) is None
+    make_icon(
+        (tmp_path / "build" / "icons").mkdir(parents=True) or tmp_path / "build" / "icons" / "sfumato.ico"
+    )
+    assert nsis.find_icon(tmp_path) == tmp_path / "build" / "icons" / "sfumato.ico"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    make_icon(elsewhere / "sfumato.ico")
+    monkeypatch.setenv("SFUMATO_ICON_DIR", str(elsewhere))
+    assert nsis.find_icon(tmp_path) == elsewhere / "sfumato.ico"
