@@ -7,11 +7,14 @@ from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Dispatch to the CLI when the first word is ``generate``/``models``, otherwise start the GUI.
+    """Dispatch to the CLI when the first word is a headless command, otherwise start the GUI.
 
     Options may come first (``sfumato --verbose generate …`` or ``sfumato --verbose file.ora``);
     ``-h``/``--help`` with no command lists the headless commands.
     """
+    from sfumato.torch_runtime import activate
+
+    activate()  # before anything imports torch: the packaged app's torch lives in a runtime folder
     args = list(sys.argv[1:] if argv is None else argv)
     from sfumato.cli import HEADLESS_COMMANDS
 

@@ -1,4 +1,4 @@
-"""Headless command line: ``sfumato generate …`` and ``sfumato models …``.
+"""Headless command line: ``sfumato generate …``, ``sfumato models …`` and ``sfumato runtime …``.
 
 Each sub-command lives in :mod:`sfumato.commands` and exposes ``add_parser(subparsers)`` and
 ``run(args) -> int``. Bad input exits 2 with one ``error: …`` line on stderr; the traceback goes
@@ -17,7 +17,7 @@ from sfumato.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
-HEADLESS_COMMANDS = ("generate", "models")
+HEADLESS_COMMANDS = ("generate", "models", "runtime")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,13 +27,14 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sfumato`` argument parser with every headless sub-command."""
-    from sfumato.commands import generate, models
+    from sfumato.commands import generate, models, runtime
 
     parser = _Parser(prog="sfumato", description="Sfumato headless commands")
     parser.add_argument("--verbose", action="store_true", help="tracebacks and debug log on stderr")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     generate.add_parser(sub)
     models.add_parser(sub)
+    runtime.add_parser(sub)
     return parser
 
 
