@@ -178,7 +178,10 @@ def _ldd(path: Path, env: dict[str, str]) -> list[tuple[str, str | None]]:
 
 def _glibc_needed(path: Path) -> tuple[int, ...]:
     proc = subprocess.run(["readelf", "-V", "--wide", str(path)], capture_output=True, text=True, check=False)
-    versions = [tuple(int(x) for x in m.group(1).split(".")) for m in re.finditer(r"Name: GLIBC_(\d+(?:\.\d+)+)", proc.stdout)]
+    versions = [
+        tuple(int(x) for x in m.group(1).split("."))
+        for m in re.finditer(r"Name: GLIBC_(\d+(?:\.\d+)+)", proc.stdout)
+    ]
     return max(versions, default=())
 
 
@@ -200,7 +203,9 @@ def _dpkg_owner(path: str) -> str | None:
 def _apt_has(package: str) -> bool:
     if not shutil.which("apt-cache"):
         return True
-    proc = subprocess.run(["apt-cache", "show", "--no-all-versions", package], capture_output=True, check=False)
+    proc = subprocess.run(
+        ["apt-cache", "show", "--no-all-versions", package], capture_output=True, check=False
+    )
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
@@ -261,8 +266,10 @@ def derive_depends(bundle: Path, also: Sequence[Path] = (), baseline: bool = Tru
         if pkg is None:
             pkg = KNOWN_SONAMES.get(soname)
             if pkg is None or not _apt_has(pkg):
-                raise SystemExit(f"deb.py: cannot map {soname} (needed by {sorted(needers)[:3]}) to a package; "
-                                 "add it to KNOWN_SONAMES")
+                raise SystemExit(
+                    f"deb.py: cannot map {soname} (needed by {sorted(needers)[:3]}) to a package; "
+                    "add it to KNOWN_SONAMES"
+                )
         fld = min(fields, key=rank.__getitem__)
         dep = deps.setdefault(pkg, Dep(fld, pkg))
         if rank[fld] < rank[dep.field]:
@@ -335,8 +342,11 @@ def _merge_depends(checked_in: dict[str, Dep], derived: dict[str, Dep]) -> dict[
             stale.append(f"{dep.field}: {dep.spec()}")
             merged[name] = Dep(dep.field, dep.package, dep.version)
     if stale:
-        print("deb.py: WARNING: the bundle needs packages depends.txt lacks; added them, regenerate the file "
-              "with --regen-depends:\n  " + "\n  ".join(stale), file=sys.stderr)
+        print(
+            "deb.py: WARNING: the bundle needs packages depends.txt lacks; added them, regenerate the file "
+            "with --regen-depends:\n  " + "\n  ".join(stale),
+            file=sys.stderr,
+        )
     return merged
 
 
@@ -362,7 +372,7 @@ def desktop_entry(exec_name: str = PACKAGE) -> str:
 
 
 def metainfo_xml(version: str) -> str:
-    mimes = "\n".join(f"    <mediatype>{m}</mediatype>" for m in MIME_TYPES)
+    mimes = "".join(f"\n    <mediatype>{m}</mediatype>" for m in MIME_TYPES)
     return textwrap.dedent("""\
         <?xml version="1.0" encoding="UTF-8"?>
         <component type="desktop-application">
@@ -384,8 +394,7 @@ def metainfo_xml(version: str) -> str:
             <category>RasterGraphics</category>
           </categories>
           <provides>
-            <binary>sfumato</binary>
-{mimes}
+            <binary>sfumato</binary>{mimes}
           </provides>
           <releases>
             <release version="{version}"/>
@@ -405,7 +414,7 @@ Comment: /opt/sfumato holds a PyInstaller bundle: the Python 3.11 runtime (PSF-2
  PyTorch is not shipped; the app installs it per user.
 
 Files: *
-Copyright: Sfumato developers
+Copyright: 2026 Sfumato developers
 License: Apache-2.0
  On Debian systems the full text of the Apache License 2.0 is in
  /usr/share/common-licenses/Apache-2.0.
@@ -445,10 +454,14 @@ def _gz(data: bytes) -> bytes:
 
 
 def changelog(version: str) -> str:
-    date = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", time.time()))))
-    return (f"{PACKAGE} ({version}) unstable; urgency=medium\n\n"
-            f"  * Release {version}; see the project's README for changes.\n\n"
-            f" -- {MAINTAINER}  {date}\n")
+    date = time.strftime(
+        "%a, %d %b %Y %H:%M:%S +0000", time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", time.time())))
+    )
+    return (
+        f"{PACKAGE} ({version}) unstable; urgency=medium\n\n"
+        f"  * Release {version}; see the project's README for changes.\n\n"
+        f" -- {MAINTAINER}  {date}\n"
+    )
 
 
 _RENDER_SCRIPT = r"""
@@ -478,21 +491,30 @@ def render_icons(svg: Path, out: Path, sizes: Iterable[int] = ICON_SIZES) -> dic
     out.mkdir(parents=True, exist_ok=True)
     sizes = list(sizes)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.run([sys.executable, "-c", _RENDER_SCRIPT, str(svg), str(out), *map(str, sizes)],
-                          capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _RENDER_SCRIPT, str(svg), str(out), *map(str, sizes)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if proc.returncode != 0:
         if not shutil.which("rsvg-convert"):
-            raise RuntimeError(f"cannot render {svg}: PySide6 failed ({proc.stderr.strip()[-300:]}) "
-                               "and rsvg-convert is not installed")
+            raise RuntimeError(
+                f"cannot render {svg}: PySide6 failed ({proc.stderr.strip()[-300:]}) "
+                "and rsvg-convert is not installed"
+            )
         for size in sizes:
-            subprocess.run(["rsvg-convert", "-w", str(size), "-h", str(size), "-o", str(out / f"{size}.png"), str(svg)],
-                           check=True)
+            subprocess.run(
+                ["rsvg-convert", "-w", str(size), "-h", str(size), "-o", str(out / f"{size}.png"), str(svg)],
+                check=True,
+            )
     return {size: out / f"{size}.png" for size in sizes}
 
 
 def _normalise_modes(root: Path) -> None:
     """Directories 0755, executables 0755, everything else 0644 (users must not write into /opt)."""
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _dirnames, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             p = os.path.join(dirpath, name)
@@ -535,7 +557,9 @@ def _md5sums(root: Path) -> str:
 
 
 def deb_architecture() -> str:
-    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def debian_version(version: str) -> str:
@@ -547,8 +571,15 @@ def debian_version(version: str) -> str:
     return v
 
 
-def build_deb(bundle: Path, out_dir: Path, version: str, *, depends_file: Path = DEPENDS_FILE,
-              derive: bool = True, icon_svg: Path = ICON_SVG) -> Path:
+def build_deb(
+    bundle: Path,
+    out_dir: Path,
+    version: str,
+    *,
+    depends_file: Path = DEPENDS_FILE,
+    derive: bool = True,
+    icon_svg: Path = ICON_SVG,
+) -> Path:
     """Build out_dir/sfumato_<version>_<arch>.deb from a PyInstaller one-folder bundle; returns its path."""
     t0 = time.monotonic()
     bundle = Path(bundle).resolve()
@@ -594,7 +625,9 @@ def build_deb(bundle: Path, out_dir: Path, version: str, *, depends_file: Path =
         (doc / "copyright").write_text(COPYRIGHT.format(homepage=HOMEPAGE))
         (doc / "changelog.gz").write_bytes(_gz(changelog(version).encode()))
         (share / "man" / "man1").mkdir(parents=True)
-        (share / "man" / "man1" / f"{PACKAGE}.1.gz").write_bytes(_gz(MANPAGE.format(version=version).encode()))
+        (share / "man" / "man1" / f"{PACKAGE}.1.gz").write_bytes(
+            _gz(MANPAGE.format(version=version).encode())
+        )
         if (opt / f"{PACKAGE}-cli").is_file():
             (share / "man" / "man1" / f"{PACKAGE}-cli.1.gz").symlink_to(f"{PACKAGE}.1.gz")
         overrides = share / "lintian" / "overrides"
@@ -627,14 +660,23 @@ def build_deb(bundle: Path, out_dir: Path, version: str, *, depends_file: Path =
         deb = out_dir / f"{PACKAGE}_{version}_{arch}.deb"
         env = dict(os.environ)
         env.setdefault("SOURCE_DATE_EPOCH", str(int(time.time())))
-        subprocess.run(["dpkg-deb", "--root-owner-group", "-Zzstd", "--build", str(root), str(deb)],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
-    print(f"deb.py: {deb} ({deb.stat().st_size / 1e6:.1f} MB, installed {int(fields['Installed-Size']) / 1024:.0f} MiB) "
-          f"in {time.monotonic() - t0:.1f} s")
+        subprocess.run(
+            ["dpkg-deb", "--root-owner-group", "-Zzstd", "--build", str(root), str(deb)],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+    print(
+        f"deb.py: {deb} ({deb.stat().st_size / 1e6:.1f} MB, "
+        f"installed {int(fields['Installed-Size']) / 1024:.0f} MiB) "
+        f"in {time.monotonic() - t0:.1f} s"
+    )
     return deb
 
 
 # Lintian tags that follow from shipping a PyInstaller bundle in /opt; everything else is fixed.
+# Not overridable and not a defect: lintian 2.116 (bookworm) calls zstd members "malformed-deb-archive",
+# though bookworm's dpkg and apt install them (Ubuntu has used zstd since 21.10).
 LINTIAN_OVERRIDES = """\
 # A self-contained PyInstaller bundle under /opt, by design (FHS: add-on application software).
 sfumato: dir-or-file-in-opt [opt/sfumato/*]
@@ -644,10 +686,14 @@ sfumato: shared-library-lacks-prerequisites [opt/sfumato/_internal/*]
 sfumato: library-not-linked-against-libc [opt/sfumato/_internal/*]
 sfumato: unstripped-binary-or-object [opt/sfumato/*]
 sfumato: hardening-no-fortify-functions [opt/sfumato/*]
-sfumato: hardening-no-relro [opt/sfumato/*]
-sfumato: package-installs-python-pycache-dir [opt/sfumato/*]
-sfumato: package-contains-python-dot-directory [opt/sfumato/*]
 sfumato: spelling-error-in-binary *[opt/sfumato/*]
+# The bundled CPython was built with pyenv; its RUNPATH names the build machine's prefix, which does
+# not exist on users' machines (and is root-only), so the loader skips it and uses $ORIGIN/_internal.
+sfumato: custom-library-search-path RUNPATH /root/.pyenv/* [opt/sfumato/_internal/*]
+# PyInstaller's bootloader is a prebuilt non-PIE executable.
+sfumato: hardening-no-pie [opt/sfumato/*]
+# The bundled util-linux libraries mention sensible-pager in strings; Sfumato never runs it.
+sfumato: missing-depends-on-sensible-utils sensible-pager [opt/sfumato/_internal/*]
 """
 
 
@@ -656,10 +702,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("bundle", type=Path, help="the PyInstaller one-folder bundle (dist/Sfumato)")
     parser.add_argument("out_dir", type=Path, nargs="?", help="where the .deb goes")
     parser.add_argument("--version", help="package version (default: pyproject.toml's)")
-    parser.add_argument("--regen-depends", action="store_true", help=f"rewrite {_short(str(DEPENDS_FILE))} from the bundle")
-    parser.add_argument("--also", type=Path, action="append", default=[],
-                        help="with --regen-depends: more ELF folders the installed app loads (the torch package)")
-    parser.add_argument("--no-derive", action="store_true", help="use depends.txt as it is, without re-deriving")
+    parser.add_argument(
+        "--regen-depends", action="store_true", help=f"rewrite {_short(str(DEPENDS_FILE))} from the bundle"
+    )
+    parser.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --regen-depends: more ELF folders the installed app loads (the torch package)",
+    )
+    parser.add_argument(
+        "--no-derive", action="store_true", help="use depends.txt as it is, without re-deriving"
+    )
     args = parser.parse_args(argv)
     if args.regen_depends:
         print(regen_depends(args.bundle, args.also).read_text(), end="")
