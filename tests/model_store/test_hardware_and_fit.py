@@ -37,7 +37,8 @@ def runner(outputs: dict[str, str | None]):  # type: ignore[no-untyped-def]
 def test_nvidia_smi_is_parsed() -> None:
     out = "NVIDIA GeForce RTX 3060, 12288, 11000, 550.54.14, 8.6\n"
     profile = probe_hardware(
-        runner({"nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version,compute_cap": out})
+        runner({"nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version,compute_cap": out}),
+        nvml=lambda: None,
     )
     (gpu,) = profile.gpus
     assert gpu == GpuInfo(
@@ -50,7 +51,8 @@ def test_nvidia_smi_is_parsed() -> None:
 def test_old_drivers_without_compute_cap_still_report_the_card() -> None:
     out = "Tesla T4, 15360, 15000, 470.1\n"
     profile = probe_hardware(
-        runner({"nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version": out})
+        runner({"nvidia-smi --query-gpu=name,memory.total,memory.free,driver_version": out}),
+        nvml=lambda: None,
     )
     assert profile.gpus[0].compute_capability is None and not profile.gpus[0].supports_bfloat16
     assert hardware_tier(profile) == "gpu-16gb"
@@ -62,7 +64,7 @@ def test_rocm_smi_json_is_parsed() -> None:
                   "VRAM Total Used Memory (B)": str(GIB)},
         "system": {"Driver version": "6.3.6"},
     }  # fmt: skip
-    profile = probe_hardware(runner({"rocm-smi --showproductname": json.dumps(data)}))
+    profile = probe_hardware(runner({"rocm-smi --showproductname": json.dumps(data)}), nvml=lambda: None)
     (gpu,) = profile.gpus
     assert (gpu.backend, gpu.name, gpu.vram_free, gpu.driver) == (
         "rocm",
@@ -74,7 +76,7 @@ def test_rocm_smi_json_is_parsed() -> None:
 
 
 def test_no_tools_means_cpu() -> None:
-    profile = probe_hardware(runner({}))
+    profile = probe_hardware(runner({}), nvml=lambda: None)
     assert hardware_tier(profile) == "cpu" or profile.gpus[0].backend == "mps"
     assert any(line.startswith("tier: ") for line in describe_hardware(profile))
 

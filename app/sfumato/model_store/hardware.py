@@ -1,6 +1,7 @@
 """What the machine has: GPUs (CUDA, ROCm, Apple MPS), CPU cores and RAM — without importing torch.
 
-NVIDIA cards are read with ``nvidia-smi`` (it ships with the driver), AMD cards with ``rocm-smi``,
+NVIDIA cards are read through NVML (:mod:`sfumato.model_store.nvml`, the driver's library), or
+with ``nvidia-smi`` where NVML cannot be loaded; AMD cards with ``rocm-smi``,
 Apple silicon from ``sysctl``. ``SFUMATO_HARDWARE_PROFILE`` may name a JSON file written by
 :meth:`HardwareProfile.to_dict` to stand in for the probe (tests, support requests).
 """
@@ -11,12 +12,15 @@ import ctypes
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from sfumato.model_store.nvml import NvmlReport, read_nvml
 
 GIB = 1024**3
 MIB = 1024**2
@@ -26,11 +30,17 @@ MIB = 1024**2
 MPS_MEMORY_SHARE = 0.75
 
 Runner = Callable[[Sequence[str]], str | None]
+NvmlReader = Callable[[], NvmlReport | None]
+
+_SMI_CUDA = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 
 
 @dataclass(frozen=True)
 class GpuInfo:
-    """One accelerator. ``backend`` is ``cuda``, ``rocm`` or ``mps``; sizes are bytes."""
+    """One accelerator. ``backend`` is ``cuda``, ``rocm`` or ``mps``; sizes are bytes.
+
+    ``cuda_driver_version``: the newest CUDA version the NVIDIA driver supports (``"12.8"``).
+    """
 
     backend: str
     name: str
@@ -38,6 +48,7 @@ class GpuInfo:
     vram_free: int | None = None
     compute_capability: str | None = None
     driver: str | None = None
+    cuda_driver_version: str | None = None
 
     @property
     def supports_bfloat16(self) -> bool:
@@ -106,14 +117,14 @@ def _run(argv: Sequence[str]) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def probe_hardware(run: Runner = _run) -> HardwareProfile:
+def probe_hardware(run: Runner = _run, nvml: NvmlReader = read_nvml) -> HardwareProfile:
     """Probe this machine (or read the ``SFUMATO_HARDWARE_PROFILE`` file if set)."""
     fake = os.environ.get("SFUMATO_HARDWARE_PROFILE")
     if fake:
         return HardwareProfile.from_dict(json.loads(Path(fake).read_text(encoding="utf-8")))
     system = platform.system()
     ram_total, ram_available = _ram(system, run)
-    gpus = _nvidia(run) or _rocm(run)
+    gpus = _nvidia_nvml(nvml) or _nvidia(run) or _rocm(run)
     if not gpus and system == "Darwin" and platform.machine() == "arm64":
         brand = (run(["sysctl", "-n", "machdep.cpu.brand_string"]) or "Apple silicon").strip()
         gpus = [GpuInfo("mps", brand, int(ram_total * MPS_MEMORY_SHARE))]
@@ -124,6 +135,24 @@ def probe_hardware(run: Runner = _run) -> HardwareProfile:
         gpus=tuple(gpus),
         system=system,
     )
+
+
+def _nvidia_nvml(nvml: NvmlReader) -> list[GpuInfo]:
+    report = nvml()
+    if report is None:
+        return []
+    return [
+        GpuInfo(
+            "cuda",
+            d.name,
+            d.memory_total,
+            d.memory_free,
+            d.compute_capability,
+            report.driver_version,
+            report.cuda_driver_version,
+        )
+        for d in report.devices
+    ]
 
 
 def _nvidia(run: Runner) -> list[GpuInfo]:
@@ -142,6 +171,10 @@ def _nvidia(run: Runner) -> list[GpuInfo]:
             continue
         cap = parts[4] if len(parts) > 4 and parts[4] not in ("", "[N/A]") else None
         gpus.append(GpuInfo("cuda", parts[0], total, free, cap, parts[3] or None))
+    if gpus:  # the CUDA version is only in the plain report's header
+        found = _SMI_CUDA.search(run(["nvidia-smi"]) or "")
+        if found:
+            gpus = [replace(g, cuda_driver_version=found.group(1)) for g in gpus]
     return gpus
 
 
@@ -224,7 +257,7 @@ def describe(profile: HardwareProfile) -> list[str]:
         + (f" ({profile.ram_available / GIB:.1f} GiB available)" if profile.ram_available else ""),
     ]
     if not profile.gpus:
-        lines.append("gpu: none found (nvidia-smi, rocm-smi); generation runs on the CPU")
+        lines.append("gpu: none found (NVML, nvidia-smi, rocm-smi); generation runs on the CPU")
     for gpu in profile.gpus:
         extra = []
         if gpu.vram_free is not None:
@@ -233,6 +266,8 @@ def describe(profile: HardwareProfile) -> list[str]:
             extra.append(f"compute capability {gpu.compute_capability}")
         if gpu.driver:
             extra.append(f"driver {gpu.driver}")
+        if gpu.cuda_driver_version:
+            extra.append(f"CUDA {gpu.cuda_driver_version}")
         tail = f" ({', '.join(extra)})" if extra else ""
         lines.append(f"gpu [{gpu.backend}]: {gpu.name}, {gpu.vram_total / GIB:.1f} GiB{tail}")
     lines.append(f"tier: {hardware_tier(profile)}")
