@@ -11,7 +11,7 @@ Layout of the package:
     /usr/bin/sfumato                   -> /opt/sfumato/sfumato  (and sfumato-cli when the bundle has it)
     /usr/share/applications/sfumato.desktop
     /usr/share/icons/hicolor/{16..512}/apps/sfumato.png, scalable/apps/sfumato.svg
-    /usr/share/metainfo/sfumato.metainfo.xml
+    /usr/share/metainfo/org.sfumato.Sfumato.metainfo.xml (AppStream; file name = component id)
     /usr/share/doc/sfumato/{copyright,changelog.gz}, /usr/share/man/man1/sfumato.1.gz
 
 No maintainer scripts: the desktop database, icon cache and MIME cache are refreshed by the dpkg
@@ -45,7 +45,6 @@ import textwrap
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,8 +55,10 @@ ICON_SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 
 PACKAGE = "sfumato"
 INSTALL_DIR = "opt/sfumato"
-MAINTAINER = "Sfumato developers <sfumato@users.noreply.github.com>"
-HOMEPAGE = "https://github.com/sfumato-app/sfumato"
+# No public address exists yet: .invalid is the reserved placeholder domain. Set SFUMATO_DEB_MAINTAINER
+# ("Name <mail>") for a release.
+MAINTAINER = os.environ.get("SFUMATO_DEB_MAINTAINER", "Sfumato contributors <packaging@sfumato.invalid>")
+APPSTREAM_ID = "org.sfumato.Sfumato"  # the macOS bundle id in packaging/sfumato.spec
 SUMMARY = "paint with Stable Diffusion: layers, masks, inpainting, outpainting"
 DESCRIPTION = """\
 Sfumato is a desktop painting application with Stable Diffusion inside.
@@ -209,12 +210,15 @@ def _apt_has(package: str) -> bool:
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
-@dataclass
 class Dep:
-    field: str
-    package: str
-    version: str = ""  # e.g. ">= 2.34"
-    reasons: set[str] = field(default_factory=set)
+    """One line of depends.txt. A plain class, not a dataclass: build.py loads this file by path
+    without registering it in sys.modules, which dataclasses need."""
+
+    def __init__(self, field: str, package: str, version: str = "") -> None:
+        self.field = field
+        self.package = package
+        self.version = version  # e.g. ">= 2.34"
+        self.reasons: set[str] = set()
 
     def spec(self) -> str:
         return f"{self.package} ({self.version})" if self.version else self.package
@@ -341,6 +345,10 @@ def _merge_depends(checked_in: dict[str, Dep], derived: dict[str, Dep]) -> dict[
         if have is None or rank[dep.field] < rank[have.field]:
             stale.append(f"{dep.field}: {dep.spec()}")
             merged[name] = Dep(dep.field, dep.package, dep.version)
+        elif dep.version:
+            # a version floor (libc6 >= the newest GLIBC_ symbol) belongs to the binaries being packaged,
+            # e.g. a bundle built on Ubuntu 22.04 needs 2.35 where the checked-in Debian 12 one says 2.36
+            have.version = dep.version
     if stale:
         print(
             "deb.py: WARNING: the bundle needs packages depends.txt lacks; added them, regenerate the file "
@@ -376,7 +384,7 @@ def metainfo_xml(version: str) -> str:
     return textwrap.dedent("""\
         <?xml version="1.0" encoding="UTF-8"?>
         <component type="desktop-application">
-          <id>sfumato</id>
+          <id>{appstream_id}</id>
           <metadata_license>CC0-1.0</metadata_license>
           <project_license>Apache-2.0</project_license>
           <name>Sfumato</name>
@@ -387,7 +395,6 @@ def metainfo_xml(version: str) -> str:
             result as an editable layer. Documents are saved as OpenRaster.</p>
           </description>
           <launchable type="desktop-id">sfumato.desktop</launchable>
-          <url type="homepage">{homepage}</url>
           <categories>
             <category>Graphics</category>
             <category>2DGraphics</category>
@@ -397,24 +404,27 @@ def metainfo_xml(version: str) -> str:
             <binary>sfumato</binary>{mimes}
           </provides>
           <releases>
-            <release version="{version}"/>
+            <release version="{version}" date="{date}"/>
           </releases>
           <content_rating type="oars-1.1"/>
         </component>
-        """).format(homepage=HOMEPAGE, version=version, mimes=mimes)
+        """).format(appstream_id=APPSTREAM_ID, version=version, mimes=mimes, date=_release_date())
+
+
+def _release_date() -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", time.time()))))
 
 
 COPYRIGHT = """\
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: Sfumato
-Source: {homepage}
 Comment: /opt/sfumato holds a PyInstaller bundle: the Python 3.11 runtime (PSF-2.0), Qt 6 and
  PySide6 (LGPL-3.0, replaceable shared libraries under /opt/sfumato/_internal/PySide6/Qt), and the
  Python packages listed with their own licence files in /opt/sfumato/_internal/*.dist-info.
  PyTorch is not shipped; the app installs it per user.
 
 Files: *
-Copyright: 2026 Sfumato developers
+Copyright: 2026 Sfumato contributors
 License: Apache-2.0
  On Debian systems the full text of the Apache License 2.0 is in
  /usr/share/common-licenses/Apache-2.0.
@@ -619,10 +629,10 @@ def build_deb(
         (icons / "scalable" / "apps").mkdir(parents=True)
         shutil.copyfile(icon_svg, icons / "scalable" / "apps" / f"{PACKAGE}.svg")
         (share / "metainfo").mkdir(parents=True)
-        (share / "metainfo" / f"{PACKAGE}.metainfo.xml").write_text(metainfo_xml(version))
+        (share / "metainfo" / f"{APPSTREAM_ID}.metainfo.xml").write_text(metainfo_xml(version))
         doc = share / "doc" / PACKAGE
         doc.mkdir(parents=True)
-        (doc / "copyright").write_text(COPYRIGHT.format(homepage=HOMEPAGE))
+        (doc / "copyright").write_text(COPYRIGHT)
         (doc / "changelog.gz").write_bytes(_gz(changelog(version).encode()))
         (share / "man" / "man1").mkdir(parents=True)
         (share / "man" / "man1" / f"{PACKAGE}.1.gz").write_bytes(
@@ -648,7 +658,7 @@ def build_deb(
             specs = [d.spec() for d in sorted(deps.values(), key=lambda d: d.package) if d.field == fld]
             if specs:
                 fields[fld] = ", ".join(specs)
-        fields.update({"Section": "graphics", "Priority": "optional", "Homepage": HOMEPAGE})
+        fields.update({"Section": "graphics", "Priority": "optional"})
         control = "".join(f"{k}: {v}\n" for k, v in fields.items())
         control += f"Description: {SUMMARY}\n"
         control += "".join(f" {line}\n" if line != "." else " .\n" for line in DESCRIPTION.splitlines())

@@ -120,7 +120,7 @@ def test_layout_symlinks_and_ownership(built):
     for name in (
         "usr/share/doc/sfumato/copyright",
         "usr/share/doc/sfumato/changelog.gz",
-        "usr/share/metainfo/sfumato.metainfo.xml",
+        "usr/share/metainfo/org.sfumato.Sfumato.metainfo.xml",
         "usr/share/man/man1/sfumato.1.gz",
     ):
         assert name in members, name
@@ -186,3 +186,44 @@ def test_version_mapping():
     assert deb.debian_version("0.3.0.dev4") == "0.3.0~dev4"
     with pytest.raises(ValueError):
         deb.debian_version("latest")
+
+
+def test_version_floors_come_from_the_bundle_being_packaged():
+    """A bundle built on Ubuntu 22.04 (glibc 2.35) must not inherit the Debian 12 file's libc6 (>= 2.36)."""
+    checked_in = deb.parse_depends("Depends libc6 (>= 2.36)\nDepends libgl1\nRecommends libwayland-cursor0\n")
+    derived = {
+        "libc6": deb.Dep("Depends", "libc6", ">= 2.35"),
+        "libwayland-cursor0": deb.Dep("Depends", "libwayland-cursor0"),
+    }
+    merged = deb._merge_depends(checked_in, derived)
+    assert merged["libc6"].spec() == "libc6 (>= 2.35)"
+    assert merged["libgl1"].field == "Depends"
+    assert merged["libwayland-cursor0"].field == "Depends"  # promoted: the bundle now needs it outright
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_appimage_appdir_runs_the_bundle(tmp_path):
+    """build_appimage.sh --appdir-only: AppRun execs the bundle's sfumato with its arguments."""
+    bundle = make_bundle(tmp_path)
+    (bundle / "sfumato").write_text('#!/bin/sh\necho "ran $0 $*"\n')
+    script = ROOT / "packaging/linux/appimage/build_appimage.sh"
+    subprocess.run(
+        ["bash", str(script), "--appdir-only", str(bundle), str(tmp_path / "out")],
+        check=True,
+        env=dict(os.environ, PYTHON=sys.executable, SFUMATO_VERSION="0.1.0"),
+        capture_output=True,
+    )
+    appdir = tmp_path / "out/Sfumato.AppDir"
+    for name in (
+        "AppRun",
+        "sfumato.desktop",
+        "sfumato.png",
+        ".DirIcon",
+        "usr/share/metainfo/org.sfumato.Sfumato.metainfo.xml",
+        "usr/share/icons/hicolor/scalable/apps/sfumato.svg",
+    ):
+        assert (appdir / name).exists(), name
+    out = subprocess.run(
+        [str(appdir / "AppRun"), "--smoke"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == f"ran {appdir}/usr/lib/sfumato/sfumato --smoke"
