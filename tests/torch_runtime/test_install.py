@@ -173,5 +173,5 @@ def test_a_new_install_replaces_the_old_one_and_remove_deletes_it(wheel_dir: Pat
 
 
 def test_an_unknown_variant_is_refused(wheel_dir: Path) -> None:
-    with pytest.raises(TorchRuntimeError, match="unknown runtime variant 'cu999'"):
+    with pytest.raises(TorchRuntimeError, match="Unknown runtime variant 'cu999'"):
         install_runtime("cu999", wheels=[fake_torch(wheel_dir)], hardware=CPU_ONLY, verify=False)

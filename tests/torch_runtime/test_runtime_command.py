@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import pytest
+from fake_index import serve_index
 from fake_wheels import fake_dep, fake_torch
 
 from sfumato.__main__ import main
@@ -62,3 +64,32 @@ def test_a_missing_dependency_is_one_line_too(wheel_dir: Path, capsys: pytest.Ca
     assert main(["runtime", "install", "--wheel", str(torch)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nvidia-bar==2.0" in err and "nvidia-foo==1.0" in err
+
+
+def test_status_names_the_variant_and_the_advice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runtime", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "variant for this machine: cpu — No supported GPU found" in out
+    assert "advice: " in out
+
+
+def test_a_download_needs_yes_when_nobody_can_answer(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["runtime", "install", "--variant", "cpu"]) == 2
+    captured = capsys.readouterr()
+    assert "CPU build, from https://download.pytorch.org/whl/cpu" in captured.out
+    assert captured.err == "error: Downloading PyTorch (up to a few GB) needs confirmation: pass --yes.\n"
+
+
+def test_install_downloads_from_an_index_with_yes(
+    wheel_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve_index() as index:
+        index.add("cpu", fake_torch(wheel_dir, "2.13.0+cpu"))
+        assert (
+            main(["runtime", "install", "--variant", "cpu", "--index", index.index_url("cpu"), "--yes"]) == 0
+        )
+    out = capsys.readouterr().out
+    assert "torch-2.13.0-cpu: torch 2.13.0+cpu installed" in out and "device: cpu" in out

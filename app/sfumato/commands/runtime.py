@@ -9,13 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-from sfumato.model_store import describe_hardware, probe_hardware
-from sfumato.torch_runtime import active_runtime, check_runtime, install_runtime, remove_runtime
+from sfumato.commands.models import _cancellable
+from sfumato.errors import UserFacingError
+from sfumato.model_store import HardwareProfile, describe_hardware, probe_hardware
+from sfumato.torch_runtime import (
+    BackendAdvice,
+    active_runtime,
+    backend_advice,
+    check_runtime,
+    choose_variant,
+    install_runtime,
+    remove_runtime,
+)
 from sfumato.torch_runtime.layout import current_name, installs, runtime_root
 from sfumato.torch_runtime.probe import RuntimeCheck, probe_torch
 from sfumato.torch_runtime.progress import RuntimeProgress
+from sfumato.torch_runtime.variants import TORCH_VERSION, variant
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,21 +65,34 @@ def run(args: argparse.Namespace) -> int:
     }[args.action](args)
 
 
-def _progress(p: RuntimeProgress) -> None:
-    if p.total_bytes:
-        print(
-            f"{p.phase}: {p.message} ({p.done_bytes / 1024**2:,.0f} / {p.total_bytes / 1024**2:,.0f} MiB)",
-            file=sys.stderr,
+class _ProgressPrinter:
+    """Progress on stderr: one rewritten line on a terminal, else a line per phase change or second."""
+
+    def __init__(self) -> None:
+        self._tty = sys.stderr.isatty()
+        self._last = (0.0, "")
+
+    def __call__(self, p: RuntimeProgress) -> None:
+        now = time.monotonic()
+        if not self._tty and p.phase == self._last[1] and now - self._last[0] < 1.0:
+            return
+        self._last = (now, p.phase)
+        amount = (
+            f" {p.done_bytes / 1024**2:,.0f} / {p.total_bytes / 1024**2:,.0f} MiB" if p.total_bytes else ""
         )
-    else:
-        print(f"{p.phase}: {p.message}", file=sys.stderr)
+        line = f"{p.phase}: {p.message}{amount}"
+        if self._tty:
+            sys.stderr.write("\r" + line[:150].ljust(100) + ("\n" if p.phase == "done" else ""))
+        else:
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def _status(_args: argparse.Namespace) -> int:
     active = active_runtime()
     where = f" from {active.site_dir}" if active.site_dir else ""
-    variant = f" ({active.variant})" if active.variant else ""
-    print(f"torch: {active.torch_version or 'not installed'}{variant}, source {active.source}{where}")
+    label = f" ({active.variant})" if active.variant else ""
+    print(f"torch: {active.torch_version or 'not installed'}{label}, source {active.source}{where}")
     if active.restart_needed:
         print("  another runtime is installed: restart Sfumato to use it")
     current = current_name()
@@ -76,13 +101,36 @@ def _status(_args: argparse.Namespace) -> int:
     for folder, record in found:
         mark = " (current)" if folder.name == current else ""
         print(f"  {folder.name}: torch {record.torch_version}, {record.backend}{mark}")
-    for line in describe_hardware(probe_hardware()):
+    hardware = probe_hardware()
+    for line in describe_hardware(hardware):
         print(line)
+    choice = choose_variant(hardware)
+    print(f"variant for this machine: {choice.variant.key} — {choice.reason}")
+    _print_advice(backend_advice(hardware, active, None))
     return 0
 
 
+def _print_advice(advice: BackendAdvice) -> None:
+    print(f"advice: {advice.headline}")
+    if advice.detail:
+        print(f"  {advice.detail}")
+
+
 def _install(args: argparse.Namespace) -> int:
-    result = install_runtime(args.variant, wheels=args.wheel, index_url=args.index, on_progress=_progress)
+    hardware = probe_hardware()
+    if not args.wheel:
+        _confirm_download(args, hardware)
+    printer = _ProgressPrinter()
+    result = _cancellable(
+        lambda cancel: install_runtime(
+            args.variant,
+            wheels=args.wheel,
+            index_url=args.index,
+            hardware=hardware,
+            on_progress=printer,
+            cancel=cancel,
+        )
+    )
     print(f"{result.name}: torch {result.record.torch_version} installed in {result.site_dir}")
     if result.check is not None:
         _print_check(result.check)
@@ -91,8 +139,26 @@ def _install(args: argparse.Namespace) -> int:
     return 0
 
 
+def _confirm_download(args: argparse.Namespace, hardware: HardwareProfile) -> None:
+    """Say what will be downloaded; without ``--yes`` ask (or refuse when nobody can answer)."""
+    if args.variant:
+        chosen, reason = variant(args.variant), "asked for with --variant"
+    else:
+        choice = choose_variant(hardware)
+        chosen, reason = choice.variant, choice.reason
+    print(f"torch {TORCH_VERSION}, {chosen.label} build, from {args.index or chosen.index_url}: {reason}")
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserFacingError("Downloading PyTorch (up to a few GB) needs confirmation: pass --yes.")
+    if input("Download and install it? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise UserFacingError("Nothing installed.")
+
+
 def _check(_args: argparse.Namespace) -> int:
-    _print_check(check_runtime())
+    check = check_runtime()
+    _print_check(check)
+    _print_advice(backend_advice(probe_hardware(), active_runtime(), check.device_kind))
     return 0
 
 

@@ -12,39 +12,53 @@ installer half — and the model store it uses — only when one of those names 
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from sfumato.torch_runtime.activation import ActiveRuntime, activate, active_runtime
 
 if TYPE_CHECKING:
+    from sfumato.torch_runtime.advice import BackendAdvice, backend_advice, pip_command
+    from sfumato.torch_runtime.choice import RuntimeChoice, choose_variant
     from sfumato.torch_runtime.install import InstallResult, remove_runtime
     from sfumato.torch_runtime.probe import RuntimeCheck, check_runtime
     from sfumato.torch_runtime.progress import RuntimeProgress
     from sfumato.torch_runtime.provision import install_runtime
 
+_LAZY = {
+    "BackendAdvice": "advice",
+    "backend_advice": "advice",
+    "pip_command": "advice",
+    "RuntimeChoice": "choice",
+    "choose_variant": "choice",
+    "InstallResult": "install",
+    "remove_runtime": "install",
+    "RuntimeCheck": "probe",
+    "check_runtime": "probe",
+    "RuntimeProgress": "progress",
+    "install_runtime": "provision",
+}
+
 __all__ = [
     "ActiveRuntime",
+    "BackendAdvice",
     "InstallResult",
     "RuntimeCheck",
+    "RuntimeChoice",
     "RuntimeProgress",
     "activate",
     "active_runtime",
+    "backend_advice",
     "check_runtime",
+    "choose_variant",
     "install_runtime",
+    "pip_command",
     "remove_runtime",
 ]
 
 
 def __getattr__(name: str) -> Any:
     """Import the installer half on first use of one of its names."""
-    if name in ("InstallResult", "remove_runtime"):
-        from sfumato.torch_runtime import install as module
-    elif name in ("RuntimeCheck", "check_runtime"):
-        from sfumato.torch_runtime import probe as module
-    elif name == "RuntimeProgress":
-        from sfumato.torch_runtime import progress as module
-    elif name == "install_runtime":
-        from sfumato.torch_runtime import provision as module
-    else:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(module, name)
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)

@@ -9,6 +9,10 @@ class TorchRuntimeError(UserFacingError):
     """Base class of every runtime failure a user can act on."""
 
 
+class UnknownVariantError(TorchRuntimeError):
+    """A variant key that is not in the table of :mod:`sfumato.torch_runtime.variants`."""
+
+
 class WheelError(TorchRuntimeError):
     """A wheel file cannot be used here: not a wheel, built for another platform, or damaged."""
 

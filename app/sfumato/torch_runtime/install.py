@@ -159,10 +159,7 @@ def _the_torch_wheel(infos: Sequence[WheelInfo]) -> WheelInfo:
 def _variant_of(torch_wheel: WheelInfo, key: str | None) -> Variant:
     """The variant to record: the one asked for, else the one the version's local label names."""
     if key is not None:
-        try:
-            return variant(key)
-        except KeyError as exc:
-            raise TorchRuntimeError(str(exc.args[0])) from exc
+        return variant(key)
     found = variant_for_local_label(torch_wheel.version.local, platform.system(), platform.machine())
     if found is None:
         raise TorchRuntimeError(

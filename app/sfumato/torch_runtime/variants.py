@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sfumato.torch_runtime.errors import UnknownVariantError
+
 TORCH_VERSION = "2.13.0"
 """The torch release Sfumato is tested with; every install and every pip advice pins it."""
 
@@ -68,6 +70,9 @@ class Variant:
         return low <= capability <= high
 
 
+DRIVER_BRANCH: dict[Version, str] = {(12, 0): "R525", (13, 0): "R580"}
+"""The first NVIDIA driver branch of each CUDA major line (NVIDIA's CUDA toolkit release notes)."""
+
 _X86 = ("x86_64", "amd64")
 
 _CUDA_SYSTEMS = ("Linux", "Windows")
@@ -89,11 +94,13 @@ VARIANTS: tuple[Variant, ...] = (
 
 
 def variant(key: str) -> Variant:
-    """The variant called ``key``; ``KeyError`` names the known keys."""
+    """The variant called ``key``; :class:`UnknownVariantError` names the known keys."""
     for candidate in VARIANTS:
         if candidate.key == key:
             return candidate
-    raise KeyError(f"unknown runtime variant {key!r}; known: {', '.join(v.key for v in VARIANTS)}")
+    raise UnknownVariantError(
+        f"Unknown runtime variant {key!r}; known: {', '.join(v.key for v in VARIANTS)}."
+    )
 
 
 def variant_for_local_label(local: str | None, system: str, machine: str) -> Variant | None:
