@@ -100,6 +100,7 @@ class WindowActions:
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "shortcuts", "&Keyboard Shortcuts", self._show_shortcuts, "F1")
+        self._add(help_menu, "backend", "Processing &Backend…", w.show_backend)
         self._add(help_menu, "log_folder", "Open &Log Folder",
                   lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
         self._add(help_menu, "about", "&About Sfumato", self._about)

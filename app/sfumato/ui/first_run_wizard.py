@@ -93,15 +93,19 @@ class _Choice(QFrame):
 class FirstRunWizard(QDialog):
     """Proposes ``plans`` (the starter set for ``state.profile``) and downloads the picked ones.
 
-    ``ask_token`` is the gated-model prompt (replaceable in tests).
+    ``ask_token`` is the gated-model prompt (replaceable in tests). ``set_up_runtime``, given
+    when no PyTorch runtime is installed (the packaged app's first start), puts a first step on
+    top whose button calls it (it opens the Backend dialog).
     """
 
     def __init__(self, tasks: ModelTasks, state: StoreState, plans: list[Plan],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 set_up_runtime: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("firstRunWizard")
         self.setWindowTitle("Welcome to Sfumato")
-        self.setStyleSheet(MODEL_STYLE + "QFrame#starterChoice { background: #23252a; border-radius: 6px; }")
+        self.setStyleSheet(MODEL_STYLE + "QFrame#starterChoice, QFrame#runtimeStep { background: #23252a; "
+                           "border-radius: 6px; }")
         self.setModal(False)
         self.tasks = tasks
         self.ask_token: Callable[[QWidget | None, CatalogModel, str], str | None] = ask_token
@@ -111,6 +115,9 @@ class FirstRunWizard(QDialog):
         self.installed: list[str] = []
 
         layout = QVBoxLayout(self)
+        self.runtime_button: QPushButton | None = None
+        if set_up_runtime is not None:
+            layout.addWidget(self._runtime_step(set_up_runtime))
         title = QLabel("<h2>Pick your first models</h2>")
         layout.addWidget(title)
         summary = QLabel(hardware_summary(state.profile))
@@ -161,6 +168,20 @@ class FirstRunWizard(QDialog):
         ids = [c.model.id for c in self.choices]
         if ids:
             tasks.run(SIZES_TASK, lambda _r, _c: hub_sizes(tasks.manager, ids), self._sized)
+
+    def _runtime_step(self, set_up_runtime: Callable[[], None]) -> QFrame:
+        step = QFrame()
+        step.setObjectName("runtimeStep")
+        row = QHBoxLayout(step)
+        row.setContentsMargins(10, 8, 10, 8)
+        text = QLabel("<b>First: PyTorch for this computer.</b> Sfumato needs a PyTorch runtime to make "
+                      "images, and none is installed yet.")
+        text.setWordWrap(True)
+        row.addWidget(text, 1)
+        self.runtime_button = QPushButton("Set up PyTorch…")
+        self.runtime_button.clicked.connect(lambda: set_up_runtime())
+        row.addWidget(self.runtime_button)
+        return step
 
     def selected(self) -> list[str]:
         """Catalog ids of the ticked models."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QPointF, QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QApplication,
@@ -35,6 +35,8 @@ from sfumato.qt_bridge.images import qimage_to_rgba
 from sfumato.settings import Settings, save_settings
 from sfumato.ui import error_dialog
 from sfumato.ui.actions import WindowActions
+from sfumato.ui.backend_monitor import BackendMonitor
+from sfumato.ui.backend_status import BackendField
 from sfumato.ui.background import BackgroundTasks
 from sfumato.ui.canvas_view import CanvasView, dropped_files
 from sfumato.ui.generation_controller import GenerationController, export_metadata
@@ -47,6 +49,7 @@ from sfumato.ui.tool_state import ToolState
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+BACKEND_PROBE_MS = 1000  # after the window is up: the probe runs subprocesses and imports the store
 OPEN_FILTER = "Images and OpenRaster ({})".format(
     " ".join(f"*{s}" for s in (".ora", *SUPPORTED_IMPORT_SUFFIXES)))
 IMPORT_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in SUPPORTED_IMPORT_SUFFIXES))
@@ -120,6 +123,12 @@ class MainWindow(QMainWindow):
             self.statusBar().addPermanentWidget(label)
 
         self.generation = GenerationController(self)
+        self.backend = BackendMonitor(self.generation.service, self)
+        self.backend.runtime_missing.connect(self.show_backend)
+        self.backend_field = BackendField(self.backend)
+        self.backend_field.clicked.connect(self.show_backend)
+        self.statusBar().addPermanentWidget(self.backend_field)
+        QTimer.singleShot(BACKEND_PROBE_MS, self.backend, self.backend.probe)
         self.menu_actions = WindowActions(self)
         self.generation.add_menu(self.menuBar(), self.menu_actions.by_name)
         self.autosave_failed.connect(
@@ -146,6 +155,26 @@ class MainWindow(QMainWindow):
     def show_error(self, error: BaseException | str) -> None:
         """Tell the user about ``error`` (short message, details on request; traceback to the log)."""
         error_dialog.show_error(self, error)
+
+    def show_backend(self) -> None:
+        """Open (or raise) Help › Processing Backend."""
+        from sfumato.ui.backend_dialog import show_backend_dialog  # loads the model store
+
+        show_backend_dialog(self)
+
+    def restart(self) -> None:
+        """Close (after the unsaved-changes prompt) and start Sfumato again, e.g. for a new runtime."""
+        self.confirm_discard(self._restart_now)
+
+    def _restart_now(self) -> None:
+        from sfumato.ui.runtime_install import relaunch_command
+
+        self._close_now()
+        if self.isVisible():
+            return  # a file is still being written: the status bar says so
+        program, args = relaunch_command()
+        if not QProcess.startDetached(program, args):
+            log.error("could not start %s %s again", program, args)
 
     @property
     def busy(self) -> bool:

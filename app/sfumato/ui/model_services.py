@@ -97,7 +97,9 @@ class ModelServices(QObject):
             self._first_run_done()  # models are there already: nothing to propose
             return
         state, plans = found
-        wizard = FirstRunWizard(self.tasks, state, plans, self.window)
+        no_runtime = self.window.backend.active.source == "none"
+        wizard = FirstRunWizard(self.tasks, state, plans, self.window,
+                                set_up_runtime=self.window.show_backend if no_runtime else None)
         wizard.finished.connect(lambda _result: self._wizard_closed(wizard))
         self.wizard = wizard
         wizard.show()

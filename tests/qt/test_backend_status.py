@@ -1,0 +1,106 @@
+"""The status-bar backend field: what is installed before a job, the real device after the
+engine's probe, a warning when the CPU runs while a GPU is present, and no runtime at all."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from backend_helpers import (
+    CPU_ENVIRONMENT,
+    CPU_WHILE_GPU,
+    CUDA_RUNTIME,
+    FINE,
+    NO_RUNTIME,
+    NO_RUNTIME_ADVICE,
+    PLAIN_PC,
+    BackendFakes,
+)
+from generate_helpers import tiny_sd_fixture  # noqa: F401  (a fixture)
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from sfumato.inference.device import profile_for
+from sfumato.qt_bridge.inference_thread import NO_RUNTIME_MESSAGE
+from sfumato.ui.backend_dialog import BackendDialog
+from sfumato.ui.backend_monitor import NO_RUNTIME_TEXT, describe_backend
+from sfumato.ui.main_window import MainWindow
+
+RTX = profile_for("cuda", "NVIDIA GeForce RTX 3060", (8, 6), 12 * 2**30)
+CPU = profile_for("cpu")
+
+
+@pytest.mark.parametrize(
+    ("active", "device", "advice", "text", "warning"),
+    [
+        (CUDA_RUNTIME, None, FINE, "CUDA runtime ready", False),
+        (CPU_ENVIRONMENT, None, FINE, "CPU", False),
+        (NO_RUNTIME, None, NO_RUNTIME_ADVICE, NO_RUNTIME_TEXT, True),
+        (CPU_ENVIRONMENT, None, CPU_WHILE_GPU, "CPU · GPU unused", True),
+        (CUDA_RUNTIME, RTX, FINE, "CUDA · NVIDIA GeForce RTX 3060 · bfloat16", False),
+        (CPU_ENVIRONMENT, CPU, FINE, "CPU · float32", False),
+        (CPU_ENVIRONMENT, CPU, CPU_WHILE_GPU, "CPU · float32 · GPU unused", True),
+    ],
+)
+def test_labels(active: object, device: object, advice: object, text: str, warning: bool) -> None:
+    label = describe_backend(active, device, advice)  # type: ignore[arg-type]
+    assert (label.text, label.warning) == (text, warning)
+    if advice is not None:
+        assert label.tooltip.startswith(advice.headline)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> BackendFakes:
+    """Probes that answer "CPU torch on a PC with an RTX 3060" (listed before ``window``)."""
+    return BackendFakes().install(monkeypatch)
+
+
+def _probed(qtbot: QtBot, window: MainWindow) -> None:
+    window.backend.probe()
+    qtbot.waitUntil(lambda: window.backend.advice is not None, timeout=5000)
+
+
+def test_the_field_warns_about_the_cpu_and_opens_the_dialog(fakes: BackendFakes, window: MainWindow,
+                                                            qtbot: QtBot) -> None:
+    field = window.backend_field
+    _probed(qtbot, window)
+    assert field.isVisible() and field.text() == "CPU · GPU unused" and field.warning
+    assert CPU_WHILE_GPU.headline in field.toolTip()
+    qtbot.mouseClick(field, Qt.MouseButton.LeftButton)
+    dialog = window.findChild(BackendDialog, "backendDialog")
+    assert dialog is not None and dialog.isVisible()
+
+
+def test_the_engines_device_replaces_the_runtime(fakes: BackendFakes, window: MainWindow,
+                                                 qtbot: QtBot) -> None:
+    fakes.active, fakes.advice = CUDA_RUNTIME, FINE
+    _probed(qtbot, window)
+    assert window.backend_field.text() == "CUDA runtime ready" and not window.backend_field.warning
+    window.generation.service.device_probed.emit(RTX)
+    assert window.backend_field.text() == "CUDA · NVIDIA GeForce RTX 3060 · bfloat16"
+    assert fakes.asked[-1] == "cuda"  # the advice is asked again, with the device's kind
+
+
+def test_a_plain_pc_shows_the_cpu_without_warning(fakes: BackendFakes, window: MainWindow,
+                                                  qtbot: QtBot) -> None:
+    fakes.machine, fakes.advice = PLAIN_PC, FINE
+    _probed(qtbot, window)
+    assert window.backend_field.text() == "CPU" and not window.backend_field.warning
+
+
+def test_generating_without_a_runtime_says_so_and_opens_the_dialog(
+        fakes: BackendFakes, window: MainWindow, qtbot: QtBot, tiny_sd: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fakes.active, fakes.advice = NO_RUNTIME, NO_RUNTIME_ADVICE
+    _probed(qtbot, window)
+    assert window.backend_field.text() == NO_RUNTIME_TEXT and window.backend_field.warning
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails on the worker
+    gen = window.generation
+    gen.panel.use_model_path(tiny_sd)
+    with qtbot.waitSignal(gen.service.failed, timeout=10_000):
+        gen.generate()
+    qtbot.waitUntil(lambda: window.findChild(BackendDialog, "backendDialog") is not None, timeout=5000)
+    assert gen.progress.error.text() == f"⚠ {NO_RUNTIME_MESSAGE}"
+    assert window.findChild(BackendDialog, "backendDialog").isVisible()
+    gen.service.shutdown()
