@@ -1,7 +1,7 @@
 """``sfumato runtime status | install | check | remove NAME``: the torch runtime of the packaged app.
 
-``probe-torch`` (hidden) is the child side of :func:`sfumato.torch_runtime.check_runtime`: it
-imports torch and prints one JSON line.
+``probe-torch [--out FILE]`` (hidden) is the child side of
+:func:`sfumato.torch_runtime.check_runtime`: it imports torch and writes one JSON object.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("check", help="import torch in a child process and report the device")
     remove = actions.add_parser("remove", help="delete an installed runtime")
     remove.add_argument("name")
-    actions.add_parser("probe-torch", help=argparse.SUPPRESS)
+    probe = actions.add_parser("probe-torch", help=argparse.SUPPRESS)
+    probe.add_argument("--out", type=Path, help="write the JSON here instead of stdout")
     parser.set_defaults(run=run)
 
 
@@ -178,6 +179,10 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _probe_torch(_args: argparse.Namespace) -> int:
-    print(json.dumps(probe_torch()))
+def _probe_torch(args: argparse.Namespace) -> int:
+    result = json.dumps(probe_torch())
+    if args.out:
+        args.out.write_text(result, encoding="utf-8")
+    else:
+        print(result)
     return 0

@@ -76,6 +76,7 @@ def install_wheel_files(
     urls: dict[Path, str] | None = None,
     gpu: GpuInfo | None = None,
     verify: bool = True,
+    check_record_hashes: bool = True,
     on_progress: ProgressCallback | None = None,
 ) -> InstallResult:
     """Install local wheel files (a torch wheel plus its pinned dependencies) as the current runtime.
@@ -83,7 +84,9 @@ def install_wheel_files(
     ``variant_key`` defaults to the one the torch version's local label names (``+cu128``).
     ``urls``: where each file was downloaded from (recorded). ``gpu``: the CUDA GPU whose compute
     capability the build's arch list is judged against. ``verify``: import torch in a child
-    process before switching (a failure there aborts the install).
+    process before switching (a failure there aborts the install). ``check_record_hashes``:
+    re-hash every file against the wheel's RECORD (needless for files just verified against the
+    index's sha256; file names are checked against RECORD either way).
     """
     report = on_progress or (lambda _p: None)
     infos = [inspect_wheel(Path(w)) for w in wheels]
@@ -97,7 +100,7 @@ def install_wheel_files(
         _remove_stale_staging(root)
         staging = root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         try:
-            records = _unpack(infos, staging, report)
+            records = _unpack(infos, staging, check_record_hashes, report)
             name = _free_name(root, f"torch-{torch_wheel.version.base_version}-{chosen.key}")
             record = RuntimeRecord(
                 name=name,
@@ -193,7 +196,9 @@ def _remove_stale_staging(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _unpack(infos: Sequence[WheelInfo], staging: Path, report: ProgressCallback) -> list[WheelRecord]:
+def _unpack(
+    infos: Sequence[WheelInfo], staging: Path, check_hashes: bool, report: ProgressCallback
+) -> list[WheelRecord]:
     """Validate each wheel's RECORD and install it into ``staging/site``."""
     site = staging / SITE_DIR
     site.mkdir(parents=True)
@@ -215,7 +220,7 @@ def _unpack(infos: Sequence[WheelInfo], staging: Path, report: ProgressCallback)
         report(RuntimeProgress("install", done, total, f"unpacking {info.path.name}"))
         try:
             with WheelFile.open(info.path) as source:
-                source.validate_record(validate_contents=True)
+                source.validate_record(validate_contents=check_hashes)
                 install(source, destination, additional_metadata={"INSTALLER": b"sfumato\n"})
         except (InstallerError, ValueError, OSError) as exc:
             raise WheelError(f"{info.path.name} could not be installed: {exc}") from exc

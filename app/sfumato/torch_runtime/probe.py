@@ -1,9 +1,10 @@
 """Import torch in a child process and report what it can do, so a broken build never takes the app down.
 
-:func:`check_runtime` starts ``sfumato runtime probe-torch`` (``python -m sfumato …`` in a Python
-install, the app executable itself when frozen) with the runtime to test activated; the child
-calls :func:`probe_torch` and prints one JSON line. A crash, a hang or garbage becomes a
-:class:`RuntimeCheckError`.
+:func:`check_runtime` starts ``sfumato runtime probe-torch --out FILE`` (``python -m sfumato …``
+in a Python install, the app executable itself when frozen) with the runtime to test activated;
+the child calls :func:`probe_torch` and writes one JSON object to FILE (a file, not stdout: a
+windowed executable may have no usable stdout, and libraries may print). A crash, a hang or
+garbage becomes a :class:`RuntimeCheckError`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,11 +85,10 @@ def probe_torch() -> dict[str, Any]:
     }
 
 
-def probe_command() -> list[str]:
-    """The command line that runs the probe child (the frozen executable is its own launcher)."""
-    if is_frozen():
-        return [sys.executable, "runtime", "probe-torch"]
-    return [sys.executable, "-m", "sfumato", "runtime", "probe-torch"]
+def probe_command(out: Path) -> list[str]:
+    """The command line of the probe child writing to ``out`` (the frozen executable is its own launcher)."""
+    launcher = [sys.executable] if is_frozen() else [sys.executable, "-m", "sfumato"]
+    return [*launcher, "runtime", "probe-torch", "--out", str(out)]
 
 
 def check_runtime(site_dir: Path | None = None, timeout: float = PROBE_TIMEOUT_S) -> RuntimeCheck:
@@ -99,25 +100,26 @@ def check_runtime(site_dir: Path | None = None, timeout: float = PROBE_TIMEOUT_S
     env = dict(os.environ)
     if site_dir is not None:
         env["SFUMATO_RUNTIME_SITE"] = str(site_dir)
-    try:
-        done = subprocess.run(
-            probe_command(), capture_output=True, text=True, timeout=timeout, env=env, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise RuntimeCheckError(
-            f"Importing torch did not finish within {timeout:g} s; the runtime seems broken.",
-            details=_tail(exc.stderr),
-        ) from exc
-    except OSError as exc:
-        raise RuntimeCheckError(f"The torch check could not start ({exc}).") from exc
-    line = next((ln for ln in reversed(done.stdout.splitlines()) if ln.startswith("{")), None)
-    if done.returncode != 0 or line is None:
-        reason = _last_line(done.stderr) or f"exit status {done.returncode}"
-        raise RuntimeCheckError(f"Importing torch failed: {reason}", details=_tail(done.stderr))
-    try:
-        return RuntimeCheck.from_dict(json.loads(line))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RuntimeCheckError(f"The torch check printed an unreadable result ({exc}).") from exc
+    with tempfile.TemporaryDirectory(prefix="sfumato-probe-") as folder:
+        out = Path(folder) / "probe.json"
+        try:
+            done = subprocess.run(
+                probe_command(out), capture_output=True, text=True, timeout=timeout, env=env, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeCheckError(
+                f"Importing torch did not finish within {timeout:g} s; the runtime seems broken.",
+                details=_tail(exc.stderr),
+            ) from exc
+        except OSError as exc:
+            raise RuntimeCheckError(f"The torch check could not start ({exc}).") from exc
+        if done.returncode != 0 or not out.is_file():
+            reason = _last_line(done.stderr) or f"exit status {done.returncode}"
+            raise RuntimeCheckError(f"Importing torch failed: {reason}", details=_tail(done.stderr))
+        try:
+            return RuntimeCheck.from_dict(json.loads(out.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeCheckError(f"The torch check wrote an unreadable result ({exc}).") from exc
 
 
 def arch_warning(check: RuntimeCheck, capability: str | None, gpu_name: str = "the GPU") -> str | None:
