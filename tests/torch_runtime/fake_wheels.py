@@ -78,10 +78,13 @@ def fake_torch(
     requires: Sequence[str] = (),
     on_import: str = "",
     tag: str = ANY_TAG,
+    entry_points: str | None = None,
 ) -> Path:
-    """A fake torch wheel (see the module docstring)."""
-    init = FAKE_TORCH_INIT.format(version=version, on_import=on_import)
-    return build_wheel(folder, "torch", version, {"torch/__init__.py": init}, requires, tag)
+    """A fake torch wheel (see the module docstring); ``entry_points``: its entry_points.txt."""
+    files = {"torch/__init__.py": FAKE_TORCH_INIT.format(version=version, on_import=on_import)}
+    if entry_points is not None:
+        files[f"torch-{version}.dist-info/entry_points.txt"] = entry_points
+    return build_wheel(folder, "torch", version, files, requires, tag)
 
 
 def fake_dep(folder: Path, name: str, version: str, requires: Sequence[str] = ()) -> Path:

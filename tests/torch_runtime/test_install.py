@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 from fake_wheels import build_wheel, fake_dep, fake_torch
 
-from sfumato.model_store import GpuInfo, HardwareProfile
+from sfumato.model_store import DownloadCancelled, GpuInfo, HardwareProfile
 from sfumato.torch_runtime import check_runtime, install_runtime, remove_runtime
 from sfumato.torch_runtime.errors import DependencyError, RuntimeCheckError, TorchRuntimeError, WheelError
 from sfumato.torch_runtime.layout import current_install, current_name, runtime_root
@@ -175,3 +176,21 @@ def test_a_new_install_replaces_the_old_one_and_remove_deletes_it(wheel_dir: Pat
 def test_an_unknown_variant_is_refused(wheel_dir: Path) -> None:
     with pytest.raises(TorchRuntimeError, match="Unknown runtime variant 'cu999'"):
         install_runtime("cu999", wheels=[fake_torch(wheel_dir)], hardware=CPU_ONLY, verify=False)
+
+
+def test_console_scripts_are_not_written_but_entry_points_stay(wheel_dir: Path) -> None:
+    scripts = "[console_scripts]\ntorchrun = torch.distributed.run:main\n"
+    result = install_runtime(
+        wheels=[fake_torch(wheel_dir, entry_points=scripts)], hardware=CPU_ONLY, verify=False
+    )
+    assert not (result.site_dir.parent / "bin").exists()
+    assert (result.site_dir / "torch-2.13.0+cpu.dist-info" / "entry_points.txt").read_text() == scripts
+
+
+def test_a_cancel_while_unpacking_keeps_the_previous_runtime(wheel_dir: Path) -> None:
+    first = install_runtime(wheels=[fake_torch(wheel_dir / "a")], hardware=CPU_ONLY, verify=False)
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(DownloadCancelled):
+        install_runtime(wheels=[fake_torch(wheel_dir / "b")], hardware=CPU_ONLY, verify=False, cancel=cancel)
+    assert current_name() == first.name and not list(runtime_root().glob(".staging-*"))

@@ -14,6 +14,7 @@ import logging
 import platform
 import shutil
 import sys
+import threading
 import uuid
 import zipfile
 from collections.abc import Sequence
@@ -28,7 +29,9 @@ from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 from installer.utils import get_launcher_kind
 
+from sfumato.model_store.errors import DownloadCancelled
 from sfumato.model_store.hardware import GpuInfo
+from sfumato.model_store.transfer import CancelToken
 from sfumato.torch_runtime.activation import loaded_site
 from sfumato.torch_runtime.errors import NotEnoughSpaceError, RuntimeCheckError, TorchRuntimeError, WheelError
 from sfumato.torch_runtime.layout import (
@@ -78,6 +81,7 @@ def install_wheel_files(
     verify: bool = True,
     check_record_hashes: bool = True,
     on_progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> InstallResult:
     """Install local wheel files (a torch wheel plus its pinned dependencies) as the current runtime.
 
@@ -86,7 +90,8 @@ def install_wheel_files(
     capability the build's arch list is judged against. ``verify``: import torch in a child
     process before switching (a failure there aborts the install). ``check_record_hashes``:
     re-hash every file against the wheel's RECORD (needless for files just verified against the
-    index's sha256; file names are checked against RECORD either way).
+    index's sha256; file names are checked against RECORD either way). ``cancel`` is polled
+    between wheels while unpacking (:class:`DownloadCancelled`).
     """
     report = on_progress or (lambda _p: None)
     infos = [inspect_wheel(Path(w)) for w in wheels]
@@ -100,7 +105,7 @@ def install_wheel_files(
         _remove_stale_staging(root)
         staging = root / f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
         try:
-            records = _unpack(infos, staging, check_record_hashes, report)
+            _unpack(infos, staging, check_record_hashes, report, cancel or threading.Event())
             name = _free_name(root, f"torch-{torch_wheel.version.base_version}-{chosen.key}")
             record = RuntimeRecord(
                 name=name,
@@ -111,8 +116,10 @@ def install_wheel_files(
                 installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 index_url=index_url,
                 wheels=tuple(
-                    WheelRecord(r.file, r.name, r.version, r.sha256, (urls or {}).get(w.path))
-                    for r, w in zip(records, infos, strict=True)
+                    WheelRecord(
+                        w.path.name, w.name, str(w.version), _sha256(w.path), (urls or {}).get(w.path)
+                    )
+                    for w in infos
                 ),
             )
             write_record(staging, record)
@@ -196,9 +203,27 @@ def _remove_stale_staging(root: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+class _ScriptlessWheel(WheelFile):
+    """A wheel installed without its console scripts (``torchrun`` …).
+
+    The runtime is imported, never run from a shell, and a frozen app lacks the launcher
+    templates ``installer`` would need for them on Windows. ``entry_points.txt`` itself is still
+    installed, so plugin discovery keeps working.
+    """
+
+    @property
+    def dist_info_filenames(self) -> list[str]:
+        """The dist-info files, minus the one that makes ``installer`` write scripts."""
+        return [n for n in super().dist_info_filenames if n != "entry_points.txt"]
+
+
 def _unpack(
-    infos: Sequence[WheelInfo], staging: Path, check_hashes: bool, report: ProgressCallback
-) -> list[WheelRecord]:
+    infos: Sequence[WheelInfo],
+    staging: Path,
+    check_hashes: bool,
+    report: ProgressCallback,
+    cancel: CancelToken,
+) -> None:
     """Validate each wheel's RECORD and install it into ``staging/site``."""
     site = staging / SITE_DIR
     site.mkdir(parents=True)
@@ -215,19 +240,19 @@ def _unpack(
     )
     total = sum(w.path.stat().st_size for w in infos)
     done = 0
-    records = []
     for info in infos:
-        report(RuntimeProgress("install", done, total, f"unpacking {info.path.name}"))
+        if cancel.is_set():
+            raise DownloadCancelled("Installing the torch runtime was cancelled; the previous one is kept.")
+        report(RuntimeProgress("install", done, total, f"Unpacking {info.path.name}"))
         try:
-            with WheelFile.open(info.path) as source:
+            with zipfile.ZipFile(info.path) as archive:
+                source = _ScriptlessWheel(archive)
                 source.validate_record(validate_contents=check_hashes)
                 install(source, destination, additional_metadata={"INSTALLER": b"sfumato\n"})
-        except (InstallerError, ValueError, OSError) as exc:
+        except (InstallerError, ValueError, OSError, zipfile.BadZipFile) as exc:
             raise WheelError(f"{info.path.name} could not be installed: {exc}") from exc
         done += info.path.stat().st_size
-        records.append(WheelRecord(info.path.name, info.name, str(info.version), _sha256(info.path)))
-    report(RuntimeProgress("install", total, total, "unpacked"))
-    return records
+    report(RuntimeProgress("install", total, total, "Unpacked"))
 
 
 def _sha256(path: Path) -> str:

@@ -52,6 +52,7 @@ def install_runtime(
             gpu=gpu,
             verify=verify,
             on_progress=report,
+            cancel=cancel,
         )
     candidates = (variants.variant(variant),) if variant else choose_variant(profile).candidates
     skipped: list[str] = []
@@ -76,6 +77,7 @@ def install_runtime(
                 verify=verify,
                 check_record_hashes=False,  # each file was just checked against the index's sha256
                 on_progress=report,
+                cancel=cancel,
             )
             for path in downloaded.paths:  # runtime.json keeps their sha256; the space is the user's
                 path.unlink(missing_ok=True)
