@@ -700,6 +700,12 @@ sfumato: spelling-error-in-binary *[opt/sfumato/*]
 # The bundled CPython was built with pyenv; its RUNPATH names the build machine's prefix, which does
 # not exist on users' machines (and is root-only), so the loader skips it and uses $ORIGIN/_internal.
 sfumato: custom-library-search-path RUNPATH /root/.pyenv/* [opt/sfumato/_internal/*]
+# Python modules collected as source (transformers reads them) keep their "#!/usr/bin/env python" line.
+sfumato: script-not-executable [opt/sfumato/_internal/*.py]
+sfumato: unusual-interpreter python [opt/sfumato/_internal/*.py]
+# The wheels' licence files stay beside their packages, as their licences ask.
+sfumato: extra-license-file [opt/sfumato/_internal/*]
+sfumato: package-contains-documentation-outside-usr-share-doc [opt/sfumato/_internal/*]
 # PyInstaller's bootloader is a prebuilt non-PIE executable.
 sfumato: hardening-no-pie [opt/sfumato/*]
 # The bundled util-linux libraries mention sensible-pager in strings; Sfumato never runs it.
