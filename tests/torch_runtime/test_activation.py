@@ -95,13 +95,24 @@ def test_a_new_install_swaps_the_site_while_torch_is_not_imported(
     assert active.variant == "cpu" and sys.path[0] == str(newer.site_dir) and str(installed) not in sys.path
 
 
-def test_windows_gets_the_dll_folders_once(
-    installed: Path, no_torch_loaded: None, monkeypatch: pytest.MonkeyPatch
+class _FakeDllDirectory:
+    """What os.add_dll_directory returns: closing it removes the folder from the search."""
+
+    def __init__(self, path: str, added: list[str]) -> None:
+        self.path, self.added = path, added
+        added.append(path)
+
+    def close(self) -> None:
+        self.added.remove(self.path)
+
+
+def test_windows_gets_the_dll_folders_once_and_loses_them_with_the_runtime(
+    installed: Path, wheel_dir: Path, no_torch_loaded: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for folder in ("torch/lib", "nvidia/cublas/bin", "nvidia/cudnn/bin", "nvidia/cudnn/include"):
         (installed / folder).mkdir(parents=True, exist_ok=True)
     added: list[str] = []
-    monkeypatch.setattr(activation, "_add_dll_directory", lambda path: added.append(path) or path)
+    monkeypatch.setattr(activation, "_add_dll_directory", lambda path: _FakeDllDirectory(path, added))
     monkeypatch.setattr(activation, "_dll_handles", {})
     monkeypatch.setenv("SFUMATO_USE_RUNTIME", "1")
     activate()
@@ -111,6 +122,10 @@ def test_windows_gets_the_dll_folders_once(
         str(installed / "nvidia/cublas/bin"),
         str(installed / "nvidia/cudnn/bin"),
     ]
+    newer = install_runtime(wheels=[fake_torch(wheel_dir / "new", "2.13.0+cpu")], verify=False)
+    (newer.site_dir / "torch" / "lib").mkdir()
+    activate()
+    assert added == [str(newer.site_dir / "torch" / "lib")]
 
 
 def test_the_launcher_puts_the_runtime_before_the_environment(installed: Path) -> None:

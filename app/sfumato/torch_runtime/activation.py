@@ -57,7 +57,7 @@ def activate() -> ActiveRuntime:
         return _last
     previous = _last.site_dir if _last is not None and _last.source == "runtime" else None
     if previous is not None and previous != (wanted[0] if wanted else None):
-        _remove_from_path(previous)
+        _forget(previous)
     if wanted is not None:
         site, variant = wanted
         _put_first(site)
@@ -119,6 +119,16 @@ def _remove_from_path(site: Path) -> None:
     entry = str(site)
     while entry in sys.path:
         sys.path.remove(entry)
+
+
+def _forget(site: Path) -> None:
+    """Undo :func:`_put_first` for a runtime that was replaced before torch was imported."""
+    _remove_from_path(site)
+    for folder in [f for f in _dll_handles if Path(f).is_relative_to(site)]:
+        handle = _dll_handles.pop(folder)
+        close = getattr(handle, "close", None)
+        if close is not None:
+            close()
 
 
 def _describe_loaded(wanted: tuple[Path, str | None] | None) -> ActiveRuntime:
