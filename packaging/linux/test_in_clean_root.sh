@@ -27,6 +27,14 @@ USER_NAME=tester
 
 log() { printf '\n== %s [%s]\n' "$*" "$(date -u +%T)"; }
 now() { date +%s.%N; }
+# run a command, prefixing each output line with the seconds since it started (stdout+stderr)
+timed() {
+    local t0=$EPOCHREALTIME line
+    "$@" 2>&1 | while IFS= read -r line; do
+        printf '[+%6.2fs] %s\n' "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" "$line"
+    done
+}
+shown_at() { sed -n 's/^\[+ *\([0-9.]*\)s\] smoke: window shown.*/\1/p' "$1" | head -1; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 [ "$(id -u)" = 0 ] || { echo "run as root (debootstrap, chroot, mount)" >&2; exit 2; }
@@ -121,8 +129,9 @@ if [ "$WHEEL" != none ]; then
 fi
 log "QT_QPA_PLATFORM=offscreen sfumato --smoke"
 t=$(now)
-as_user env QT_QPA_PLATFORM=offscreen sfumato --smoke
+timed as_user env QT_QPA_PLATFORM=offscreen sfumato --smoke | tee "$ROOT/tmp/smoke-offscreen.log"
 SMOKE_S=$(secs "$t" "$(now)")
+SHOWN_S=$(shown_at "$ROOT/tmp/smoke-offscreen.log")
 if [ -n "$(find "$ROOT/opt/sfumato" -newer "$ROOT/tmp/installed.stamp" -print -quit)" ]; then
     echo "the app wrote into /opt/sfumato:" >&2; find "$ROOT/opt/sfumato" -newer "$ROOT/tmp/installed.stamp" >&2; exit 1
 fi
@@ -133,8 +142,9 @@ if [ "$XVFB" = 1 ]; then
     log "xvfb-run sfumato --smoke"
     in_root apt-get install -y -q --no-install-recommends xvfb xauth >/dev/null
     t=$(now)
-    as_user xvfb-run -a -s "-screen 0 1280x800x24" sfumato --smoke
+    timed as_user xvfb-run -a -s "-screen 0 1280x800x24" sfumato --smoke | tee "$ROOT/tmp/smoke-xvfb.log"
     XVFB_S=$(secs "$t" "$(now)")
+    XVFB_SHOWN_S=$(shown_at "$ROOT/tmp/smoke-xvfb.log")
 fi
 
 log "figures"
@@ -142,6 +152,6 @@ echo "deb size:            $(stat -c %s "$DEB" | awk '{printf "%.1f MB", $1/1e6}
 echo "installed size:      $(in_root dpkg-query -f '${Installed-Size}' -W sfumato | awk '{printf "%.0f MiB", $1/1024}') (sfumato alone); with its dependencies +$GREW on minbase"
 echo "apt-get install:     ${INSTALL_S} s (with downloads of the Depends)"
 [ -n "${RUNTIME_S:-}" ] && echo "runtime install:     ${RUNTIME_S} s"
-echo "offscreen smoke:     ${SMOKE_S} s (launch to exit)"
-[ -n "${XVFB_S:-}" ] && echo "xvfb smoke:          ${XVFB_S} s (launch to exit, incl. Xvfb start)"
+echo "offscreen smoke:     ${SMOKE_S} s launch to exit; window shown at ${SHOWN_S:-?} s"
+[ -n "${XVFB_S:-}" ] && echo "xvfb smoke:          ${XVFB_S} s launch to exit (incl. Xvfb start); window shown at ${XVFB_SHOWN_S:-?} s"
 exit 0
