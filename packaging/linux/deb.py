@@ -178,6 +178,8 @@ def _ldd(path: Path, env: dict[str, str]) -> list[tuple[str, str | None]]:
 
 
 def _glibc_needed(path: Path) -> tuple[int, ...]:
+    if not shutil.which("readelf"):
+        return ()  # binutils missing: no version floor for libc6
     proc = subprocess.run(["readelf", "-V", "--wide", str(path)], capture_output=True, text=True, check=False)
     versions = [
         tuple(int(x) for x in m.group(1).split("."))
@@ -227,6 +229,9 @@ class Dep:
 def derive_depends(bundle: Path, also: Sequence[Path] = (), baseline: bool = True) -> dict[str, Dep]:
     """Packages the bundle (and `also`, e.g. the torch package folder) needs from the system."""
     bundle = bundle.resolve()
+    if not (shutil.which("ldd") and shutil.which("dpkg")):
+        print("deb.py: WARNING: no ldd/dpkg here; Depends is depends.txt as checked in", file=sys.stderr)
+        return {}
     roots = [bundle, *(p.resolve() for p in also)]
     elfs = [(root, p) for root in roots for p in find_elfs(root)]
     lib_dirs = sorted({str(p.parent) for _, p in elfs if ".so" in p.name})
