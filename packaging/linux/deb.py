@@ -540,9 +540,35 @@ def _normalise_modes(root: Path) -> None:
             os.chmod(p, 0o755 if executable else 0o644)
 
 
+def _link_identical_executables(main: Path) -> list[str]:
+    """PyInstaller writes sfumato and sfumato-cli as two byte-identical ~55 MB files (each carries the
+    whole PYZ); on Linux they are the same console program, so the package holds one inode, twice."""
+    linked = []
+    for other in sorted(main.parent.iterdir()):
+        if other == main or not other.is_file() or other.is_symlink():
+            continue
+        if other.stat().st_size == main.stat().st_size and _same_bytes(main, other):
+            other.unlink()
+            os.link(main, other)
+            linked.append(other.name)
+    return linked
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+
+
 def _installed_size_kib(root: Path) -> int:
-    """What dpkg-gencontrol computes: 1 KiB per directory and symlink, each file rounded up to KiB."""
+    """What dpkg-gencontrol computes: 1 KiB per directory and symlink, each file rounded up to KiB
+    (a hard-linked file once)."""
     total = 0
+    seen: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(root):
         if Path(dirpath).name == "DEBIAN" and Path(dirpath).parent == root:
             dirnames[:] = []
@@ -550,6 +576,10 @@ def _installed_size_kib(root: Path) -> int:
         total += 1
         for name in filenames:
             st = os.lstat(os.path.join(dirpath, name))
+            if st.st_nlink > 1 and not stat.S_ISLNK(st.st_mode):
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
             total += 1 if stat.S_ISLNK(st.st_mode) else (st.st_size + 1023) // 1024
     return total
 
@@ -616,6 +646,7 @@ def build_deb(
         root = Path(tmp) / "root"
         opt = root / INSTALL_DIR
         shutil.copytree(bundle, opt, symlinks=True)
+        _link_identical_executables(opt / PACKAGE)
         usr = root / "usr"
         (usr / "bin").mkdir(parents=True)
         for exe in (PACKAGE, f"{PACKAGE}-cli"):

@@ -113,6 +113,9 @@ def test_layout_symlinks_and_ownership(built):
     assert members["usr/bin/sfumato-cli"].linkname == "/opt/sfumato/sfumato-cli"
     for name in ("opt/sfumato/sfumato", "opt/sfumato/sfumato-cli"):
         assert members[name].mode & 0o7777 == 0o755, name
+    # PyInstaller's two executables are byte-identical: the package stores the second as a hard link
+    assert members["opt/sfumato/sfumato-cli"].islnk()
+    assert members["opt/sfumato/sfumato-cli"].linkname.removeprefix("./") == "opt/sfumato/sfumato"
     assert members["opt/sfumato/_internal/resources/style.qss"].mode & 0o7777 == 0o644
     assert members["opt/sfumato/_internal/libfake.so.1"].mode & 0o7777 == 0o644  # no world-writable files
     assert all(m.mode & 0o7777 == 0o755 for m in members.values() if m.isdir())
