@@ -96,6 +96,8 @@ class ModelServices(QObject):
         if found is None:
             self._first_run_done()  # models are there already: nothing to propose
             return
+        if not self.window.isVisible():
+            return  # the window closed while the store was read: offer it next time
         state, plans = found
         no_runtime = self.window.backend.active.source == "none"
         wizard = FirstRunWizard(self.tasks, state, plans, self.window,
