@@ -157,7 +157,10 @@ class MainWindow(QMainWindow):
         error_dialog.show_error(self, error)
 
     def show_backend(self) -> None:
-        """Open (or raise) Help › Processing Backend."""
+        """Open (or raise) Help › Processing Backend (not once the window has closed: a job that
+        found no runtime may report just then, and the dialog would keep the app from quitting)."""
+        if not self.isVisible():
+            return
         from sfumato.ui.backend_dialog import show_backend_dialog  # loads the model store
 
         show_backend_dialog(self)
