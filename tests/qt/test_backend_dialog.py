@@ -129,7 +129,8 @@ def test_install_shows_progress_and_can_be_cancelled(fakes: BackendFakes, window
     monkeypatch.setattr(torch_runtime, "install_runtime", fake)
     panel = _open(qtbot, window).installer
     panel.install_button.click()
-    qtbot.waitUntil(lambda: "512 MiB of 2.0 GiB" in panel.bar.format(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: panel.bar.format() == "512 MiB of 2.0 GiB", timeout=TIMEOUT_MS)
+    assert panel.step.text() == "Downloading torch" and panel.bar.value() == 250
     assert fake.calls[0]["variant"] is None and fake.calls[0]["hardware"] is fakes.machine
     assert panel.bar.isVisible() and panel.cancel_button.isVisible() and not panel.install_button.isEnabled()
     panel.cancel_button.click()

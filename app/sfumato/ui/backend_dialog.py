@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -40,6 +40,8 @@ ADVICE_STYLE = """
 QFrame#backendAdvice { background: #23252a; border: 1px solid #17181b; border-radius: 6px; }
 QLabel#adviceHeadline { font-size: 12pt; font-weight: bold; }
 QLabel#adviceHeadline[warning="true"] { color: #e0b050; }
+QLabel#installStep { color: #8a8f9a; }
+QPushButton:disabled { color: #646873; }
 """
 SOURCES = {
     "runtime": "from Sfumato's runtime folder",
@@ -94,6 +96,7 @@ class BackendDialog(QDialog):
         self.advice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         column.addWidget(self.advice)
         self.installer = RuntimeInstallPanel(monitor, tasks, restart)
+        self.installer.rows_changed.connect(lambda: QTimer.singleShot(0, self._fit_height))
         column.addWidget(self.installer)
         self.pip_row = QWidget()
         pip = QHBoxLayout(self.pip_row)
@@ -169,6 +172,11 @@ class BackendDialog(QDialog):
         if m.hardware is None:
             return None
         return torch_runtime.choose_variant(m.hardware).variant
+
+    def _fit_height(self) -> None:
+        """Grow or shrink to the contents' height (rows come and go), keeping the width."""
+        self.resize(self.width(), self.heightForWidth(self.width()) if self.hasHeightForWidth()
+                    else self.sizeHint().height())
 
     def copy_command(self) -> None:
         """Put the pip command on the clipboard."""

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -47,12 +48,15 @@ def relaunch_command() -> tuple[str, list[str]]:
 
 
 class RuntimeInstallPanel(QWidget):
-    """The install buttons, a progress bar with Cancel, and what to do once installed.
+    """The install buttons, a progress bar with Cancel and the current step, and what to do
+    once installed. ``rows_changed()`` says that rows appeared or went (the dialog resizes).
 
     ``restart`` closes the app (after the unsaved-changes prompt) and starts it again; it is
     offered only when this process has already imported torch (see
     :attr:`BackendMonitor.restart_needed`); otherwise the new runtime is activated in place.
     """
+
+    rows_changed = Signal()
 
     def __init__(self, monitor: BackendMonitor, tasks: ModelTasks, restart: Callable[[], None],
                  parent: QWidget | None = None) -> None:
@@ -80,6 +84,10 @@ class RuntimeInstallPanel(QWidget):
         self.cancel_button.clicked.connect(lambda: self._tasks.cancel(INSTALL_TASK))
         progress_row.addWidget(self.cancel_button)
         layout.addLayout(progress_row)
+        self.step = QLabel("")
+        self.step.setObjectName("installStep")
+        self.step.setWordWrap(True)
+        layout.addWidget(self.step)
         done_row = QHBoxLayout()
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -88,7 +96,7 @@ class RuntimeInstallPanel(QWidget):
         self.restart_button.clicked.connect(lambda: self._restart())
         done_row.addWidget(self.restart_button)
         layout.addLayout(done_row)
-        for widget in (self.bar, self.cancel_button, self.status, self.restart_button):
+        for widget in (self.bar, self.cancel_button, self.step, self.status, self.restart_button):
             widget.hide()
         tasks.progress.connect(self._on_progress)
         tasks.cancelled.connect(self._on_cancelled)
@@ -134,31 +142,35 @@ class RuntimeInstallPanel(QWidget):
             self._say("")
             self.restart_button.hide()
             self.bar.setRange(0, 0)
-            self.bar.setFormat(text)
+            self.bar.setFormat("")
+            self.step.setText(text)
             self._set_running(True)
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
         self.status.setVisible(bool(text))
+        self.rows_changed.emit()
 
     def _set_running(self, running: bool) -> None:
         self.install_button.setEnabled(not running and self.variant is not None)
         self.wheel_button.setEnabled(not running)
         self.bar.setVisible(running)
+        self.step.setVisible(running)
         self.cancel_button.setVisible(running)
+        self.rows_changed.emit()
 
     # ------------------------------------------------------------- reports
     def _on_progress(self, key: str, progress: RuntimeProgress) -> None:
         if key != INSTALL_TASK:
             return
+        self.step.setText(progress.message)
         if progress.total_bytes:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * min(progress.done_bytes / progress.total_bytes, 1.0)))
-            amount = f" · {size_text(progress.done_bytes)} of {size_text(progress.total_bytes)}"
+            self.bar.setFormat(f"{size_text(progress.done_bytes)} of {size_text(progress.total_bytes)}")
         else:
-            self.bar.setRange(0, 0)
-            amount = ""
-        self.bar.setFormat(f"{progress.message}{amount}".replace("%", "%%"))
+            self.bar.setRange(0, 0)  # a busy bar while the phase has no byte count
+            self.bar.setFormat("")
 
     def _installed(self, result: InstallResult) -> None:
         self._set_running(False)
