@@ -109,7 +109,8 @@ def test_pip_advice_shows_a_command_to_copy(fakes: BackendFakes, window: MainWin
     assert "pip install" in command and "torch==" in command and "cu128" in command
     assert dialog.pip_command.isReadOnly()
     dialog.copy_button.click()
-    assert QGuiApplication.clipboard().text() == command
+    assert QGuiApplication.clipboard().text() == command and dialog.copy_button.text() == "Copied"
+    qtbot.waitUntil(lambda: dialog.copy_button.text() == "Copy", timeout=TIMEOUT_MS)
 
 
 def test_nothing_to_do_shows_no_action_except_in_the_packaged_app(

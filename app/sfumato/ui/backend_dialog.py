@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sfumato.ui.main_window import MainWindow
 
 MUTED_COLOR = "#8a8f9a"
+COPIED_MS = 1500
 ADVICE_STYLE = """
 QFrame#backendAdvice { background: #23252a; border: 1px solid #17181b; border-radius: 6px; }
 QLabel#adviceHeadline { font-size: 12pt; font-weight: bold; }
@@ -182,6 +183,7 @@ class BackendDialog(QDialog):
         """Put the pip command on the clipboard."""
         QGuiApplication.clipboard().setText(self.pip_command.text())
         self.copy_button.setText("Copied")
+        QTimer.singleShot(COPIED_MS, self.copy_button, lambda: self.copy_button.setText("Copy"))
 
 
 def show_backend_dialog(window: MainWindow) -> BackendDialog:
