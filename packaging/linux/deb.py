@@ -645,7 +645,9 @@ def build_deb(
     with tempfile.TemporaryDirectory(prefix="sfumato-deb-") as tmp:
         root = Path(tmp) / "root"
         opt = root / INSTALL_DIR
-        shutil.copytree(bundle, opt, symlinks=True)
+        # __pycache__: left in the bundle when build.py's smoke ran it (sources transformers imports
+        # as files); the build machine's bytecode is not the package's to ship
+        shutil.copytree(bundle, opt, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         _link_identical_executables(opt / PACKAGE)
         usr = root / "usr"
         (usr / "bin").mkdir(parents=True)

@@ -44,6 +44,8 @@ def make_bundle(root: Path) -> Path:
     (bundle / "_internal" / "libfake.so.1").chmod(0o777)
     (bundle / "_internal" / "resources" / "style.qss").write_text("QWidget {}\n")
     (bundle / "_internal" / "resources" / "style.qss").chmod(0o600)
+    (bundle / "_internal" / "transformers" / "__pycache__").mkdir(parents=True)  # left by a smoke run
+    (bundle / "_internal" / "transformers" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"pyc")
     return bundle
 
 
@@ -119,6 +121,7 @@ def test_layout_symlinks_and_ownership(built):
     assert members["opt/sfumato/_internal/resources/style.qss"].mode & 0o7777 == 0o644
     assert members["opt/sfumato/_internal/libfake.so.1"].mode & 0o7777 == 0o644  # no world-writable files
     assert all(m.mode & 0o7777 == 0o755 for m in members.values() if m.isdir())
+    assert not any("__pycache__" in name for name in members)
     assert {(m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, "root", "root")}
     for name in (
         "usr/share/doc/sfumato/copyright",
