@@ -43,6 +43,8 @@ APPDIR="$OUT/Sfumato.AppDir"
 rm -rf "$APPDIR"
 mkdir -p "$APPDIR/usr/lib" "$APPDIR/usr/bin"
 cp -a "$BUNDLE" "$APPDIR/usr/lib/sfumato"
+# bytecode a smoke run left in the bundle: the build machine's, not the image's to ship
+find "$APPDIR/usr/lib/sfumato" -name __pycache__ -type d -prune -exec rm -rf {} +
 ln -s ../lib/sfumato/sfumato "$APPDIR/usr/bin/sfumato"
 [ -x "$BUNDLE/sfumato-cli" ] && ln -s ../lib/sfumato/sfumato-cli "$APPDIR/usr/bin/sfumato-cli"
 
