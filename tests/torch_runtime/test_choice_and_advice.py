@@ -75,13 +75,13 @@ def test_a_cpu_runtime_next_to_a_gpu_offers_the_gpu_build() -> None:
     cpu_runtime = ActiveRuntime("runtime", "cpu", "2.13.0+cpu")
     packaged = backend_advice(RTX_3060, cpu_runtime, "cpu", frozen=True, system="Linux", machine="x86_64")
     assert packaged.action == "install" and packaged.suggested_variant == "cu128"
-    assert "RTX 3060 is not used" in packaged.headline and "sfumato runtime install" in packaged.detail
+    assert "RTX 3060 is not used" in packaged.headline and "sfumato runtime install" in packaged.how
 
     env_torch = ActiveRuntime("environment", None, "2.13.0+cpu")
     dev = backend_advice(AMD, env_torch, None, frozen=False, system="Linux", machine="x86_64")
     assert dev.action == "pip" and dev.suggested_variant == "rocm6.4"
-    assert f"pip install --force-reinstall torch=={TORCH_VERSION} --index-url " in dev.detail
-    assert dev.detail.endswith("https://download.pytorch.org/whl/rocm6.4")
+    assert f"pip install --force-reinstall torch=={TORCH_VERSION} --index-url " in dev.how
+    assert dev.how.endswith("https://download.pytorch.org/whl/rocm6.4")
 
 
 def test_no_torch_means_no_runtime_installed() -> None:

@@ -113,8 +113,9 @@ def _status(_args: argparse.Namespace) -> int:
 
 def _print_advice(advice: BackendAdvice) -> None:
     print(f"advice: {advice.headline}")
-    if advice.detail:
-        print(f"  {advice.detail}")
+    for line in (advice.detail, advice.how):
+        if line:
+            print(f"  {line}")
 
 
 def _install(args: argparse.Namespace) -> int:

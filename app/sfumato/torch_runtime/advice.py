@@ -18,16 +18,18 @@ BACKEND_NAMES = {"cuda": "CUDA", "rocm": "ROCm", "mps": "Apple GPU (MPS)", "cpu"
 
 @dataclass(frozen=True)
 class BackendAdvice:
-    """A headline and a detail to show, and what to offer.
+    """A headline, why (``detail``) and how to fix it in words (``how``), and what to offer.
 
     ``action``: ``none``; ``install`` (the packaged app installs ``suggested_variant`` itself);
-    ``pip`` (a Python install: show :func:`pip_command` for ``suggested_variant``).
+    ``pip`` (a Python install: show :func:`pip_command` for ``suggested_variant``). The dialog
+    shows ``detail`` above its buttons; the command line prints ``how`` too.
     """
 
     headline: str
     detail: str
     action: str
     suggested_variant: str | None = None
+    how: str = ""
 
 
 def pip_command(variant_key: str, python: str | None = None) -> str:
@@ -88,11 +90,13 @@ def backend_advice(
 
 def _offer(headline: str, why: str, key: str, reason: str, frozen: bool) -> BackendAdvice:
     label = variant(key).label
+    detail = f"{why} {reason}"
     if frozen:
-        detail = f"{why} {reason} Install the {label} build (sfumato runtime install)."
-        return BackendAdvice(headline, detail, "install", key)
-    detail = f"{why} {reason} Install the {label} build into this Python: {pip_command(key)}"
-    return BackendAdvice(headline, detail, "pip", key)
+        how = f"Install the {label} build: sfumato runtime install"
+        return BackendAdvice(headline, detail, "install", key, how)
+    return BackendAdvice(
+        headline, detail, "pip", key, f"Install the {label} build into this Python: {pip_command(key)}"
+    )
 
 
 def _kind_of(active: ActiveRuntime) -> str | None:
