@@ -6,10 +6,9 @@ import argparse
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
+from sfumato.commands.cancellable import run_cancellable
 from sfumato.model_store import (
     DownloadProgress,
     InstalledModel,
@@ -20,7 +19,6 @@ from sfumato.model_store import (
     starter_set,
 )
 
-T = TypeVar("T")
 GIB = 1024**3
 
 
@@ -97,30 +95,6 @@ class _ProgressPrinter:
         sys.stderr.flush()
 
 
-def _cancellable(work: Callable[[threading.Event], T]) -> T:
-    """Run ``work`` in a thread; Ctrl-C sets its cancel event and waits for staging to be saved."""
-    cancel = threading.Event()
-    box: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = work(cancel)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="sfumato-models")
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except KeyboardInterrupt:
-        cancel.set()
-        thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["result"]  # type: ignore[return-value]
-
-
 def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
     installed = manager.installed()
     by_id = {m.model_id: m for m in installed if m.model_id}
@@ -177,7 +151,7 @@ def _download(manager: ModelManager, args: argparse.Namespace) -> int:
             cancel=cancel,
         )
 
-    model = _cancellable(work)
+    model = run_cancellable(work)
     print(f"{model.key}: installed at {model.path}")
     return 0
 
@@ -192,7 +166,7 @@ def _verify(manager: ModelManager, args: argparse.Namespace) -> int:
         if not result.ok:
             bad += 1
             if args.repair:
-                _cancellable(
+                run_cancellable(
                     lambda cancel, key=result.key: manager.repair(
                         key, on_progress=_ProgressPrinter(), cancel=cancel
                     )

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from sfumato.commands.models import _cancellable
+from sfumato.commands.cancellable import run_cancellable
 from sfumato.errors import UserFacingError
 from sfumato.model_store import HardwareProfile, describe_hardware, probe_hardware
 from sfumato.torch_runtime import (
@@ -123,7 +123,7 @@ def _install(args: argparse.Namespace) -> int:
     if not args.wheel:
         _confirm_download(args, hardware)
     printer = _ProgressPrinter()
-    result = _cancellable(
+    result = run_cancellable(
         lambda cancel: install_runtime(
             args.variant,
             wheels=args.wheel,
