@@ -108,15 +108,21 @@ class Layout:
 
 
 def tree_size(folder: Path) -> tuple[int, int]:
-    """``(bytes, files)`` of the regular files under ``folder`` (links are not followed or counted)."""
+    """``(bytes, files)`` of the regular files under ``folder`` (symlinks are not followed, hard links
+    count once)."""
     total = count = 0
+    seen: set[tuple[int, int]] = set()
     for root, _dirs, files in os.walk(folder):
         for name in files:
             path = Path(root, name)
             if path.is_symlink():
                 continue
-            total += path.stat().st_size
+            info = path.stat()
             count += 1
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            total += info.st_size
     return total, count
 
 

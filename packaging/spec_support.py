@@ -137,6 +137,24 @@ def torch_leftovers(*tocs: Iterable[tuple]) -> Iterator[tuple]:
                 yield entry
 
 
+def link_identical(main: Path, other: Path) -> bool:
+    """Make ``other`` a hard link to ``main`` if the two files have the same bytes; say whether it did."""
+    if not (main.is_file() and other.is_file()) or main.stat().st_size != other.stat().st_size:
+        return False
+    if os.path.samefile(main, other):
+        return True
+    with main.open("rb") as a, other.open("rb") as b:
+        while True:
+            chunk_a, chunk_b = a.read(1 << 20), b.read(1 << 20)
+            if chunk_a != chunk_b:
+                return False
+            if not chunk_a:
+                break
+    other.unlink()
+    os.link(main, other)
+    return True
+
+
 def windows_version_info(version: str, description: str, exe_name: str) -> str:
     """The text of a PyInstaller version-info file (``EXE(version=...)``) for a Windows executable."""
     numbers = [int(n) for n in re.findall(r"\d+", version)[:4]]

@@ -193,3 +193,14 @@ def test_the_bundle_check_finds_torch_left_in_a_folder(build: ModuleType, tmp_pa
     (tmp_path / "_internal" / "sympy").mkdir()
     assert build.torch_in_bundle(tmp_path) == [str(Path("_internal", "torch"))]
     assert build.tree_size(tmp_path) == (0, 0)
+
+
+def test_identical_executables_become_one_inode(support: ModuleType, build: ModuleType,
+                                                tmp_path: Path) -> None:
+    gui, cli, other = tmp_path / "sfumato", tmp_path / "sfumato-cli", tmp_path / "other"
+    gui.write_bytes(b"x" * 3000)
+    cli.write_bytes(b"x" * 3000)
+    other.write_bytes(b"x" * 2999 + b"y")
+    assert support.link_identical(gui, cli) and gui.stat().st_ino == cli.stat().st_ino
+    assert not support.link_identical(gui, other)
+    assert build.tree_size(tmp_path) == (6000, 3)  # the linked pair counts once
