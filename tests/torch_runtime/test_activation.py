@@ -152,3 +152,9 @@ def test_importing_the_package_and_activating_imports_neither_torch_nor_the_hub(
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     assert runtime_root().name == "runtime"
+
+
+def test_an_installed_runtime_comes_with_its_bytecode(installed: Path) -> None:
+    """Compiled at install time (no child process ran here), so the first start imports, not compiles."""
+    cached = list((installed / "torch" / "__pycache__").glob("__init__.cpython-*.pyc"))
+    assert len(cached) == 1

@@ -237,13 +237,16 @@ def _unpack(
         },
         interpreter=sys.executable,
         script_kind=get_launcher_kind(),
+        # compiled here, once, by the interpreter that will import it (the frozen app's own):
+        # otherwise the first start after an install compiles torch's ~3000 modules (~5 s)
+        bytecode_optimization_levels=(0,),
     )
     total = sum(w.path.stat().st_size for w in infos)
     done = 0
     for info in infos:
         if cancel.is_set():
             raise DownloadCancelled("Installing the torch runtime was cancelled; the previous one is kept.")
-        report(RuntimeProgress("install", done, total, f"Unpacking {info.path.name}"))
+        report(RuntimeProgress("install", done, total, f"Unpacking and compiling {info.path.name}"))
         try:
             with zipfile.ZipFile(info.path) as archive:
                 source = _ScriptlessWheel(archive)
