@@ -23,6 +23,7 @@ from sfumato.logs import setup_logging
 from sfumato.paths import data_dir
 from sfumato.settings import load_settings
 from sfumato.ui import error_dialog
+from sfumato.ui.file_open_events import FileOpenHandler
 from sfumato.ui.main_window import MainWindow
 from sfumato.ui.recovery_dialog import RecoveryDialog
 from sfumato.ui.resources import resource_path, stylesheet
@@ -139,6 +140,7 @@ def run_app(argv: Sequence[str]) -> int:
     writer = AutosaveWriter(directory, on_error=autosave_failed)
     window = MainWindow(settings, writer)
     install_excepthook(window)
+    app.installEventFilter(FileOpenHandler(window))  # macOS hands double-clicked .ora files over here
     window.show()
     smoke = None
     if args.smoke:  # no recovery dialog, no first-run wizard, no files: the smoke run only
