@@ -5,7 +5,6 @@ how the build script finds a wheel and judges a smoke run. The real build is a d
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import plistlib
 import subprocess
@@ -14,33 +13,17 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGING = ROOT / "packaging"
-
-
-def _load(name: str) -> ModuleType:
-    # "packaging" is also PyPA's package: load the scripts by path, never as packaging.<name>
-    spec = importlib.util.spec_from_file_location(f"sfumato_test_{name}", PACKAGING / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    sys.path.insert(0, str(PACKAGING))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(PACKAGING))
-    return module
+from packaging_scripts import PACKAGING, ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def support() -> ModuleType:
-    return _load("spec_support")
+    return load_script("spec_support.py")
 
 
 @pytest.fixture(scope="module")
 def build() -> ModuleType:
-    return _load("build")
+    return load_script("build.py")
 
 
 SITE = "/venv/lib/python3.11/site-packages"

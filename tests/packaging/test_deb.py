@@ -5,7 +5,6 @@ The real bundle, installed on a fresh Debian, is packaging/linux/test_in_clean_r
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import shutil
@@ -15,21 +14,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from packaging_scripts import ROOT, load_script
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="dpkg-deb is not installed")
 
 
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
-
-deb = _load("sfumato_packaging_deb", ROOT / "packaging" / "linux" / "deb.py")
+deb = load_script("linux/deb.py")
 
 
 def make_bundle(root: Path) -> Path:

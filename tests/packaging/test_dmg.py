@@ -5,25 +5,13 @@ hdiutil, codesign, ditto and notarytool exist only on macOS; CI's macos jobs bui
 
 from __future__ import annotations
 
-import importlib.util
 import plistlib
-import sys
 from pathlib import Path
 
 import pytest
+from packaging_scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-dmg = _load("sfumato_packaging_dmg", ROOT / "packaging" / "macos" / "dmg.py")
+dmg = load_script("macos/dmg.py")
 
 
 def make_app(root: Path) -> Path:

@@ -5,25 +5,13 @@ The installer itself cannot run here (no Windows, no wine); CI's windows job bui
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from packaging_scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-nsis = _load("sfumato_packaging_nsis", ROOT / "packaging" / "windows" / "nsis.py")
+nsis = load_script("windows/nsis.py")
 
 
 def make_standin(root: Path) -> Path:
