@@ -6,6 +6,7 @@ Nothing here imports PyInstaller.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import re
 import tomllib
@@ -143,13 +144,8 @@ def link_identical(main: Path, other: Path) -> bool:
         return False
     if os.path.samefile(main, other):
         return True
-    with main.open("rb") as a, other.open("rb") as b:
-        while True:
-            chunk_a, chunk_b = a.read(1 << 20), b.read(1 << 20)
-            if chunk_a != chunk_b:
-                return False
-            if not chunk_a:
-                break
+    if not filecmp.cmp(main, other, shallow=False):
+        return False
     other.unlink()
     os.link(main, other)
     return True

@@ -30,6 +30,7 @@ re-derives the list each time and adds (with a warning) anything the checked-in 
 from __future__ import annotations
 
 import argparse
+import filecmp
 import fnmatch
 import gzip
 import hashlib
@@ -547,21 +548,11 @@ def _link_identical_executables(main: Path) -> list[str]:
     for other in sorted(main.parent.iterdir()):
         if other == main or not other.is_file() or other.is_symlink():
             continue
-        if other.stat().st_size == main.stat().st_size and _same_bytes(main, other):
+        if other.stat().st_size == main.stat().st_size and filecmp.cmp(main, other, shallow=False):
             other.unlink()
             os.link(main, other)
             linked.append(other.name)
     return linked
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
-            if ca != cb:
-                return False
-            if not ca:
-                return True
 
 
 def _installed_size_kib(root: Path) -> int:
