@@ -9,6 +9,7 @@ lock on ``runtime/.lock`` serialises processes.
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import logging
 import platform
@@ -237,16 +238,13 @@ def _unpack(
         },
         interpreter=sys.executable,
         script_kind=get_launcher_kind(),
-        # compiled here, once, by the interpreter that will import it (the frozen app's own):
-        # otherwise the first start after an install compiles torch's ~3000 modules (~5 s)
-        bytecode_optimization_levels=(0,),
     )
     total = sum(w.path.stat().st_size for w in infos)
     done = 0
     for info in infos:
         if cancel.is_set():
             raise DownloadCancelled("Installing the torch runtime was cancelled; the previous one is kept.")
-        report(RuntimeProgress("install", done, total, f"Unpacking and compiling {info.path.name}"))
+        report(RuntimeProgress("install", done, total, f"Unpacking {info.path.name}"))
         try:
             with zipfile.ZipFile(info.path) as archive:
                 source = _ScriptlessWheel(archive)
@@ -255,6 +253,11 @@ def _unpack(
         except (InstallerError, ValueError, OSError, zipfile.BadZipFile) as exc:
             raise WheelError(f"{info.path.name} could not be installed: {exc}") from exc
         done += info.path.stat().st_size
+    report(RuntimeProgress("install", total, total, "Compiling to bytecode"))
+    # once, here, by the interpreter that will import it (the frozen app's own): otherwise the first
+    # start after an install compiles torch's ~3000 modules (~5 s). quiet=2: torch ships a few
+    # files only newer Pythons parse (py312_intrinsics.py); they stay uncompiled, as pip leaves them.
+    compileall.compile_dir(site, quiet=2, workers=1)
     report(RuntimeProgress("install", total, total, "Unpacked"))
 
 
