@@ -70,17 +70,27 @@ def load_pipeline(info: ModelInfo, profile: DeviceProfile) -> Any:
     _quiet_progress_bars()
     dtype = torch_dtype(profile.dtype)
     try:
-        if not info.single_file:
-            return DiffusionPipeline.from_pretrained(
-                str(info.path), dtype=dtype, use_safetensors=True, local_files_only=True
-            )
-        pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
-        return pipeline_class.from_single_file(
-            str(info.path), config=str(info.config_dir), dtype=dtype, local_files_only=True
-        )
+        if info.single_file:
+            return _load_single_file(info, dtype)
+        return _load_folder(info, dtype)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"Could not load {info.name}: {reason}", details=traceback.format_exc()) from exc
+
+
+def _load_folder(info: ModelInfo, dtype: torch.dtype) -> Any:
+    """A diffusers folder."""
+    return DiffusionPipeline.from_pretrained(
+        str(info.path), dtype=dtype, use_safetensors=True, local_files_only=True
+    )
+
+
+def _load_single_file(info: ModelInfo, dtype: torch.dtype) -> Any:
+    """A single checkpoint, built with its local config folder."""
+    pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
+    return pipeline_class.from_single_file(
+        str(info.path), config=str(info.config_dir), dtype=dtype, local_files_only=True
+    )
 
 
 def task_pipeline(base: Any, task: PipelineTask) -> Any:
