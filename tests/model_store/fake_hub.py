@@ -1,7 +1,10 @@
 """A fake Hugging Face hub on 127.0.0.1 for download tests, with fault injection.
 
 Serves what huggingface_hub and the model store need: ``GET /api/models/{repo}[/revision/{rev}]``
-(``sha``, ``gated``, ``siblings`` with sizes and LFS sha256), ``GET /api/models/{repo}/tree/{rev}``,
+(``sha``, ``gated``, ``siblings``; as on the Hub, siblings carry ``size``, ``blobId`` and
+``lfs: {size, sha256, pointerSize}`` only when asked with ``?blobs=true``, which
+``HfApi.model_info(files_metadata=True)`` sends — see FIELD-NOTES "huggingface_hub against a
+local server"), ``GET /api/models/{repo}/tree/{rev}``,
 ``HEAD``/``GET /{repo}/resolve/{rev}/{path}`` with ``X-Repo-Commit``, ``ETag``, ``Content-Length``
 and ``Range`` → 206, and plain files under ``/files/{name}``. Every request is logged.
 """
@@ -184,7 +187,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "sha": repo.commit,
                 "gated": "auto" if repo.gated else False,
                 "private": False,
-                "siblings": [_sibling(p, d) for p, d in sorted(repo.files.items())],
+                "siblings": [
+                    _sibling(p, d) if query.get("blobs") == ["true"] else {"rfilename": p}
+                    for p, d in sorted(repo.files.items())
+                ],
             }
         self._json(200, body)
 

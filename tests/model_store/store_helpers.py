@@ -28,7 +28,15 @@ def tiny_sd_repo() -> Repo:
     """A diffusers-layout SD 1.5 repo in miniature: variants, a safety checker, a stray pickle."""
     return Repo(
         files={
-            "model_index.json": json.dumps({"_class_name": "StableDiffusionPipeline"}).encode(),
+            "model_index.json": json.dumps(
+                {
+                    "_class_name": "StableDiffusionPipeline",
+                    "safety_checker": ["stable_diffusion", "StableDiffusionSafetyChecker"],
+                    "text_encoder": ["transformers", "CLIPTextModel"],
+                    "tokenizer": ["transformers", "CLIPTokenizer"],
+                    "unet": ["diffusers", "UNet2DConditionModel"],
+                }
+            ).encode(),
             "unet/config.json": json.dumps({"cross_attention_dim": 768, "in_channels": 4}).encode(),
             "unet/diffusion_pytorch_model.fp16.safetensors": blob(2_000_000, 1),
             "unet/diffusion_pytorch_model.safetensors": blob(1_500_000, 2),
@@ -85,14 +93,12 @@ def write_test_catalog(folder: Path) -> Path:
                         "name": "fp16",
                         "weights_variant": "fp16",
                         "dtype": "float16",
-                        "ignore": ["safety_checker/*"],
                         **variant,
                     },
                     {
                         "name": "fp32",
                         "weights_variant": None,
                         "dtype": "float32",
-                        "ignore": ["safety_checker/*"],
                         **variant,
                     },
                 ],

@@ -24,6 +24,10 @@ from sfumato.inference.families import (
     sd_family_from_unet,
 )
 
+OPTIONAL_COMPONENTS = frozenset({"safety_checker", "feature_extractor", "image_encoder"})
+"""Components a ``model_index.json`` may list that a folder can lack (the model store never
+fetches the SD safety checker and its feature extractor); they load as ``None``."""
+
 SINGLE_FILE_CONFIG_SUFFIX = ".config"
 """A folder ``<stem>.config`` next to ``<stem>.safetensors`` holds its diffusers configuration."""
 
@@ -129,7 +133,11 @@ def _detect_folder(folder: Path) -> ModelInfo:
     components = [
         name
         for name, spec in index.items()
-        if not name.startswith("_") and isinstance(spec, list) and spec and spec[0] is not None
+        if not name.startswith("_")
+        and isinstance(spec, list)
+        and spec
+        and spec[0] is not None
+        and not (name in OPTIONAL_COMPONENTS and not (folder / name).is_dir())
     ]
     for name in components:
         _check_component(folder, name)

@@ -6,6 +6,7 @@ Imported only by the engine, when it loads a model (this module imports torch an
 from __future__ import annotations
 
 import gc
+import json
 import traceback
 from typing import Any
 
@@ -79,9 +80,30 @@ def load_pipeline(info: ModelInfo, profile: DeviceProfile) -> Any:
 
 
 def _load_folder(info: ModelInfo, dtype: torch.dtype) -> Any:
-    """A diffusers folder."""
+    """A diffusers folder as the Hub serves it (or as a model download left it).
+
+    Weights are read in the precision variant the folder holds (``*.fp16.safetensors``; see
+    :func:`~sfumato.model_store.weight_files.loading_variant`). Components that
+    ``model_index.json`` lists but the folder lacks — the SD safety checker and feature
+    extractor, which the model store never fetches, or an image encoder — are loaded as ``None``
+    when the pipeline allows it; the SD safety checker is never loaded.
+    """
+    from sfumato.model_store.weight_files import loading_variant
+
+    index = json.loads((info.path / "model_index.json").read_text(encoding="utf-8"))
+    pipeline_class = getattr(diffusers, str(index.get("_class_name")), DiffusionPipeline)
+    optional = set(getattr(pipeline_class, "_optional_components", ()))
+    kwargs: dict[str, Any] = {
+        name: None
+        for name, spec in index.items()
+        if name in optional and isinstance(spec, list) and not (info.path / name).is_dir()
+    }
+    if "safety_checker" in optional:
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    files = [str(p.relative_to(info.path).as_posix()) for p in info.path.glob("*/*.safetensors")]
+    variant = loading_variant(files, half_precision=dtype != torch.float32)
     return DiffusionPipeline.from_pretrained(
-        str(info.path), dtype=dtype, use_safetensors=True, local_files_only=True
+        str(info.path), dtype=dtype, use_safetensors=True, local_files_only=True, variant=variant, **kwargs
     )
 
 

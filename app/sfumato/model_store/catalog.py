@@ -61,7 +61,6 @@ class Variant:
     file: str | None
     sha256: str | None
     dtype: str
-    ignore: tuple[str, ...]
     download_bytes: int | None
     min_vram_gb: float | None
     min_ram_gb: float | None
@@ -296,7 +295,6 @@ def _variant(v: dict[str, Any], path: Path, where: str) -> Variant:
         file=v.get("file"),
         sha256=v.get("sha256"),
         dtype=v["dtype"],
-        ignore=tuple(v.get("ignore", ())),
         download_bytes=v["download_bytes"],
         min_vram_gb=v["min_vram_gb"],
         min_ram_gb=v["min_ram_gb"],

@@ -7,9 +7,9 @@ chosen without re-importing huggingface_hub); ``HF_HUB_OFFLINE`` blocks every re
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -23,15 +23,17 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.utils import build_hf_headers, filter_repo_objects
+from huggingface_hub.utils import build_hf_headers, filter_repo_objects, get_session, hf_raise_for_status
 
 from sfumato.model_store.catalog import Variant
 from sfumato.model_store.errors import DownloadError, GatedModelError, HubAccessError
+from sfumato.model_store.weight_files import weight_variant
 
-# What a diffusers folder needs; weights only as .safetensors (never pickles).
-DIFFUSERS_FILES = ["model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/*.safetensors"]
-_WEIGHTS = re.compile(r"^(?P<stem>[^./]+)(?:\.(?P<variant>\w+))?(?:-\d{5}-of-\d{5})?\.safetensors$")
-_INDEX = re.compile(r"^(?P<stem>[^./]+)\.safetensors\.index(?:\.(?P<variant>\w+))?\.json$")
+# What a diffusers component folder needs; weights only as .safetensors (never pickles).
+COMPONENT_FILES = ("*.json", "*.txt", "*.model", "*.safetensors")
+UNUSED_COMPONENTS = frozenset({"safety_checker", "feature_extractor"})
+"""Listed in SD 1.x/2.x ``model_index.json`` files but never loaded: Sfumato runs without the
+safety checker (``safety_checker=None``), and the feature extractor only feeds it."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class RemoteFile:
     size: int | None
     sha256: str | None
     git_sha1: str | None
+
+
+IndexReader = Callable[[str, str, RemoteFile], bytes]
+"""``(repo, commit, file) -> bytes``: how :meth:`HubClient.snapshot` reads ``model_index.json``."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +79,15 @@ class HubClient:
         """The repo page where its licence is shown and accepted."""
         return f"{self.endpoint}/{repo}"
 
-    def snapshot(self, repo: str, revision: str, variant: Variant) -> RemoteSnapshot:
-        """The files making ``variant`` of ``repo`` at ``revision``, with sizes and hashes."""
+    def snapshot(
+        self, repo: str, revision: str, variant: Variant, read_index: IndexReader | None = None
+    ) -> RemoteSnapshot:
+        """The files making ``variant`` of ``repo`` at ``revision``, with sizes and hashes.
+
+        A diffusers repo's ``model_index.json`` says which folders are needed; ``read_index``
+        fetches it (the model manager downloads it verified into the cache, so it is fetched
+        once); by default it is read into memory.
+        """
         with self.translate_errors(repo, revision):
             info = self._api.model_info(repo, revision=revision, files_metadata=True, timeout=self.timeout)
         commit = info.sha or revision
@@ -82,19 +95,31 @@ class HubClient:
         if gated and not self.token:
             raise self._gated(repo)
         by_path = {s.rfilename: s for s in info.siblings or []}
-        files = []
-        for path in select_files(repo, list(by_path), variant):
-            sib = by_path[path]
-            files.append(
-                RemoteFile(
-                    path=path,
-                    url=hf_hub_url(repo, path, revision=commit, endpoint=self.endpoint),
-                    size=sib.size,
-                    sha256=sib.lfs.sha256 if sib.lfs else None,
-                    git_sha1=None if sib.lfs else sib.blob_id,
-                )
+        remote = {
+            path: RemoteFile(
+                path=path,
+                url=hf_hub_url(repo, path, revision=commit, endpoint=self.endpoint),
+                size=sib.size,
+                sha256=sib.lfs.sha256 if sib.lfs else None,
+                git_sha1=None if sib.lfs else sib.blob_id,
             )
+            for path, sib in by_path.items()
+        }
+        index = None
+        if variant.layout == "diffusers" and "model_index.json" in remote:
+            raw = (read_index or self._read_bytes)(repo, commit, remote["model_index.json"])
+            index = parse_index(repo, raw)
+        files = [remote[path] for path in select_files(repo, list(remote), variant, index)]
         return RemoteSnapshot(repo, revision, commit, gated, tuple(files))
+
+    def _read_bytes(self, repo: str, commit: str, remote: RemoteFile) -> bytes:
+        """A small file of ``repo`` at ``commit``, read into memory."""
+        with self.translate_errors(repo, commit, remote.path):
+            response = get_session().get(
+                remote.url, headers=self.headers(), timeout=self.timeout, follow_redirects=True
+            )
+            hf_raise_for_status(response)
+        return response.content
 
     def _gated(self, repo: str, denied: bool = False) -> GatedModelError:
         page = self.licence_page(repo)
@@ -150,13 +175,47 @@ def _http_error(exc: HfHubHTTPError, what: str, page: str) -> HubAccessError:
     return HubAccessError(f"The server answered {status} for {what}.")
 
 
-def select_files(repo: str, paths: list[str], variant: Variant) -> list[str]:
+def parse_index(repo: str, raw: bytes) -> dict[str, object]:
+    """A ``model_index.json`` as a dict; :class:`HubAccessError` if it is not a JSON object."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise HubAccessError(f"{repo}/model_index.json is not valid JSON.") from exc
+    if not isinstance(data, dict):
+        raise HubAccessError(f"{repo}/model_index.json is not a JSON object.")
+    return data
+
+
+def pipeline_components(index: dict[str, object]) -> list[str]:
+    """The component folders a diffusers ``model_index.json`` lists and Sfumato loads.
+
+    Entries are ``"name": [library, class]``; ``[null, null]`` marks an optional component the
+    repo does not ship, and :data:`UNUSED_COMPONENTS` are listed but never loaded.
+    """
+    return sorted(
+        name
+        for name, spec in index.items()
+        if not name.startswith("_")
+        and isinstance(spec, list)
+        and len(spec) == 2
+        and spec[0] is not None
+        and name not in UNUSED_COMPONENTS
+    )
+
+
+def select_files(
+    repo: str, paths: list[str], variant: Variant, index: dict[str, object] | None = None
+) -> list[str]:
     """Which repo files make ``variant``: its single file, a diffusers folder's files, or (layout
     ``component``) one diffusers model's ``config.json`` and safetensors weights.
 
-    For a diffusers folder, every component folder keeps the weight files of the variant
-    (``*.fp16.safetensors``) when it has them and the unsuffixed ones otherwise, as diffusers
-    does when loading with ``variant=``.
+    For a diffusers folder (``index`` is its ``model_index.json``), only the folders of the
+    components it lists are fetched, as diffusers does: root checkpoints, export folders
+    (``vae_decoder/``, ONNX, OpenVINO) and duplicates such as SD 3.5's ``text_encoders/`` are
+    left out, and so are the unused :data:`UNUSED_COMPONENTS`. Every component folder keeps the
+    weight files of the variant (``*.fp16.safetensors``, sharded or not) when it has them and the
+    unsuffixed ones otherwise — the rule diffusers applies when loading with ``variant=``; other
+    variants (``non_ema``) and pickles are never fetched.
     """
     if variant.layout == "single_file":
         assert variant.file is not None
@@ -169,23 +228,27 @@ def select_files(repo: str, paths: list[str], variant: Variant) -> list[str]:
         if missing:
             raise HubAccessError(f"{repo} has no {missing[0]}.")
         return wanted
-    if "model_index.json" not in paths:
+    if index is None:
         raise HubAccessError(
             f"{repo} is not a diffusers repo (no model_index.json): download one checkpoint with --file."
         )
-    chosen = list(
-        filter_repo_objects(paths, allow_patterns=DIFFUSERS_FILES, ignore_patterns=list(variant.ignore))
-    )
+    components = pipeline_components(index)
+    patterns = [f"{name}/{pattern}" for name in components for pattern in COMPONENT_FILES]
+    chosen = list(filter_repo_objects(paths, allow_patterns=patterns))
+    present = {PurePosixPath(path).parent.name for path in chosen}
+    missing = [name for name in components if name not in present]
+    if missing:
+        name = missing[0]
+        raise HubAccessError(f"{repo} lists {name} in model_index.json but has no {name}/ folder.")
     weights: dict[str, dict[str | None, list[str]]] = {}
-    others = []
+    result = ["model_index.json"]
     for path in chosen:
         p = PurePosixPath(path)
-        match = _WEIGHTS.match(p.name) or _INDEX.match(p.name)
-        if match is None:
-            others.append(path)
+        is_weights, weights_variant = weight_variant(p.name)
+        if not is_weights:
+            result.append(path)
         else:
-            weights.setdefault(str(p.parent), {}).setdefault(match["variant"], []).append(path)
-    result = others
+            weights.setdefault(str(p.parent), {}).setdefault(weights_variant, []).append(path)
     for folder, by_variant in sorted(weights.items()):
         wanted = variant.weights_variant if variant.weights_variant in by_variant else None
         if wanted not in by_variant:

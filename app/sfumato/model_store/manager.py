@@ -206,7 +206,7 @@ class ModelManager:
         entry = None if file else self._catalog_entry(ref)
         decoder = None if file else self.catalog.preview_decoder(ref)
         if decoder is not None:
-            chosen = Variant("default", "component", None, None, None, "float32", (), None, None, None)
+            chosen = Variant("default", "component", None, None, None, "float32", None, None, None)
             key, sources, family = decoder.id, (decoder.source,), None
             kind, model_id, dtype = PREVIEW_DECODER, decoder.id, None
         elif entry is not None:
@@ -217,12 +217,18 @@ class ModelManager:
             if file:
                 refuse_pickle(Path(file))
             layout = "single_file" if file else "diffusers"
-            chosen = Variant("default", layout, "fp16", file, None, "float16", (), None, None, None)
+            chosen = Variant("default", layout, "fp16", file, None, "float16", None, None, None)
             key = f"{ref}:{file}" if file else ref
             sources, family, kind, model_id, dtype = (Source("main", ref, revision),), None, "hub", None, None
         else:
             raise UnknownModelError(f"{ref!r} is neither a catalog id nor a hub repo id (org/name).")
-        snapshots = [(src, self.hub.snapshot(src.repo, src.revision, chosen)) for src in sources]
+        def read_index(repo: str, commit: str, remote: RemoteFile) -> bytes:
+            """Fetch ``model_index.json`` verified into the snapshot, once; it says what else to fetch."""
+            destination = self.cache.snapshot_dir(repo, commit) / remote.path
+            self._download(key, [_Job(remote, destination, repo)], None, cancel)
+            return destination.read_bytes()
+
+        snapshots = [(src, self.hub.snapshot(src.repo, src.revision, chosen, read_index)) for src in sources]
         if chosen.sha256:
             snapshots = [(s, _pin_sha256(snap, chosen.sha256)) for s, snap in snapshots]
         existing = self.cache.get(key)
