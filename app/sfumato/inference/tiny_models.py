@@ -25,6 +25,7 @@ from diffusers import (
     StableDiffusion3Pipeline,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
+    StableDiffusionXLInpaintPipeline,
     StableDiffusionXLPipeline,
     UNet2DConditionModel,
 )
@@ -181,12 +182,27 @@ def build_sd_inpaint(folder: Path) -> Path:
     return _build_sd(folder, StableDiffusionInpaintPipeline, in_channels=9)
 
 
+def build_sd2_inpaint(folder: Path) -> Path:
+    """A tiny 9-channel SD 2.x inpainting model (linear projections, epsilon prediction, like
+    ``stable-diffusion-2-inpainting``)."""
+    return _build_sd(folder, StableDiffusionInpaintPipeline, in_channels=9, linear_projection=True)
+
+
 def build_sdxl(folder: Path) -> Path:
     """A tiny SDXL (two CLIP text encoders, text-time conditioning)."""
+    return _build_sdxl(folder, StableDiffusionXLPipeline, in_channels=4)
+
+
+def build_sdxl_inpaint(folder: Path) -> Path:
+    """A tiny 9-channel SDXL inpainting model (``stable-diffusion-xl-1.0-inpainting-0.1``)."""
+    return _build_sdxl(folder, StableDiffusionXLInpaintPipeline, in_channels=9)
+
+
+def _build_sdxl(folder: Path, pipeline: type, *, in_channels: int) -> Path:
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
         sample_size=TINY_SIZE // 8,
-        in_channels=4,
+        in_channels=in_channels,
         out_channels=4,
         block_out_channels=(16, 32),
         layers_per_block=1,
@@ -201,7 +217,7 @@ def build_sdxl(folder: Path) -> Path:
         projection_class_embeddings_input_dim=6 * 8 + 32,
         cross_attention_dim=64,
     )
-    pipe = StableDiffusionXLPipeline(
+    pipe = pipeline(
         vae=_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
         text_encoder_2=_clip_text(32, with_projection=True),
@@ -288,8 +304,13 @@ def _build_flux(folder: Path, pipeline: type, *, in_channels: int, guidance_embe
 
 
 def build_flux(folder: Path) -> Path:
-    """A tiny FLUX.1 (dev-like: no guidance embedding, like schnell)."""
+    """A tiny FLUX.1 without a guidance embedding, like schnell."""
     return _build_flux(folder, FluxPipeline, in_channels=64, guidance_embeds=False)
+
+
+def build_flux_dev(folder: Path) -> Path:
+    """A tiny FLUX.1 [dev]: with the distilled-guidance embedding (``guidance_embeds``)."""
+    return _build_flux(folder, FluxPipeline, in_channels=64, guidance_embeds=True)
 
 
 def build_flux_fill(folder: Path) -> Path:
