@@ -136,18 +136,28 @@ def native_size(pipe: Any) -> int:
 
 
 def apply_strategy(pipe: Any, strategy: MemoryStrategy, profile: DeviceProfile, tiled_vae: bool) -> None:
-    """Place ``pipe`` on the device the way ``strategy`` says; tile the VAE when asked."""
+    """Place ``pipe`` on the device the way ``strategy`` says; tile the VAE when asked.
+
+    What a leaner strategy set up before (slicing, tiling, offload hooks) is undone when a
+    fuller one is asked for, so the engine can go back to its planned strategy.
+    """
     if strategy >= MemoryStrategy.SLICED:
         pipe.enable_attention_slicing()
+    else:
+        pipe.disable_attention_slicing()
     if strategy >= MemoryStrategy.SLICED or tiled_vae:
         pipe.vae.enable_tiling()
         pipe.vae.enable_slicing()
+    else:
+        pipe.vae.disable_tiling()
+        pipe.vae.disable_slicing()
     if strategy is MemoryStrategy.SEQUENTIAL_OFFLOAD:
         pipe.enable_sequential_cpu_offload(device=profile.kind)
     elif strategy is MemoryStrategy.MODEL_OFFLOAD:
         pipe.enable_model_cpu_offload(device=profile.kind)
-    elif pipe.device.type != profile.kind:
-        pipe.to(profile.kind)
+    else:
+        pipe.remove_all_hooks()
+        pipe.to(profile.kind)  # every component: after offload hooks some may sit elsewhere
 
 
 def free_memory() -> None:
