@@ -1,10 +1,12 @@
-"""Engine behaviour: determinism, progress and preview, cancel, task switching, OOM recovery."""
+"""Engine behaviour: determinism, progress and preview, cancel, task switching, OOM recovery, load
+stages, steps raised for low strengths, FLUX without a negative prompt."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from sfumato.generation import InpaintRequest, Txt2ImgRequest
+from sfumato.generation import Img2ImgRequest, InpaintRequest, Txt2ImgRequest
 from sfumato.generation.metadata import parse_parameters
 from sfumato.generation.region import crop_for_model, plan_region
 from sfumato.generation.schedulers import FLOW_MATCH_EULER, UNET_SCHEDULERS
@@ -203,7 +205,7 @@ def test_sizes_are_rounded_with_a_notice(engine: Engine, tiny_models: dict[str, 
     assert any("70×50" in notice and "64×48" in notice for notice in result.notices)
 
 
-def test_out_of_memory_is_retried_once_with_a_leaner_strategy(
+def test_out_of_memory_is_retried_with_a_leaner_strategy_and_the_next_job_tries_the_plan_again(
     tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = Engine(profile_for("cpu"))
@@ -224,8 +226,39 @@ def test_out_of_memory_is_retried_once_with_a_leaner_strategy(
     assert len(result.images) == 1
     assert any("memory" in notice and "tiled VAE" in notice for notice in result.notices)
     assert engine._loaded is not None and engine._loaded.base.vae.use_tiling
-    monkeypatch.setattr(Engine, "_invoke", original)
-    assert np.array_equal(engine.run(request).images[0].pixels, result.images[0].pixels)
+
+    again = engine.run(request)
+    assert calls[2:] == [MemoryStrategy.FULL] and again.notices == ()
+    assert not engine._loaded.base.vae.use_tiling  # the leaner set-up was undone
+    assert np.array_equal(again.images[0].pixels, Engine(profile_for("cpu")).run(request).images[0].pixels)
+
+
+def test_out_of_memory_while_placing_the_model_is_retried_leaner(
+    tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = Engine(profile_for("cpu"))
+    placed: list[MemoryStrategy] = []
+    original = Engine._place
+
+    def fail_first(self: Engine, pipe: Any, strategy: MemoryStrategy, tiled_vae: bool) -> None:
+        placed.append(strategy)
+        if len(placed) == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory while moving the UNet (injected)")
+        original(self, pipe, strategy, tiled_vae)
+
+    monkeypatch.setattr(Engine, "_place", fail_first)
+    request = _txt2img(tiny_models["sdxl"], steps=2)
+    with caplog.at_level("INFO", logger="sfumato.inference.engine"):
+        result = engine.run(request)
+    assert placed == [MemoryStrategy.FULL, MemoryStrategy.SLICED]
+    assert len(result.images) == 1
+    assert any("Ran out of GPU memory" in n and "tries the whole model on the GPU again" in n
+               for n in result.notices)
+    assert "the next one tries FULL again" in caplog.text
+
+    again = engine.run(request)
+    assert placed[2:] == [MemoryStrategy.FULL] and again.notices == ()
+    assert engine.strategy is MemoryStrategy.FULL
 
 
 def test_out_of_memory_twice_is_a_typed_error(
@@ -242,6 +275,105 @@ def test_out_of_memory_twice_is_a_typed_error(
     with pytest.raises(OutOfMemoryError, match="Out of GPU memory"):
         engine.run(_txt2img(tiny_models["sd15"], steps=2))
     assert len(calls) == 2
+
+
+def test_loading_reports_its_stages_and_cancels_between_them(tiny_models: dict[str, Path]) -> None:
+    engine = Engine(profile_for("cpu"))
+    cancel = threading.Event()
+    stages: list[str] = []
+
+    def on_stage(text: str) -> None:
+        stages.append(text)
+        if text.startswith("Loading"):
+            cancel.set()  # as if Esc came while from_pretrained was reading the weights
+
+    request = _txt2img(tiny_models["sd15"], steps=2)
+    steps: list[int] = []
+    cancelled = engine.run(request, on_step=lambda p: steps.append(p.step), cancel=cancel, on_stage=on_stage)
+    assert cancelled.cancelled and cancelled.images == () and steps == []
+    assert stages == ["Loading sd15…"]
+    assert engine.model is None  # nothing half-loaded is kept
+
+    stages.clear()
+    finished = engine.run(request, on_stage=stages.append)
+    assert stages == ["Loading sd15…", "Generating…"]  # a CPU has nothing to move to a GPU
+    assert np.array_equal(finished.images[0].pixels, Engine(profile_for("cpu")).run(request).images[0].pixels)
+    stages.clear()
+    engine.run(request, on_stage=stages.append)
+    assert stages == ["Generating…"]  # loaded once
+
+
+def test_load_alone_can_be_cancelled(tiny_models: dict[str, Path]) -> None:
+    engine = Engine(profile_for("cpu"))
+    cancel = threading.Event()
+    assert engine.load(str(tiny_models["sd3"]), on_stage=lambda _text: cancel.set(), cancel=cancel) is None
+    assert engine.model is None
+    info = engine.load(str(tiny_models["sd3"]))
+    assert info is not None and engine.model == info
+
+
+def test_a_gpu_placement_is_a_stage_of_its_own(
+    tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed: list[MemoryStrategy] = []
+    monkeypatch.setattr(Engine, "_place", lambda self, pipe, strategy, tiled: placed.append(strategy))
+    big_card = profile_for("cuda", "NVIDIA H100", (9, 0), 80 * 2**30)
+    engine = Engine(replace(big_card, dtype="float32"))  # kept on the CPU: the placement is faked
+    stages: list[str] = []
+    engine.run(_txt2img(tiny_models["sd15"], steps=2), on_stage=stages.append)
+    assert stages == ["Loading sd15…", "Moving sd15 to the GPU…", "Generating…"]
+    assert placed == [MemoryStrategy.FULL]
+
+
+@pytest.mark.parametrize("name", ["sdxl", "flux"])
+def test_a_low_strength_on_one_step_raises_the_steps_to_run_one(
+    engine: Engine, tiny_models: dict[str, Path], source: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    sent: list[int] = []
+    original = Engine._invoke
+
+    def spy(self: Engine, pipe: Any, kwargs: dict[str, Any]) -> Any:
+        sent.append(kwargs["num_inference_steps"])
+        return original(self, pipe, kwargs)
+
+    monkeypatch.setattr(Engine, "_invoke", spy)
+    updates: list[StepProgress] = []
+    request = Img2ImgRequest(model=str(tiny_models[name]), prompt="x", steps=1, strength=0.3, seed=3,
+                             source=source, width=64, height=64)
+    result = engine.run(request, on_step=updates.append)
+    assert sent == [4]  # int(4 × 0.3) = 1 is the first count that runs a step
+    assert updates and updates[-1].step == updates[-1].total >= 1
+    assert any("raised from 1 to 4" in n and "strength 0.3" in n for n in result.notices)
+    assert parse_parameters(result.images[0].parameters).values["Steps"] == "4"
+
+    mask = np.zeros(source.shape[:2], np.uint8)
+    mask[8:40, 8:40] = 255
+    inpaint = engine.run(InpaintRequest(model=str(tiny_models[name]), prompt="x", steps=1, strength=0.3,
+                                        source=source, mask=mask, width=64, height=64))
+    assert sent[1:] == [4] and any("raised from 1 to 4" in n for n in inpaint.notices)
+
+
+def test_flux_runs_without_the_negative_prompt_and_says_so(
+    engine: Engine, tiny_models: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    original = Engine._invoke
+
+    def spy(self: Engine, pipe: Any, kwargs: dict[str, Any]) -> Any:
+        sent.append(kwargs)
+        return original(self, pipe, kwargs)
+
+    monkeypatch.setattr(Engine, "_invoke", spy)
+    plain = engine.run(_txt2img(tiny_models["flux"]))
+    negative = engine.run(_txt2img(tiny_models["flux"], negative_prompt="blurry"))
+    assert "negative_prompt" not in sent[1]
+    assert np.array_equal(plain.images[0].pixels, negative.images[0].pixels)
+    assert any("FLUX.1" in n and "negative prompt" in n for n in negative.notices)
+    assert "Negative prompt" not in negative.images[0].parameters
+
+    sdxl = engine.run(_txt2img(tiny_models["sdxl"], negative_prompt="blurry"))
+    assert sent[2]["negative_prompt"] == ["blurry"] and sdxl.notices == ()
 
 
 def test_importing_the_engine_does_not_import_torch() -> None:

@@ -1,14 +1,26 @@
-"""Request → pipeline inputs (no torch), and the fitted latent → RGB preview."""
+"""Request → pipeline inputs (no torch), steps raised for low strengths, and the fitted latent →
+RGB preview."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
-from sfumato.generation import Img2ImgRequest, InpaintRequest, Margins, OutpaintRequest, Txt2ImgRequest
+from sfumato.generation import (
+    Img2ImgRequest,
+    InpaintRequest,
+    InvalidRequestError,
+    Margins,
+    OutpaintRequest,
+    Txt2ImgRequest,
+    VariationsRequest,
+)
+from sfumato.generation.requests import steps_for_strength
 from sfumato.inference.planning import PipelineTask, plan_request, round_size
 from sfumato.inference.preview import LatentPreviewer, fit_latent_to_rgb
 
@@ -58,6 +70,40 @@ def test_outpaint_plan_pastes_into_the_grown_canvas() -> None:
     assert full.shape == (64, 96, 3)
     assert np.array_equal(full[:, :64], source)
     assert full[:, 80:].max() == 0
+
+
+@pytest.mark.parametrize(
+    ("steps", "strength", "needed"),
+    [(1, 0.5, 2), (1, 0.3, 4), (2, 0.5, 2), (1, 1.0, 1), (3, 0.1, 10), (1, 0.05, 20), (30, 0.75, 30)],
+)
+def test_steps_for_strength_is_the_fewest_that_run_a_step(steps: int, strength: float, needed: int) -> None:
+    assert steps_for_strength(steps, strength) == needed
+    assert int(needed * strength) >= 1  # diffusers' img2img runs int(steps × strength) steps
+    if needed > steps:
+        assert int((needed - 1) * strength) < 1
+
+
+def test_a_strength_no_step_count_can_run_is_refused() -> None:
+    with pytest.raises(InvalidRequestError, match="too low"):
+        Img2ImgRequest(model="m", prompt="p", source=np.zeros((8, 8, 3), np.uint8), strength=0.0005)
+
+
+def test_plans_raise_the_steps_a_low_strength_needs_and_say_so() -> None:
+    source = np.zeros((64, 64, 3), np.uint8)
+    turbo = Img2ImgRequest(model="m", prompt="p", source=source, steps=1, strength=0.5)
+    plan = plan_request(turbo, 512, 8, inpaint_only=False)
+    assert plan.steps == 2
+    assert plan.notices == (
+        "Steps were raised from 1 to 2 so that strength 0.5 runs at least one step "
+        "(image-to-image and inpaint run steps × strength of them).",
+    )
+    assert plan_request(replace(turbo, steps=2), 512, 8, inpaint_only=False).notices == ()
+    assert plan_request(Txt2ImgRequest(model="m", prompt="p", steps=1), 512, 8, False).steps == 1
+    mask = np.full((64, 64), 255, np.uint8)
+    inpaint = InpaintRequest(model="m", prompt="p", source=source, mask=mask, steps=1, strength=0.3)
+    assert plan_request(inpaint, 512, 8, inpaint_only=False).steps == 4
+    variations = VariationsRequest(model="m", prompt="p", source=source, steps=1)
+    assert plan_request(variations, 512, 8, inpaint_only=True).steps == 2  # subtle variation is 0.5
 
 
 class LinearVae:

@@ -8,6 +8,7 @@ repaint, lower values as keep). Arrays are stored as read-only views and are lef
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -56,9 +57,26 @@ def _readonly_image(value: Any, what: str) -> np.ndarray:
     return view
 
 
+def steps_for_strength(steps: int, strength: float) -> int:
+    """The fewest steps, at least ``steps``, with which ``strength`` runs at least one step.
+
+    diffusers' image-to-image and inpaint pipelines run ``int(steps × strength)`` denoising
+    steps (the rest of the schedule is skipped), so a 1-step model at strength 0.5 would run
+    none: it needs 2. ``strength`` must be above 0.
+    """
+    needed = max(steps, math.ceil(1 / strength))
+    while int(needed * strength) < 1:  # 1 / strength may round below the product's threshold
+        needed += 1
+    return needed
+
+
 def _check_strength(strength: float) -> None:
     if not 0.0 < strength <= 1.0:
         raise InvalidRequestError(f"Strength must be above 0 and at most 1 (got {strength}).")
+    if steps_for_strength(1, strength) > MAX_STEPS:
+        raise InvalidRequestError(
+            f"Strength {strength} is too low: even {MAX_STEPS} steps would not run one step at it."
+        )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,6 +2,11 @@
 
 ``import sfumato.inference`` stays cheap: torch and diffusers are imported only when a model is
 loaded. An engine is meant to live on one worker thread; ``run`` blocks that thread.
+
+Loading is a step of its own: it reports its stages (loading, moving to the GPU, generating)
+and stops between them when cancelled. Running out of device memory, while the model is placed on
+the device or while it generates, is retried with the next leaner memory strategy; the job
+after one that needed it tries the planned strategy again.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import secrets
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,7 +26,7 @@ from sfumato.generation.metadata import format_parameters
 from sfumato.generation.requests import MAX_SEED, GenerationRequest
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, probe_device
 from sfumato.inference.errors import GenerationError, OutOfMemoryError
-from sfumato.inference.families import ModelInfo
+from sfumato.inference.families import Family, ModelInfo
 from sfumato.inference.model_files import (
     check_loadable_offline,
     detect_model,
@@ -29,7 +34,7 @@ from sfumato.inference.model_files import (
     resolve_model,
 )
 from sfumato.inference.planning import PipelineTask, Plan, plan_request
-from sfumato.inference.results import GenerationResult, ProgressCallback, StepProgress
+from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +47,30 @@ class _Loaded:
     hash: str
     base: Any
     scheduler_config: Any
+    planned: MemoryStrategy
+    """The strategy the device profile chose for this model: every job starts from it."""
     strategy: MemoryStrategy
+    """The strategy in use: leaner than ``planned`` after running out of memory in this job."""
     tiled_vae: bool = False
-    pipes: dict[PipelineTask, tuple[Any, tuple[MemoryStrategy, bool]]] = field(default_factory=dict)
+    pipes: dict[PipelineTask, Any] = field(default_factory=dict)
+    placed: tuple[PipelineTask, MemoryStrategy, bool] | None = None
+    """Which task's pipeline the shared weights were last placed for, and how (``None``: not yet)."""
     schedulers: dict[str, Any] = field(default_factory=dict)
     """Built once per name: every call resets a scheduler's state with ``set_timesteps``."""
     previewer: Any = None
+
+
+class _Cancelled(Exception):
+    """The job's cancel event was set between two stages."""
+
+
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise _Cancelled
+
+
+def _quiet(_text: str) -> None:
+    """The stage callback when nobody listens."""
 
 
 class Engine:
@@ -78,27 +101,47 @@ class Engine:
         """The memory strategy the loaded model runs with, if one is loaded."""
         return self._loaded.strategy if self._loaded else None
 
-    def load(self, reference: str) -> ModelInfo:
-        """Load the model ``reference`` names (no-op if it is already loaded)."""
-        return self._load(reference).info
+    def load(
+        self,
+        reference: str,
+        on_stage: StageCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ModelInfo | None:
+        """Load the model ``reference`` names (no-op if it is already loaded).
 
-    def _load(self, reference: str) -> _Loaded:
+        ``on_stage`` hears each stage as it begins; setting ``cancel`` stops at the next stage
+        boundary and returns ``None`` with no model loaded (the next load starts afresh).
+        """
+        try:
+            return self._load(reference, on_stage or _quiet, cancel).info
+        except _Cancelled:
+            return None
+
+    def _load(self, reference: str, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
         path = resolve_model(reference).resolve()
         if self._loaded is not None and self._loaded.info.path == path:
             return self._loaded
         info = detect_model(path)
         check_loadable_offline(info)
+        _check(cancel)
         self.unload()
+        report(f"Loading {info.name}…")
+        started = time.perf_counter()
         from sfumato.inference import pipelines, preview
 
-        started = time.perf_counter()
         base = pipelines.load_pipeline(info, self.profile)
+        if cancel is not None and cancel.is_set():
+            del base
+            pipelines.free_memory()
+            log.info("loading %s cancelled", info.name)
+            raise _Cancelled
         strategy = self.profile.strategy_for(info.family)
         loaded = _Loaded(
             info,
             model_hash(info),
             base,
             base.scheduler.config,
+            strategy,
             strategy,
             previewer=preview.make_previewer(
                 base.vae,
@@ -133,19 +176,25 @@ class Engine:
         request: GenerationRequest,
         on_step: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        on_stage: StageCallback | None = None,
     ) -> GenerationResult:
         """Generate what ``request`` asks for.
 
-        ``on_step`` is called after every denoising step with a preview; setting ``cancel``
-        stops after the current step and returns a result with ``cancelled`` set and no images
-        (the model stays loaded and usable). Raises :class:`~sfumato.errors.UserFacingError`
+        ``on_step`` is called after every denoising step with a preview, ``on_stage`` when a
+        stage without steps begins (loading the model, moving it to the GPU). Setting
+        ``cancel`` stops after the current step or stage and returns a result with
+        ``cancelled`` set and no images (a loaded model stays loaded and usable; a model whose
+        loading was cancelled is not kept). Raises :class:`~sfumato.errors.UserFacingError`
         subclasses for anything a user can act on.
         """
         first = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED + 1)
         seeds = tuple((first + i) % (MAX_SEED + 1) for i in range(request.image_count))
-        if cancel is not None and cancel.is_set():
+        report = on_stage or _quiet
+        try:
+            _check(cancel)
+            loaded = self._load(request.model, report, cancel)
+        except _Cancelled:
             return GenerationResult((), seeds, cancelled=True)
-        loaded = self._load(request.model)
         from sfumato.inference import pipelines, schedulers
 
         traits = loaded.info.traits
@@ -158,17 +207,21 @@ class Engine:
             request, pipelines.native_size(loaded.base), traits.multiple, loaded.info.inpaint_only
         )
         notices = list(plan.notices)
+        effective = self._effective_request(loaded, plan, request, notices)
         started = time.perf_counter()
-        outputs = self._generate(loaded, plan, request, scheduler, seeds, on_step, cancel, notices)
+        try:
+            outputs = self._generate(loaded, plan, effective, scheduler, seeds, on_step, cancel, report)
+        finally:
+            self._after_job(loaded, notices)
         log.info("%s in %.2f s at %dx%d", request.task, time.perf_counter() - started, *plan.size)
-        if cancel is not None and cancel.is_set():
+        if outputs is None or (cancel is not None and cancel.is_set()):
             return GenerationResult((), seeds, tuple(notices), cancelled=True)
         images = tuple(
             plan.finish(
                 image,
                 seed,
                 format_parameters(
-                    request,
+                    effective,
                     seed=seed,
                     scheduler=scheduler_name,
                     size=plan.recorded_size,
@@ -180,17 +233,56 @@ class Engine:
         )
         return GenerationResult(images, seeds, tuple(notices))
 
-    def _pipeline(self, loaded: _Loaded, task: PipelineTask) -> Any:
+    @staticmethod
+    def _effective_request(
+        loaded: _Loaded, plan: Plan, request: GenerationRequest, notices: list[str]
+    ) -> GenerationRequest:
+        """``request`` as it will really run (and be recorded): the plan's steps, and no negative
+        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer."""
+        changes: dict[str, Any] = {}
+        if plan.steps != request.steps:
+            changes["steps"] = plan.steps
+        if loaded.info.family is Family.FLUX and request.negative_prompt:
+            changes["negative_prompt"] = ""
+            notices.append("FLUX.1 models take no negative prompt; it was left out.")
+        return replace(request, **changes) if changes else request
+
+    def _after_job(self, loaded: _Loaded, notices: list[str]) -> None:
+        """Say so if the job needed a leaner strategy, and let the next job try the planned one."""
+        if loaded.strategy == loaded.planned and not loaded.tiled_vae:
+            return
+        notices.append(
+            f"Ran out of GPU memory; retried with {loaded.strategy.describe()} and tiled VAE decoding "
+            f"(slower, uses less memory). The next job tries {loaded.planned.describe()} again."
+        )
+        log.info(
+            "this job ran with %s and a tiled VAE after running out of memory; the next one tries %s again",
+            loaded.strategy.name,
+            loaded.planned.name,
+        )
+        loaded.strategy, loaded.tiled_vae = loaded.planned, False
+
+    def _pipeline(self, loaded: _Loaded, task: PipelineTask, report: StageCallback) -> Any:
+        """The pipeline for ``task``, its shared weights placed as the current strategy says."""
         from sfumato.inference import pipelines
 
-        placement = (loaded.strategy, loaded.tiled_vae)
-        pipe, applied = loaded.pipes.get(task, (None, None))
+        pipe = loaded.pipes.get(task)
         if pipe is None:
-            pipe = pipelines.task_pipeline(loaded.base, task)
-        if applied != placement:
-            pipelines.apply_strategy(pipe, loaded.strategy, self.profile, loaded.tiled_vae)
-        loaded.pipes[task] = (pipe, placement)
+            pipe = loaded.pipes[task] = pipelines.task_pipeline(loaded.base, task)
+        placement = (task, loaded.strategy, loaded.tiled_vae)
+        if loaded.placed != placement:
+            if self.profile.kind != "cpu" and (loaded.placed is None or loaded.placed[1:] != placement[1:]):
+                report(f"Moving {loaded.info.name} to the GPU…")
+            loaded.placed = None  # until it has worked: a failed placement leaves the weights anywhere
+            self._place(pipe, loaded.strategy, loaded.tiled_vae)
+            loaded.placed = placement
         return pipe
+
+    def _place(self, pipe: Any, strategy: MemoryStrategy, tiled_vae: bool) -> None:
+        """Put ``pipe`` on the device (one place, so tests can inject faults here)."""
+        from sfumato.inference import pipelines
+
+        pipelines.apply_strategy(pipe, strategy, self.profile, tiled_vae)
 
     def _generate(
         self,
@@ -201,19 +293,26 @@ class Engine:
         seeds: tuple[int, ...],
         on_step: ProgressCallback | None,
         cancel: threading.Event | None,
-        notices: list[str],
-    ) -> list[np.ndarray]:
-        """Run the pipeline; on out-of-memory, free memory and retry once with a leaner strategy."""
+        report: StageCallback,
+    ) -> list[np.ndarray] | None:
+        """Place the weights and run the pipeline (``None`` if cancelled before the call); on
+        out-of-memory while placing or running, free memory and retry with the next leaner
+        strategy and a tiled VAE, until there is none leaner."""
         import torch
 
         from sfumato.inference import pipelines
 
-        for attempt in (1, 2):
-            pipe = self._pipeline(loaded, plan.task)
-            pipe.scheduler = scheduler
-            kwargs = self._call_arguments(pipe, loaded, plan, request, seeds, on_step, cancel)
+        while True:
+            if cancel is not None and cancel.is_set():
+                return None
             out_of_memory = False
             try:
+                pipe = self._pipeline(loaded, plan.task, report)
+                if cancel is not None and cancel.is_set():
+                    return None
+                pipe.scheduler = scheduler
+                kwargs = self._call_arguments(pipe, loaded, plan, request, seeds, on_step, cancel)
+                report("Generating…")
                 result = self._invoke(pipe, kwargs)
             except torch.OutOfMemoryError:
                 out_of_memory = True
@@ -225,18 +324,14 @@ class Engine:
             if not out_of_memory:
                 return [np.clip(np.rint(image * 255), 0, 255).astype(np.uint8) for image in result.images]
             # Outside the except block: the exception and its frames (holding tensors) are gone.
-            del kwargs, pipe
+            pipe = kwargs = None
             pipelines.free_memory()
             lower = self.profile.lower_strategy(loaded.strategy)
-            if attempt == 2 or (lower is None and loaded.tiled_vae):
+            if lower is None and loaded.tiled_vae:
                 break
             if lower is not None:
                 loaded.strategy = lower
             loaded.tiled_vae = True
-            notices.append(
-                f"Ran out of GPU memory; retried with {loaded.strategy.describe()} and tiled VAE "
-                "decoding (slower, uses less memory)."
-            )
             log.warning("out of memory; retrying with %s and tiled VAE", loaded.strategy.name)
         raise OutOfMemoryError(
             f"Out of GPU memory even with {loaded.strategy.describe()}. Try a smaller size, fewer "
@@ -266,7 +361,7 @@ class Engine:
         def on_step_end(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             if on_step is not None:
                 latents = pipelines.unpack_latents(pipe, tensors["latents"], plan.size)
-                total = int(getattr(pipe, "num_timesteps", 0) or request.steps)
+                total = int(getattr(pipe, "num_timesteps", 0) or plan.steps)
                 on_step(StepProgress(step + 1, total, previews(latents)))
             if cancel is not None and cancel.is_set():
                 pipe._interrupt = True
@@ -278,7 +373,7 @@ class Engine:
         wanted: dict[str, Any] = {
             "prompt": [request.prompt] * count,
             "negative_prompt": [request.negative_prompt] * count if request.negative_prompt else None,
-            "num_inference_steps": request.steps,
+            "num_inference_steps": plan.steps,
             "guidance_scale": request.guidance,
             "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
             "width": plan.size[0],

@@ -1,12 +1,13 @@
 """From a request to the inputs of one pipeline call, and from its output back to full images.
 
-No torch: this is where sizes are rounded, inpaint regions planned, outpaint canvases grown.
+No torch: this is where sizes are rounded, inpaint regions planned, outpaint canvases grown,
+and steps raised where a low strength would leave an image-to-image run without a step.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -19,6 +20,7 @@ from sfumato.generation.requests import (
     InpaintRequest,
     OutpaintRequest,
     VariationsRequest,
+    steps_for_strength,
 )
 from sfumato.inference.results import GeneratedImage
 
@@ -38,6 +40,8 @@ class Plan:
     task: PipelineTask
     size: tuple[int, int]
     """``(width, height)`` the model runs at."""
+    steps: int
+    """``num_inference_steps`` for the call: the request's, raised if its strength needs more."""
     image: Image.Image | None = None
     mask: Image.Image | None = None
     strength: float | None = None
@@ -79,6 +83,20 @@ def round_size(width: int, height: int, multiple: int) -> tuple[tuple[int, int],
     return size, (notice,)
 
 
+def fit_steps(steps: int, strength: float | None) -> tuple[int, tuple[str, ...]]:
+    """``steps`` raised so that ``strength`` runs at least one step, and a notice if raised."""
+    if strength is None:
+        return steps, ()
+    needed = steps_for_strength(steps, strength)
+    if needed == steps:
+        return steps, ()
+    notice = (
+        f"Steps were raised from {steps} to {needed} so that strength {strength:g} runs at least "
+        f"one step (image-to-image and inpaint run steps × strength of them)."
+    )
+    return needed, (notice,)
+
+
 def _rgb(image: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(image[..., :3]))
 
@@ -91,8 +109,18 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
     """Plan ``request`` for a model that works best at ``native``² and needs sizes in ``multiple``.
 
     Inpaint-only models (9-channel SD inpainting, FLUX.1 Fill) run every task as an inpaint of
-    the whole image, which is how they generate and re-imagine.
+    the whole image, which is how they generate and re-imagine. Tasks with a strength get
+    enough steps to run at least one (:func:`fit_steps`), with a notice when raised.
     """
+    plan = _plan(request, native, multiple, inpaint_only)
+    steps, notices = fit_steps(request.steps, plan.strength)
+    if not notices:
+        return plan
+    return replace(plan, steps=steps, notices=plan.notices + notices)
+
+
+def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> Plan:
+    steps = request.steps
     if isinstance(request, InpaintRequest | OutpaintRequest):
         if isinstance(request, OutpaintRequest):
             canvas, canvas_mask = grow_canvas(np.asarray(request.source), request.margins)
@@ -104,6 +132,7 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
         return Plan(
             PipelineTask.INPAINT,
             region.size,
+            steps,
             image=image,
             mask=mask,
             strength=request.strength,
@@ -120,11 +149,11 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
             image = image.resize(size, Image.Resampling.LANCZOS)
         if inpaint_only:
             return Plan(
-                PipelineTask.INPAINT, size, image, _whole_image_mask(size), request.strength, notices
+                PipelineTask.INPAINT, size, steps, image, _whole_image_mask(size), request.strength, notices
             )
-        return Plan(PipelineTask.IMAGE2IMAGE, size, image, strength=request.strength, notices=notices)
+        return Plan(PipelineTask.IMAGE2IMAGE, size, steps, image, strength=request.strength, notices=notices)
     size, notices = round_size(request.width or native, request.height or native, multiple)
     if inpaint_only:
         grey = Image.new("RGB", size, (128, 128, 128))
-        return Plan(PipelineTask.INPAINT, size, grey, _whole_image_mask(size), 1.0, notices)
-    return Plan(PipelineTask.TEXT2IMAGE, size, notices=notices)
+        return Plan(PipelineTask.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
+    return Plan(PipelineTask.TEXT2IMAGE, size, steps, notices=notices)

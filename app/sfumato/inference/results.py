@@ -1,4 +1,4 @@
-"""What the engine hands back: step progress while it works, a result when it is done."""
+"""What the engine hands back: stages and step progress while it works, a result when it is done."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ class StepProgress:
 
 ProgressCallback = Callable[[StepProgress], None]
 """Called on the engine's thread after every step; keep it quick."""
+
+StageCallback = Callable[[str], None]
+"""Called on the engine's thread when work without steps begins, with a short text for a
+person ("Loading sdxl-turbo…", "Moving sdxl-turbo to the GPU…"); keep it quick."""
 
 
 @dataclass(frozen=True)
@@ -68,5 +72,5 @@ class GenerationResult:
     seeds: tuple[int, ...]
     """The seed of each requested image (also when cancelled)."""
     notices: tuple[str, ...] = ()
-    """Things the user should know: sizes rounded, memory strategy lowered, …"""
+    """Things the user should know: sizes rounded, steps raised, memory strategy lowered, …"""
     cancelled: bool = False
