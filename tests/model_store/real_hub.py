@@ -53,13 +53,33 @@ def layout_paths(repo: str) -> list[str]:
     return sorted(f["path"] for f in layout(repo)["files"])
 
 
-def real_bytes(repo: str, paths: list[str]) -> int | None:
-    """The real size of ``paths`` in ``repo`` summed from the layout's exact byte counts, or
-    ``None`` if a page gave no exact count for one of them."""
-    sizes = {f["path"]: f.get("bytes") for f in layout(repo)["files"]}
-    if any(sizes[p] is None for p in paths):
+_UNITS = {"Bytes": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def shown_bytes(entry: dict[str, Any]) -> int | None:
+    """A layout file's size: its exact byte count, else the size its page displays (the Hub shows
+    decimal units to three significant digits, e.g. ``"1.72 GB"``), else ``None``."""
+    if entry.get("bytes") is not None:
+        return int(entry["bytes"])
+    shown = entry.get("size_shown")
+    if not shown:
         return None
-    return sum(sizes[p] for p in paths)
+    number, unit = shown.split()
+    return round(float(number.replace(",", "")) * _UNITS[unit])
+
+
+def download_bytes(repo: str, paths: list[str]) -> int | None:
+    """What downloading ``paths`` of ``repo`` costs at real size, from the layout's pages, or
+    ``None`` when a page gives no size for one of the weight files (config and tokenizer files
+    without a size count as nothing: each is at most a couple of MB)."""
+    sizes = {f["path"]: shown_bytes(f) for f in layout(repo)["files"]}
+    total = 0
+    for path in paths:
+        size = sizes.get(path)
+        if size is None and weight_variant(PurePosixPath(path).name)[0]:
+            return None
+        total += size or 0
+    return total
 
 
 def build_repo(repo: str, tiny: Path, *, token: str | None = None) -> Repo:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fake_hub import FakeHub, start_fake_hub
-from real_hub import assumed_paths, build_repo, layout_paths
+from real_hub import assumed_paths, build_repo, download_bytes, layout, layout_paths
 from store_helpers import TOKEN
 
 from sfumato.cli import main
@@ -34,6 +34,7 @@ from sfumato.inference.device import profile_for
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.preview import find_tiny_decoder
 from sfumato.model_store import load_catalog, resolve_model
+from sfumato.model_store.hub import parse_index, select_files
 
 TASKS = ("txt2img", "img2img", "inpaint", "outpaint", "variations")
 
@@ -200,9 +201,14 @@ def _source() -> np.ndarray:
 
 
 def _serve(hub: FakeHub, model_id: str, tiny: Callable[[str], Path]) -> None:
+    """Serve the entry's repos; gated as its pages say, or as the catalog says where no page did."""
     entry = load_catalog().get(model_id)
     for source in entry.sources:
-        hub.repos[source.repo] = build_repo(source.repo, tiny(entry.family.id), token=TOKEN)
+        repo = build_repo(source.repo, tiny(entry.family.id), token=TOKEN)
+        shown = layout(source.repo).get("gated")
+        assert shown is None or shown == entry.gated, f"{source.repo}: the catalog's gating is wrong"
+        repo.gated = entry.gated
+        hub.repos[source.repo] = repo
 
 
 def _models() -> list[str]:
@@ -255,3 +261,21 @@ def test_every_preview_decoder_downloads_its_two_files_and_decodes_previews(
     model = detect_model(tiny(family))
     found = find_tiny_decoder(model)
     assert found is not None and sorted(p.name for p in found.iterdir()) == DECODER_FILES
+
+
+def _variants() -> list[tuple[str, str]]:
+    return [(m.id, v.name) for m in load_catalog().models for v in m.variants if v.layout == "diffusers"]
+
+
+@pytest.mark.parametrize(("model_id", "variant_name"), _variants())
+def test_catalog_download_sizes_are_the_sizes_the_hub_pages_show(
+    model_id: str, variant_name: str, tiny: Callable[[str], Path]
+) -> None:
+    """``download_bytes`` is the sum of the sizes the Hub pages show for exactly the files the
+    variant fetches, and stays empty where a page gives no size for one of its weight files."""
+    entry = load_catalog().get(model_id)
+    variant = entry.variant(variant_name)
+    repo = build_repo(entry.repo, tiny(entry.family.id))
+    index = parse_index(entry.repo, repo.files["model_index.json"])
+    chosen = select_files(entry.repo, list(repo.files), variant, index)
+    assert variant.download_bytes == download_bytes(entry.repo, chosen)
