@@ -23,12 +23,10 @@ RTX = profile_for("cuda", "NVIDIA GeForce RTX 3060", (8, 6), 12 * 2**30)
 class ProbedEngine:
     """An engine that has probed a CUDA card and makes one black image per job."""
 
-    model = None
-
     def __init__(self) -> None:
         self.profile = RTX
 
-    def run(self, request: Any, _on_step: Any, _cancel: threading.Event) -> GenerationResult:
+    def run(self, request: Any, _on_step: Any, _cancel: threading.Event, _on_stage: Any) -> GenerationResult:
         image = GeneratedImage(np.zeros((8, 8, 3), np.uint8), request.seed, "params")
         return GenerationResult((image,), (request.seed,))
 

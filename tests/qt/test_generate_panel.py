@@ -1,5 +1,6 @@
-"""The prompt panel: per-family defaults, schedulers, seed dice and lock, values kept in the
-settings; and the window still appears before torch is imported."""
+"""The prompt panel: per-family and catalog defaults, schedulers, the negative prompt per model,
+the steps a low strength needs, seed dice and lock, values kept in the settings; and the window
+still appears before torch is imported."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from pytestqt.qtbot import QtBot
 
 from sfumato.generation import schedulers
 from sfumato.settings import Settings
-from sfumato.ui.model_choices import ModelChoice, family_defaults, schedulers_for
-from sfumato.ui.prompt_panel import MODEL_DEFAULT_SCHEDULER, PromptPanel
+from sfumato.ui.model_choices import ModelChoice, family_defaults, installed_choices, schedulers_for
+from sfumato.ui.prompt_panel import (
+    MODEL_DEFAULT_SCHEDULER,
+    NEGATIVE_NEEDS_CFG,
+    NEGATIVE_PLACEHOLDER,
+    PromptPanel,
+)
 
 
 def _choice(label: str, family: str) -> ModelChoice:
@@ -42,6 +49,76 @@ def test_choosing_a_model_applies_its_defaults_and_schedulers(qtbot: QtBot) -> N
     assert offered == [MODEL_DEFAULT_SCHEDULER, schedulers.FLOW_MATCH_EULER]
     assert panel.steps.value() == 28 and panel.cfg.value() == 3.5
     assert panel.width_box.value() == 1024
+
+
+CATALOG_SCHEDULERS = {
+    "EulerAncestralDiscreteScheduler": schedulers.EULER_A,
+    "EulerDiscreteScheduler": schedulers.EULER,
+    "DPMSolverMultistepScheduler": schedulers.DPMPP_2M,
+    "FlowMatchEulerDiscreteScheduler": schedulers.FLOW_MATCH_EULER,
+}
+
+
+def test_catalog_defaults_reach_the_panel(qtbot: QtBot) -> None:
+    from sfumato.model_store.catalog import load_catalog
+
+    catalog = load_catalog()
+    entries = [e for e in catalog.models if e.family.id != "cascade"]
+    installed = [SimpleNamespace(model_id=e.id, family=e.family.id, path=Path(f"/models/{e.id}"),
+                                 variant=None, key=f"catalog:{e.id}") for e in entries]
+    manager = SimpleNamespace(catalog=catalog, installed=lambda: installed)
+    panel = PromptPanel(Settings())
+    qtbot.addWidget(panel)
+    panel.set_models(installed_choices(manager))  # type: ignore[arg-type]
+    for entry in entries:
+        panel.model.setCurrentIndex(panel.model.findText(entry.id))
+        d = entry.defaults
+        assert (panel.steps.value(), panel.cfg.value()) == (d.steps, d.cfg), entry.id
+        assert panel.width_box.value() == max(d.width, d.height), entry.id
+        expected = CATALOG_SCHEDULERS.get(d.scheduler)
+        if expected in schedulers_for(entry.family.id):
+            assert panel.scheduler.currentText() == expected, entry.id
+    assert any(e.defaults.cfg == 0.0 for e in entries)  # the few-step models run without CFG
+
+
+def test_flux_takes_no_negative_prompt_and_the_field_says_so(qtbot: QtBot) -> None:
+    panel = PromptPanel(Settings())
+    qtbot.addWidget(panel)
+    panel.set_models([_choice("sdxl", "sdxl"), _choice("flux", "flux-dev"), _choice("fill", "flux-fill")])
+    panel.negative.setPlainText("blurry")
+    assert panel.negative.isEnabled() and panel.parameters().negative_prompt == "blurry"
+    for index in (1, 2):
+        panel.model.setCurrentIndex(index)
+        assert not panel.negative.isEnabled()
+        assert "FLUX.1 takes no negative prompt" in panel.negative.toolTip()
+        assert panel.parameters().negative_prompt == ""  # not sent …
+        assert panel.negative.toPlainText() == "blurry"  # … but kept for the next model
+    panel.model.setCurrentIndex(0)
+    assert panel.negative.isEnabled() and panel.parameters().negative_prompt == "blurry"
+
+
+def test_the_negative_prompt_field_says_when_cfg_leaves_it_unused(qtbot: QtBot) -> None:
+    panel = PromptPanel(Settings())
+    qtbot.addWidget(panel)
+    panel.set_models([_choice("sdxl-turbo", "sdxl")])
+    assert panel.cfg.value() == 0.0 and panel.negative.placeholderText() == NEGATIVE_NEEDS_CFG
+    panel.cfg.setValue(5.0)
+    assert panel.negative.placeholderText() == NEGATIVE_PLACEHOLDER
+
+
+def test_a_line_says_when_strength_needs_more_steps(qtbot: QtBot) -> None:
+    panel = PromptPanel(Settings())
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.steps.setValue(1)
+    panel.strength.setValue(0.5)
+    assert panel.steps_hint.isVisible()
+    assert panel.steps_hint.text() == ("At strength 0.5, 1 step would run none: "
+                                       "img2img and inpaint will run 2 steps.")
+    panel.steps.setValue(2)
+    assert not panel.steps_hint.isVisible()
+    panel.strength.setValue(0.3)
+    assert panel.steps_hint.isVisible() and "run 4 steps" in panel.steps_hint.text()
 
 
 def test_seed_dice_and_lock(qtbot: QtBot) -> None:

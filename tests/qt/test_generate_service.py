@@ -1,5 +1,6 @@
 """The inference thread on its own, with a scripted engine: signal order, the engine made on
-the worker thread, and a crash in the engine reported instead of killing the thread."""
+the worker thread, stages relayed and a load cancelled, and a crash in the engine reported
+instead of killing the thread."""
 
 from __future__ import annotations
 
@@ -16,15 +17,19 @@ from sfumato.qt_bridge.inference_thread import InferenceService
 
 
 class ScriptedEngine:
-    """Three steps with a preview each; a prompt of "crash" raises an unexpected error."""
+    """A loading stage, then three steps with a preview each; a prompt of "crash" raises an
+    unexpected error, a prompt of "slow load" loads until cancelled."""
 
     def __init__(self) -> None:
         self.thread = threading.current_thread()
-        self.model = None
 
-    def run(self, request: Any, on_step: Any, cancel: threading.Event) -> GenerationResult:
+    def run(self, request: Any, on_step: Any, cancel: threading.Event, on_stage: Any) -> GenerationResult:
         if request.prompt == "crash":
             raise KeyError("surprise")
+        on_stage("Loading tiny…")
+        if request.prompt == "slow load":
+            cancel.wait(10)
+            return GenerationResult((), (request.seed,), cancelled=True)
         for step in (1, 2, 3):
             on_step(StepProgress(step, 3, np.full((4, 4, 3), 50 * step, np.uint8)))
             if cancel.is_set():
@@ -65,6 +70,19 @@ def test_signals_arrive_in_order_on_the_gui_thread(qtbot: QtBot) -> None:
     service.shutdown()
 
 
+def test_a_job_cancelled_while_loading_ends_cancelled(qtbot: QtBot) -> None:
+    service = InferenceService(ScriptedEngine)
+    stages: list[tuple[Any, str]] = []
+    service.stage.connect(lambda job, text: stages.append((job, text)))
+    with qtbot.waitSignal(service.stage, timeout=10_000):
+        job = service.submit(_request("slow load"), "slow")
+    assert stages == [(job, "Loading tiny…")] and job.stage == "Loading tiny…"
+    with qtbot.waitSignal(service.cancelled, timeout=10_000):
+        service.cancel(job)
+    assert job.state is JobState.CANCELLED and not service.busy
+    service.shutdown()
+
+
 def test_an_unexpected_engine_error_is_reported_and_the_thread_goes_on(qtbot: QtBot) -> None:
     service = InferenceService(ScriptedEngine)
     with qtbot.waitSignal(service.failed, timeout=10_000) as failed:
@@ -98,8 +116,7 @@ from sfumato.generation.requests import Txt2ImgRequest
 from sfumato.qt_bridge.inference_thread import InferenceService
 
 class SlowStep:
-    model = None
-    def run(self, request, on_step, cancel):
+    def run(self, request, on_step, cancel, on_stage):
         time.sleep(30)  # one very long step that never looks at cancel
 
 app = QApplication(sys.argv[:1])

@@ -27,7 +27,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,7 +50,8 @@ class GenerationJob:
     """One request on its way through the queue.
 
     ``context`` is whatever the submitter needs when the results arrive (where they land);
-    the service never looks at it. ``total`` and ``step`` follow the progress reports.
+    the service never looks at it. ``total`` and ``step`` follow the progress reports, ``stage``
+    the last stage report (loading the model, …) until the first step.
     """
 
     request: GenerationRequest
@@ -61,6 +61,7 @@ class GenerationJob:
     state: JobState = JobState.QUEUED
     step: int = 0
     total: int = 0
+    stage: str = ""
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None
     first_step_at: float | None = None
@@ -154,15 +155,15 @@ class _Worker(threading.Thread):
         relay.started.emit(job)
         try:
             engine = self._engine_for(job)
-            loaded = getattr(engine, "model", None)
-            if loaded is None or Path(loaded.path) != Path(job.request.model).expanduser().resolve():
-                relay.stage.emit(job, "Loading the model…")
 
             def on_step(progress: Any) -> None:
                 image = preview_image(progress.preview) if progress.preview is not None else None
                 relay.progress.emit(job, int(progress.step), int(progress.total), image)
 
-            result = engine.run(job.request, on_step, job.cancel_event)
+            def on_stage(text: str) -> None:
+                relay.stage.emit(job, text)
+
+            result = engine.run(job.request, on_step, job.cancel_event, on_stage)
         except UserFacingError as exc:
             log.info("job %s failed: %s", job.id, exc, exc_info=True)
             request = job.request
@@ -184,7 +185,9 @@ class InferenceService(QObject):
     """The generation queue as the GUI sees it.
 
     Signals (always emitted on the GUI thread): ``queued(job)``, ``started(job)``,
-    ``stage(job, text)`` (e.g. loading the model), ``progress(job, step, total, preview)``
+    ``stage(job, text)`` when the engine begins work without steps ("Loading sdxl-turbo…",
+    moving it to the GPU; cancelling then stops at the next stage), ``progress(job, step,
+    total, preview)``
     (``preview`` a QImage or ``None``), ``finished(job, images, seeds)`` (a tuple of
     :class:`~sfumato.inference.GeneratedImage` and the seeds used), ``failed(job, message,
     details)``, ``cancelled(job)`` and ``jobs_changed()`` whenever the queue changes.
@@ -311,6 +314,7 @@ class InferenceService(QObject):
 
     def _on_stage(self, job: GenerationJob, text: str) -> None:
         if job.state is JobState.RUNNING:
+            job.stage = text
             self.stage.emit(job, text)
 
     def _on_progress(self, job: GenerationJob, step: int, total: int, preview: QImage | None) -> None:
@@ -318,7 +322,7 @@ class InferenceService(QObject):
             return
         if job.first_step_at is None:
             job.first_step_at = time.monotonic()
-        job.step, job.total = step, total
+        job.step, job.total, job.stage = step, total, ""
         self.progress.emit(job, step, total, preview)
 
     def _on_finished(self, job: GenerationJob, result: Any) -> None:

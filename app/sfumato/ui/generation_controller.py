@@ -351,11 +351,11 @@ class GenerationController(QObject):
         return self.service.submit(request, label, JobContext(doc, cap, params))
 
     def cancel_running(self) -> None:
-        """Stop the running job after its current step (Esc)."""
+        """Stop the running job after its current step or loading stage (Esc)."""
         job = self.service.running
         if job is not None:
             self.service.cancel(job)
-            self.progress.status.setText("Stopping after this step…")
+            self.progress.job_stopping(job)
 
     # ------------------------------------------------------------ job events
     def _context(self, job: GenerationJob) -> JobContext:
@@ -403,6 +403,7 @@ class GenerationController(QObject):
     def _finished(self, job: GenerationJob, images: tuple[GeneratedImage, ...], _seeds: object) -> None:
         self.progress.job_ended(job, f"Done: {len(images)} result{'s' if len(images) != 1 else ''}")
         notices = self.service.notices(job)
+        self.progress.show_notices(notices)
         if notices:
             self._w.statusBar().showMessage(" ".join(notices), 8000)
         context = self._context(job)

@@ -1,4 +1,5 @@
-"""The running job's progress (step count, time left, Cancel), the last error, and the queue."""
+"""The running job's progress (loading stages, step count, time left, Cancel), what the engine
+noted about the last job, the last error, and the queue."""
 
 from __future__ import annotations
 
@@ -64,11 +65,14 @@ class GenerationProgress(QWidget):
         self.bar.setTextVisible(True)
         self.bar.setFormat("")
         self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setToolTip("Stop after the current step (Esc)")
+        self.cancel_button.setToolTip("Stop after the current step, or once the model has loaded (Esc)")
         self.cancel_button.clicked.connect(self._cancel_running)
         self.status = QLabel()
         self.status.setObjectName("generationStatus")
         self.status.setWordWrap(True)
+        self.notice = QLabel()
+        self.notice.setObjectName("generationNotice")
+        self.notice.setWordWrap(True)
         self.error = QLabel()
         self.error.setObjectName("generationError")
         self.error.setWordWrap(True)
@@ -87,6 +91,7 @@ class GenerationProgress(QWidget):
         bar_row.addWidget(self.cancel_button)
         layout.addLayout(bar_row)
         layout.addWidget(self.status)
+        layout.addWidget(self.notice)
         error_row = QHBoxLayout()
         error_row.addWidget(self.error, 1)
         error_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -94,6 +99,7 @@ class GenerationProgress(QWidget):
         layout.addWidget(self.queue_title)
         layout.addLayout(self._rows)
         self.set_jobs([])
+        self.show_notices(())
         self.clear_error()
 
     # --------------------------------------------------------------- running
@@ -103,13 +109,28 @@ class GenerationProgress(QWidget):
         self.bar.setRange(0, 0)
         self.bar.setFormat("Starting…")
         self.status.setText(job.label)
+        self.show_notices(())
         self.clear_error()
 
     def job_stage(self, job: GenerationJob, text: str) -> None:
-        """The job is doing something before its steps (loading the model)."""
+        """The job is doing something without steps: ``text`` says what ("Loading sdxl-turbo…").
+
+        The bar stays indeterminate (it shows no text then), so the status line says it.
+        """
         if job is self._running:
+            self.bar.setRange(0, 0)
             self.bar.setFormat(text)
-            self.status.setText(f"{job.label}: {text.lower().rstrip('…')}…")
+            self.status.setText(text)
+            self.status.setToolTip(job.label)
+
+    def job_stopping(self, job: GenerationJob) -> None:
+        """Cancel was asked for the running job: say when it will stop."""
+        if job is not self._running:
+            return
+        if job.step == 0 and job.stage:  # a stage cannot be interrupted: it stops when it ends
+            self.status.setText(f"{job.stage.rstrip('…')} — then stopping…")
+        else:
+            self.status.setText("Stopping after this step…")
 
     def job_progress(self, job: GenerationJob) -> None:
         """Show ``job``'s step count and the time left."""
@@ -121,6 +142,7 @@ class GenerationProgress(QWidget):
         suffix = f" — {format_seconds(left)} left" if left is not None and job.step < job.total else ""
         self.bar.setFormat(f"Step {job.step} / {job.total}{suffix}")
         self.status.setText(job.label)
+        self.status.setToolTip("")
 
     def job_ended(self, job: GenerationJob, text: str) -> None:
         """The running job is over; ``text`` says how it ended."""
@@ -133,8 +155,17 @@ class GenerationProgress(QWidget):
         self.cancel_button.setEnabled(False)
 
     def _cancel_running(self) -> None:
-        if self._running is not None:
-            self.cancel_requested.emit(self._running)
+        job = self._running
+        if job is not None:
+            self.cancel_requested.emit(job)
+            self.job_stopping(job)
+
+    # --------------------------------------------------------------- notices
+    def show_notices(self, notices: tuple[str, ...]) -> None:
+        """Show what the engine noted about the last job (steps raised, a leaner memory strategy,
+        a negative prompt left out); an empty tuple hides the line."""
+        self.notice.setText("\n".join(f"ℹ {notice}" for notice in notices))
+        self.notice.setVisible(bool(notices))
 
     # ----------------------------------------------------------------- error
     def show_error(self, message: str, details: str) -> None:

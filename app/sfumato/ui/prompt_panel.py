@@ -1,8 +1,10 @@
 """The prompt and parameters panel: what to generate, with which model and settings.
 
 Every value is kept in ``settings.generation`` as it changes, so the panel opens as it was
-left. Picking another model applies that model's defaults (steps, CFG, scheduler, size):
-SDXL Turbo gets one step and no CFG, FLUX.1 [dev] 28 steps and CFG 3.5, and so on.
+left. Picking another model applies that model's defaults (steps, CFG, scheduler, size) — from
+its catalog entry when it is one, else from its family: SDXL Turbo gets one step and no CFG,
+FLUX.1 [dev] CFG 3.5, and so on. FLUX.1 takes no negative prompt, so the field is disabled for
+it; and when strength × steps would run no step, a line says how many steps will run instead.
 """
 
 from __future__ import annotations
@@ -33,14 +35,24 @@ from PySide6.QtWidgets import (
 )
 
 from sfumato.errors import UserFacingError
+from sfumato.generation.requests import steps_for_strength
 from sfumato.settings import Settings
-from sfumato.ui.model_choices import ModelChoice, family_defaults, local_choice
+from sfumato.ui.model_choices import ModelChoice, base_family, family_defaults, local_choice
 from sfumato.ui.resources import icon
 
 log = logging.getLogger(__name__)
 
 MAX_UI_SEED = 2**31 - 1  # QSpinBox holds a signed 32-bit value
 MODEL_DEFAULT_SCHEDULER = "Model default"
+NEGATIVE_PLACEHOLDER = "What to avoid (optional)"
+NEGATIVE_NEEDS_CFG = "What to avoid (used only with CFG above 1)"
+NO_NEGATIVE = "FLUX.1 takes no negative prompt"
+
+
+def takes_negative_prompt(family: str | None) -> bool:
+    """Whether models of ``family`` use a negative prompt: FLUX.1 is guidance-distilled and runs
+    no unconditional pass for one to steer."""
+    return not (base_family(family) or "").startswith("flux")
 
 
 @dataclass(frozen=True)
@@ -89,7 +101,7 @@ class PromptPanel(QWidget):
 
         self.prompt = _text_box("Describe what to paint…", 4)
         self.prompt.setObjectName("promptEdit")
-        self.negative = _text_box("What to avoid (optional)", 2)
+        self.negative = _text_box(NEGATIVE_PLACEHOLDER, 2)
 
         self.model = QComboBox()
         self.model.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -122,6 +134,10 @@ class PromptPanel(QWidget):
         self.cfg.setValue(7.0)
         self.cfg.setToolTip("Prompt guidance (CFG): 0 for distilled turbo models")
         self.scheduler = QComboBox()
+        self.steps_hint = QLabel()
+        self.steps_hint.setObjectName("stepsHint")
+        self.steps_hint.setWordWrap(True)
+        self.steps_hint.hide()
 
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_UI_SEED)
@@ -193,6 +209,7 @@ class PromptPanel(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         layout.addLayout(grid)
+        layout.addWidget(self.steps_hint)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.variations_button, 1)
@@ -204,8 +221,13 @@ class PromptPanel(QWidget):
                        self.seed.valueChanged, self.seed_lock.toggled, self.auto_size.toggled,
                        self.width_box.valueChanged, self.height_box.valueChanged, self.batch.valueChanged):
             signal.connect(self._store)
+        for signal in (self.steps.valueChanged, self.strength.valueChanged):
+            signal.connect(self._show_steps_hint)
+        self.cfg.valueChanged.connect(self._show_negative)
         self._restore()
         self._auto_size_toggled(self.auto_size.isChecked())
+        self._show_negative()
+        self._show_steps_hint()
 
     # ------------------------------------------------------------------ models
     @property
@@ -229,6 +251,7 @@ class PromptPanel(QWidget):
         self._show_schedulers(keep=self._settings.generation.get("scheduler", ""))
         if wanted is None and self.current_model is not None:
             self._apply_defaults(self.current_model)
+        self._show_negative()
         self._store()
 
     def use_model_path(self, path: Path) -> ModelChoice:
@@ -269,6 +292,7 @@ class PromptPanel(QWidget):
             return
         self._show_schedulers(keep="")
         self._apply_defaults(choice)
+        self._show_negative()
         self._store()
         self.model_chosen.emit(choice)
 
@@ -291,6 +315,31 @@ class PromptPanel(QWidget):
             self.scheduler.addItem(MODEL_DEFAULT_SCHEDULER)
             self.scheduler.addItems(list(offered))
             self.scheduler.setCurrentIndex(max(0, self.scheduler.findText(current)))
+
+    def _show_negative(self, *_args: object) -> None:
+        """Disable the negative prompt for a model that takes none; say when CFG leaves it unused."""
+        choice = self.current_model
+        takes = takes_negative_prompt(choice.family if choice is not None else None)
+        self.negative.setEnabled(takes)
+        if not takes:
+            self.negative.setPlaceholderText(NO_NEGATIVE)
+            self.negative.setToolTip(f"{NO_NEGATIVE}: it is guidance-distilled, so what you write here "
+                                     "is kept for other models but not sent.")
+        else:
+            used = self.cfg.value() > 1
+            self.negative.setPlaceholderText(NEGATIVE_PLACEHOLDER if used else NEGATIVE_NEEDS_CFG)
+            self.negative.setToolTip("Steers away from what it names when CFG is above 1.")
+
+    def _show_steps_hint(self, *_args: object) -> None:
+        """Say how many steps image-to-image and inpaint will run when strength × steps is below one."""
+        steps, strength = self.steps.value(), round(self.strength.value(), 3)
+        needed = steps_for_strength(steps, strength)
+        self.steps_hint.setVisible(needed > steps)
+        if needed > steps:
+            self.steps_hint.setText(
+                f"At strength {strength:g}, {steps} step{'s' if steps != 1 else ''} would run none: "
+                f"img2img and inpaint will run {needed} steps."
+            )
 
     # ------------------------------------------------------------------- seed
     def roll_seed(self) -> int:
@@ -318,7 +367,7 @@ class PromptPanel(QWidget):
         scheduler = self.scheduler.currentText()
         return Parameters(
             prompt=self.prompt.toPlainText().strip(),
-            negative_prompt=self.negative.toPlainText().strip(),
+            negative_prompt=self.negative.toPlainText().strip() if self.negative.isEnabled() else "",
             model=self.current_model,
             strength=round(self.strength.value(), 3),
             steps=self.steps.value(),
