@@ -1,4 +1,5 @@
-"""Hardware probe (with fake tool output), tiers, and the per-GPU choice of variant and policy."""
+"""Hardware probe (with fake tool output), tiers, and the one planner: dtype, VAE dtype, variant,
+memory strategy and fit per machine."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from pathlib import Path
 import pytest
 from store_helpers import write_test_catalog
 
+from sfumato.memory_strategy import MemoryStrategy
 from sfumato.model_store import (
+    Family,
     GpuInfo,
     HardwareProfile,
     describe_hardware,
     hardware_tier,
     load_catalog,
     plan_model,
+    plan_run,
     probe_hardware,
     starter_set,
 )
@@ -116,60 +120,123 @@ def test_tiers(vram_gib: float, tier: str) -> None:
     assert hardware_tier(profile) == tier
 
 
-def gpu(vram_gib: float, cap: str = "8.6", ram_gib: float = 32) -> HardwareProfile:
+def gpu(
+    vram_gib: float, cap: str = "8.6", ram_gib: float = 32, free_gib: float | None = None, name: str = "card"
+) -> HardwareProfile:
+    free = None if free_gib is None else int(free_gib * GIB)
     return HardwareProfile(
-        8, int(ram_gib * GIB), gpus=(GpuInfo("cuda", "card", int(vram_gib * GIB), None, cap),)
+        8, int(ram_gib * GIB), gpus=(GpuInfo("cuda", name, int(vram_gib * GIB), free, cap),)
     )
 
 
 @pytest.fixture
 def tiny_sd(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The test catalog's SD 1.5-sized model (1067 M parameters)."""
+    """The test catalog's SD 1.5-sized model (1067 M parameters, 84 M of them the VAE's)."""
     return load_catalog(write_test_catalog(tmp_path / "c")).get("tiny-sd")
 
 
 def test_the_choice_per_machine(tiny_sd) -> None:  # type: ignore[no-untyped-def]
     cpu = plan_model(tiny_sd, HardwareProfile(4, 16 * GIB))
-    assert (cpu.device, cpu.dtype, cpu.offload, cpu.fits, cpu.variant) == (
+    assert (cpu.device, cpu.dtype, cpu.vae_dtype, cpu.strategy, cpu.fits, cpu.variant) == (
         "cpu",
         "float32",
-        "none",
+        "float32",
+        MemoryStrategy.FULL,
         True,
-        "fp16",
+        "fp16",  # float16 weights widen to float32 exactly: the smaller download
     )
-    assert "slow" in cpu.reason
+    assert "slow" in cpu.reason and cpu.summary() == "fp16 · float32 · full"
     big = plan_model(tiny_sd, gpu(12))
-    assert (big.device, big.dtype, big.offload, big.fits) == ("cuda", "float16", "none", True)
-    assert big.estimate is not None and big.estimate.weights == int(1067e6 * 2)
-    small = plan_model(tiny_sd, gpu(2.8))
-    assert (small.offload, small.fits) == ("model", True)
-    tiny = plan_model(tiny_sd, gpu(2.0))
-    assert (tiny.offload, tiny.fits) == ("sequential", True)
-    hopeless = plan_model(tiny_sd, gpu(1.0))
+    assert (big.device, big.dtype, big.vae_dtype, big.strategy, big.fits) == (
+        "cuda",
+        "float16",
+        "float32",
+        MemoryStrategy.FULL,
+        True,
+    )
+    assert big.estimate is not None and big.estimate.weights == int(983e6 * 2) + int(84e6 * 4)
+    assert big.summary() == "fp16 · float16, VAE float32 · full"
+    assert plan_model(tiny_sd, gpu(3.5)).strategy is MemoryStrategy.MODEL_OFFLOAD
+    tiny = plan_model(tiny_sd, gpu(3.3))
+    assert (tiny.strategy, tiny.fits) == (MemoryStrategy.SEQUENTIAL_OFFLOAD, True)
+    hopeless = plan_model(tiny_sd, gpu(2.0))
     assert hopeless.fits is False and "even offloading layer by layer" in hopeless.reason
     no_ram = plan_model(tiny_sd, gpu(1, ram_gib=3))
     assert no_ram.fits is False and "RAM" in no_ram.reason
     small_cpu = plan_model(tiny_sd, HardwareProfile(4, 4 * GIB))
     assert small_cpu.fits is False and "needs ~" in small_cpu.reason
+    assert plan_model(tiny_sd, gpu(12), "fp32").variant == "fp32"  # a variant asked for is kept
 
 
-def test_bfloat16_needs_ampere_and_mps_never_offloads() -> None:
+def test_free_vram_not_total_decides_the_strategy(tiny_sd) -> None:  # type: ignore[no-untyped-def]
+    idle = plan_model(tiny_sd, gpu(12, free_gib=11.5))
+    busy = plan_model(tiny_sd, gpu(12, free_gib=3.5))
+    assert (idle.strategy, busy.strategy) == (MemoryStrategy.FULL, MemoryStrategy.MODEL_OFFLOAD)
+    assert "3.5 GiB free" in busy.reason
+    assert plan_model(tiny_sd, gpu(12, free_gib=1)).fits is False
+
+
+def test_flux_and_sd3_never_run_in_float16() -> None:
     catalog = load_catalog()
+    assert "float16" in catalog.families["flux-dev"].dtypes  # the catalog says so; the planner does not
+    machines = [
+        gpu(v, cap, free_gib=f) for v in (6, 8, 12, 24, 80) for cap in ("7.5", "8.9") for f in (None, v / 3)
+    ]
+    for model in (m for m in catalog.models if m.family.id.startswith(("flux", "sd35"))):
+        for machine in machines:
+            plan = plan_model(model, machine)
+            assert plan.dtype == ("bfloat16" if machine.gpus[0].supports_bfloat16 else "float32"), model.id
+            assert plan.vae_dtype == plan.dtype
     flux = catalog.get("flux-schnell")
     assert plan_model(flux, gpu(24, cap="8.9")).dtype == "bfloat16"
-    assert plan_model(flux, gpu(16, cap="7.5")).dtype == "float16"
+    old = plan_model(flux, gpu(16, cap="7.5", ram_gib=96))
+    assert (old.dtype, old.strategy, old.fits) == ("float32", MemoryStrategy.SEQUENTIAL_OFFLOAD, True)
+    assert old.variant == "bf16"  # bfloat16 weights, widened to float32 when loaded
+
+
+def test_sd_vaes_never_decode_in_float16_unless_fixed() -> None:
+    catalog = load_catalog()
+    for model in (m for m in catalog.models if m.family.id.startswith(("sd15", "sd2", "sdxl"))):
+        for machine in (gpu(8, cap="7.5"), gpu(24, cap="8.9"), HardwareProfile(8, 32 * GIB)):
+            plan = plan_model(model, machine)
+            assert plan.vae_dtype == "float32", (model.id, plan.dtype)
+    sdxl = catalog.families["sdxl"]
+    fixed = plan_run(gpu(12, cap="7.5"), sdxl, vae_fp16_safe=True)
+    assert (fixed.dtype, fixed.vae_dtype) == ("float16", "float16")
+
+
+def test_cards_that_render_black_in_half_precision_run_in_float32(tiny_sd) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_model(tiny_sd, gpu(6, cap="7.5", name="NVIDIA GeForce GTX 1660 SUPER"))
+    assert (plan.dtype, plan.vae_dtype, plan.variant) == ("float32", "float32", "fp16")
+    assert plan_model(tiny_sd, gpu(6, cap="5.2")).dtype == "float32"  # Maxwell: no float16
+
+
+def test_apple_silicon_never_offloads_and_slices_below_64_gib() -> None:
+    catalog = load_catalog()
     mac = HardwareProfile(10, 16 * GIB, gpus=(GpuInfo("mps", "Apple M2", 12 * GIB),))
-    plan = plan_model(catalog.get("sd15"), mac, download_bytes=2 * GIB)
-    assert (plan.device, plan.offload, plan.fits) == ("mps", "none", True)
+    plan = plan_model(catalog.get("sd15"), mac)
+    assert (plan.device, plan.dtype, plan.vae_dtype, plan.strategy, plan.fits) == (
+        "mps",
+        "float16",
+        "float32",
+        MemoryStrategy.SLICED,
+        True,
+    )
+    studio = HardwareProfile(24, 128 * GIB, gpus=(GpuInfo("mps", "Apple M2 Ultra", 96 * GIB),))
+    assert plan_model(catalog.get("sd15"), studio).strategy is MemoryStrategy.FULL
+    flux = plan_model(catalog.get("flux-dev"), mac)
+    assert (flux.dtype, flux.strategy, flux.fits) == ("float32", MemoryStrategy.SLICED, False)
 
 
 def test_without_parameter_counts_the_hub_size_decides(tiny_sd) -> None:  # type: ignore[no-untyped-def]
-    sizeless = load_catalog().get("stable-cascade")
-    unknown = plan_model(sizeless, gpu(24))
+    sizeless = Family("sizeless", "No counts", 1024, ("bfloat16", "float32"), None, None)
+    variant = tiny_sd.variant("fp16")
+    unknown = plan_run(gpu(24), sizeless, variants=(variant,))
     assert unknown.fits is None and "size unknown" in unknown.reason
-    known = plan_model(sizeless, gpu(24, ram_gib=64), download_bytes=40 * GIB)
+    assert unknown.dtype == "bfloat16"  # not a float16 family: the catalog's list, less float16
+    known = plan_run(gpu(24, ram_gib=64), sizeless, variants=(variant,), download_bytes=40 * GIB)
     assert known.estimate is not None and known.estimate.weights == 40 * GIB
-    assert (known.offload, known.fits) == ("sequential", True)
+    assert (known.strategy, known.fits) == (MemoryStrategy.SEQUENTIAL_OFFLOAD, True)
 
 
 def test_starter_sets_only_offer_what_fits(tmp_path: Path) -> None:
@@ -182,16 +249,17 @@ def test_the_shipped_starter_sets_follow_the_hardware() -> None:
     catalog = load_catalog()
 
     def starters(profile: HardwareProfile) -> dict[str, str]:
-        return {p.model_id: p.offload for p in starter_set(catalog, profile)}
+        return {p.model_id: p.strategy.label for p in starter_set(catalog, profile)}
 
-    assert starters(HardwareProfile(8, 16 * GIB)) == {"sd15": "none", "sd15-inpainting": "none"}
+    assert starters(HardwareProfile(8, 16 * GIB)) == {"sd15": "full", "sd15-inpainting": "full"}
     assert starters(gpu(6, cap="7.5")) == {
-        "sd15": "none",
-        "sd15-inpainting": "none",
-        "sdxl-base": "sequential",
+        "sd15": "full",
+        "sd15-inpainting": "full",
+        "sdxl-base": "sequential offload",
     }
+    offload = "model offload"
     assert starters(gpu(8)) == {
-        "sd15-inpainting": "none", "sdxl-base": "model", "sdxl-inpainting": "model", "sdxl-turbo": "model",
+        "sd15-inpainting": "full", "sdxl-base": offload, "sdxl-inpainting": offload, "sdxl-turbo": offload,
     }  # fmt: skip
-    assert starters(gpu(12)) == {"sdxl-base": "none", "sdxl-inpainting": "none", "sd35-medium": "model"}
+    assert starters(gpu(12)) == {"sdxl-base": "sliced", "sdxl-inpainting": "sliced", "sd35-medium": offload}
     assert set(starters(gpu(24, ram_gib=64))) == {"sdxl-inpainting", "flux-schnell", "flux-dev", "flux-fill"}

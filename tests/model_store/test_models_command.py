@@ -56,7 +56,7 @@ def test_download_list_verify_repair_remove(
 
     code, out, _ = run(capsys, "list")
     assert code == 0 and "tiny-sd@fp16" in out.split("installed:")[1]
-    assert "float16/none" in out  # 8 GB, Ada: fp16, everything on the GPU
+    assert "fp16 · float16, VAE float32 · full" in out  # 8 GB, Ada: fp16 weights, all on the GPU
 
     assert run(capsys, "verify")[:2] == (0, "tiny-sd@fp16: ok\n")
     (path / UNET16).write_bytes(b"\0" * (path / UNET16).stat().st_size)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from sfumato.model_store import GpuInfo, HardwareProfile, probe_hardware
-from sfumato.model_store.nvml import NvmlDevice, NvmlReport, cuda_version_text, read_nvml
+from sfumato.model_store.nvml import (
+    NVML_ERROR_INSUFFICIENT_SIZE,
+    NVML_VALUE_NOT_AVAILABLE,
+    NvmlDevice,
+    NvmlReport,
+    cuda_version_text,
+    read_nvml,
+)
 
 MIB = 1024**2
 
@@ -72,6 +80,38 @@ def test_nvml_reports_the_driver_cuda_version_and_each_card() -> None:
         ),
     )
     assert lib.calls[0] == "nvmlInit_v2" and lib.calls[-1] == "nvmlShutdown"
+
+
+class BusyNvml(FakeNvml):
+    """Also lists compute processes: ``processes`` (pid, bytes) on every card."""
+
+    def __init__(self, cards: Sequence[tuple[str, int, int, int]], processes: list[tuple[int, int]]) -> None:
+        super().__init__(cards)
+        self.processes = processes
+
+    def nvmlDeviceGetComputeRunningProcesses_v3(self, handle: Any, count: Any, infos: Any) -> int:
+        self.calls.append("nvmlDeviceGetComputeRunningProcesses_v3")
+        if count._obj.value < len(self.processes):
+            count._obj.value = len(self.processes)
+            return NVML_ERROR_INSUFFICIENT_SIZE
+        for slot, (pid, used) in zip(infos, self.processes, strict=False):
+            slot.pid, slot.usedGpuMemory = pid, used
+        count._obj.value = len(self.processes)
+        return 0
+
+
+def test_memory_this_process_holds_counts_as_free_for_the_next_model() -> None:
+    others = [(1, 100 * MIB)] * 70  # more than the first guess at the list's length
+    lib = BusyNvml([("NVIDIA GeForce RTX 4090", 89, 24564, 10000)], [*others, (os.getpid(), 6000 * MIB)])
+    (device,) = read_nvml(lib).devices  # type: ignore[union-attr]
+    assert (device.memory_free, device.memory_here) == (10000 * MIB, 6000 * MIB)
+    assert lib.calls.count("nvmlDeviceGetComputeRunningProcesses_v3") == 2
+    (gpu,) = probe_hardware(lambda argv: None, nvml=lambda: read_nvml(lib)).gpus
+    assert gpu.vram_free == 16000 * MIB
+    wddm = BusyNvml(
+        [("NVIDIA GeForce RTX 4090", 89, 24564, 10000)], [(os.getpid(), NVML_VALUE_NOT_AVAILABLE)]
+    )
+    assert read_nvml(wddm).devices[0].memory_here == 0  # type: ignore[union-attr]
 
 
 def test_an_nvml_error_gives_none_and_still_shuts_down() -> None:

@@ -27,7 +27,7 @@ from qt_helpers import Dialogs
 from sfumato.model_store import DownloadProgress, ModelManager
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.model_manager_dialog import COL_FIT, COL_SIZE, COL_STATUS, ModelManagerDialog
+from sfumato.ui.model_manager_dialog import COL_FIT, COL_RUNS, COL_SIZE, COL_STATUS, ModelManagerDialog
 from sfumato.ui.model_services import services_for
 
 TIMEOUT = 10_000
@@ -82,18 +82,24 @@ def install(qtbot: QtBot, dialog: ModelManagerDialog, key: str) -> list[Download
 
 
 # ------------------------------------------------------------------- badges
-@pytest.mark.parametrize(("profile", "expected"), [
-    (GPU_12GB, {"sd15": "Fits", "sd35-medium": "Fits with offload", "flux-dev": "Won't fit",
-                "stable-cascade": "Fit unknown"}),
-    (CPU_16GB, {"sd15": "Fits", "sdxl-base": "Won't fit", "flux-schnell": "Won't fit"}),
+@pytest.mark.parametrize(("profile", "expected", "runs"), [
+    (GPU_12GB, {"sd15": "Fits", "sd35-medium": "Fits with offload", "flux-dev": "Won't fit"},
+     {"sd15": "fp16 · float16, VAE float32 · full", "sd35-medium": "bf16 · bfloat16 · model offload"}),
+    (CPU_16GB, {"sd15": "Fits", "sdxl-base": "Won't fit", "flux-schnell": "Won't fit"},
+     {"sd15": "fp16 · float32 · full", "flux-schnell": "bf16 · float32 · full"}),
 ])
 def test_the_catalog_is_listed_with_fit_badges_for_this_machine(
-    qtbot: QtBot, dialogs: Dialogs, tmp_path: Path, profile: object, expected: dict[str, str]
+    qtbot: QtBot, dialogs: Dialogs, tmp_path: Path, profile: object, expected: dict[str, str],
+    runs: dict[str, str],
 ) -> None:
     dialog = open_dialog(qtbot, offline_manager(tmp_path / "cache", profile))  # type: ignore[arg-type]
     assert [r.key for r in dialog.rows] == [m.id for m in dialog.state.catalog.models]  # type: ignore[union-attr]
     for model_id, badge in expected.items():
         assert cell(dialog, model_id, COL_FIT) == badge
+    for model_id, text in runs.items():  # the planner's words: what the engine will run
+        assert cell(dialog, model_id, COL_RUNS) == text
+    for model_id, plan in dialog.state.plans.items():  # type: ignore[union-attr]
+        assert cell(dialog, model_id, COL_RUNS) == plan.summary()
     i = next(i for i, r in enumerate(dialog.rows) if r.key == "flux-dev")
     tip = dialog.table.item(i, COL_FIT).toolTip()
     assert tip.startswith("Won't fit: needs ~") and ("VRAM" in tip or "RAM" in tip)

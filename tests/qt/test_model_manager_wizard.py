@@ -56,7 +56,8 @@ def test_the_wizard_proposes_the_starter_set_for_this_machine(
     by_id = {c.model.id: c for c in wizard.choices}
     for model_id, choice in by_id.items():
         text = choice.detail.text()
-        assert wizard.tasks.manager.plan(model_id).reason in text  # why it fits, per model
+        plan = wizard.tasks.manager.plan(model_id)
+        assert plan.reason in text and plan.summary() in text  # why it fits and how it will run
         assert "≈ " in text and "GiB" in text  # sizes estimated offline
     if profile is GPU_12GB:
         assert "gated" in by_id["sd35-medium"].detail.text()

@@ -104,8 +104,7 @@ def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
         fit = {True: "fits", False: "will not fit", None: "fit unknown"}[plan.fits]
         mark = "installed" if model.id in by_id else ""
         gated = " gated" if model.gated else ""
-        how = f"{plan.variant}/{plan.dtype}/{plan.offload}"
-        print(f"  {model.id:18} {model.name:40} {fit:12} {how}{gated} {mark}")
+        print(f"  {model.id:18} {model.name:40} {fit:12} {plan.summary()}{gated} {mark}")
         if plan.fits is False:
             print(f"  {'':18} {plan.reason}")
     decoders = manager.catalog.preview_decoders
@@ -130,7 +129,7 @@ def _doctor(manager: ModelManager, _args: argparse.Namespace) -> int:
     print(f"partial downloads: {_mib(manager.cache.staged_bytes())}")
     print("starter set:")
     for plan in starter_set(manager.catalog, manager.profile):
-        print(f"  {plan.model_id:18} {plan.variant}/{plan.dtype} offload={plan.offload}: {plan.reason}")
+        print(f"  {plan.model_id:18} {plan.summary()}: {plan.reason}")
     return 0
 
 

@@ -21,7 +21,7 @@ from sfumato.model_store.errors import (
     UnknownFamilyError,
     UnknownModelError,
 )
-from sfumato.model_store.fit import MemoryEstimate, Plan, plan_model, starter_set
+from sfumato.model_store.fit import MemoryEstimate, RunPlan, plan_model, plan_run, starter_set
 from sfumato.model_store.hardware import GpuInfo, HardwareProfile, hardware_tier, probe_hardware
 from sfumato.model_store.hardware import describe as describe_hardware
 from sfumato.model_store.manager import ModelManager, VerifyResult, preview_decoder_path, resolve_model
@@ -50,9 +50,9 @@ __all__ = [
     "ModelStoreError",
     "NotInstalledError",
     "PickleCheckpointError",
-    "Plan",
     "PreviewDecoder",
     "ProgressCallback",
+    "RunPlan",
     "SourceRecord",
     "TransferSettings",
     "UnknownFamilyError",
@@ -63,6 +63,7 @@ __all__ = [
     "hardware_tier",
     "load_catalog",
     "plan_model",
+    "plan_run",
     "preview_decoder_path",
     "probe_hardware",
     "resolve_model",

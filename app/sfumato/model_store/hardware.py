@@ -4,6 +4,10 @@ NVIDIA cards are read through NVML (:mod:`sfumato.model_store.nvml`, the driver'
 with ``nvidia-smi`` where NVML cannot be loaded; AMD cards with ``rocm-smi``,
 Apple silicon from ``sysctl``. ``SFUMATO_HARDWARE_PROFILE`` may name a JSON file written by
 :meth:`HardwareProfile.to_dict` to stand in for the probe (tests, support requests).
+
+These are the hardware facts the planner (:func:`sfumato.model_store.fit.plan_run`) works from;
+the engine builds the same :class:`HardwareProfile` from what torch reports
+(:meth:`sfumato.inference.device.DeviceProfile.hardware`), so both plan alike.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ MIB = 1024**2
 # working-set size on Apple silicon); an estimate, used as the MPS "VRAM".
 MPS_MEMORY_SHARE = 0.75
 
+BLACK_IMAGE_GPUS = ("GTX 1650", "GTX 1660", "GTX 16")
+"""NVIDIA cards known to produce black (NaN) images in half precision; they run in float32."""
+
 Runner = Callable[[Sequence[str]], str | None]
 NvmlReader = Callable[[], NvmlReport | None]
 
@@ -39,6 +46,9 @@ _SMI_CUDA = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 class GpuInfo:
     """One accelerator. ``backend`` is ``cuda``, ``rocm`` or ``mps``; sizes are bytes.
 
+    ``vram_free``: what a model could use now — the card's free memory plus what this process
+    holds (a model Sfumato has loaded is released before the next one loads); ``None`` where the
+    probe cannot tell (Apple silicon). ``compute_capability``: CUDA's ``"8.6"``.
     ``cuda_driver_version``: the newest CUDA version the NVIDIA driver supports (``"12.8"``).
     """
 
@@ -51,13 +61,35 @@ class GpuInfo:
     cuda_driver_version: str | None = None
 
     @property
+    def capability(self) -> tuple[int, int] | None:
+        """The compute capability as numbers (``(8, 6)``), if known."""
+        if not self.compute_capability:
+            return None
+        major, _, minor = self.compute_capability.partition(".")
+        try:
+            return int(major), int(minor or 0)
+        except ValueError:
+            return None
+
+    @property
     def supports_bfloat16(self) -> bool:
-        """bf16 runs natively: CUDA compute capability 8.0 (Ampere) and up, or ROCm."""
+        """bf16 runs natively: CUDA compute capability 8.0 (Ampere) and up, or ROCm. On Apple
+        silicon it depends on the macOS version, which is not probed: treated as unsupported."""
         if self.backend == "rocm":
             return True
-        if self.backend != "cuda" or not self.compute_capability:
+        capability = self.capability
+        return self.backend == "cuda" and capability is not None and capability >= (8, 0)
+
+    @property
+    def supports_float16(self) -> bool:
+        """Half precision gives correct images: CUDA from compute capability 6.0 except the
+        :data:`BLACK_IMAGE_GPUS`, ROCm, and Apple silicon."""
+        if self.backend in ("rocm", "mps"):
+            return True
+        capability = self.capability
+        if self.backend != "cuda" or capability is None or capability < (6, 0):
             return False
-        return float(self.compute_capability) >= 8.0
+        return not any(marker in self.name for marker in BLACK_IMAGE_GPUS)
 
 
 @dataclass(frozen=True)
@@ -123,7 +155,7 @@ def probe_hardware(run: Runner = _run, nvml: NvmlReader = read_nvml) -> Hardware
     if fake:
         return HardwareProfile.from_dict(json.loads(Path(fake).read_text(encoding="utf-8")))
     system = platform.system()
-    ram_total, ram_available = _ram(system, run)
+    ram_total, ram_available = read_ram(run)
     gpus = _nvidia_nvml(nvml) or _nvidia(run) or _rocm(run)
     if not gpus and system == "Darwin" and platform.machine() == "arm64":
         brand = (run(["sysctl", "-n", "machdep.cpu.brand_string"]) or "Apple silicon").strip()
@@ -146,7 +178,7 @@ def _nvidia_nvml(nvml: NvmlReader) -> list[GpuInfo]:
             "cuda",
             d.name,
             d.memory_total,
-            d.memory_free,
+            d.memory_free + d.memory_here,
             d.compute_capability,
             report.driver_version,
             report.cuda_driver_version,
@@ -211,8 +243,9 @@ def _first_int(card: dict[str, Any], prefix: str) -> int | None:
     return None
 
 
-def _ram(system: str, run: Runner) -> tuple[int, int | None]:
-    """Total and available RAM in bytes."""
+def read_ram(run: Runner = _run) -> tuple[int, int | None]:
+    """Total and available RAM in bytes (available: ``None`` where the system does not say)."""
+    system = platform.system()
     if system == "Windows":
         return _ram_windows()
     available = None

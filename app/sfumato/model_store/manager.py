@@ -49,7 +49,7 @@ from sfumato.model_store.errors import (
     UnknownModelError,
 )
 from sfumato.model_store.family_configs import single_file_config
-from sfumato.model_store.fit import Plan, plan_model
+from sfumato.model_store.fit import RunPlan, plan_model
 from sfumato.model_store.hardware import HardwareProfile, probe_hardware
 from sfumato.model_store.hub import HubClient, RemoteFile, RemoteSnapshot
 from sfumato.model_store.progress import ProgressCallback, ProgressMeter
@@ -150,8 +150,9 @@ class ModelManager:
             self._profile = probe_hardware()
         return self._profile
 
-    def plan(self, model_id: str, variant: str | None = None, download_bytes: int | None = None) -> Plan:
-        """How ``model_id`` would run on this machine (variant, dtype, offload, fit and why).
+    def plan(self, model_id: str, variant: str | None = None, download_bytes: int | None = None) -> RunPlan:
+        """How ``model_id`` would run on this machine: the planner's answer (variant, dtype, VAE
+        dtype, memory strategy, fit and why), as the engine will run it.
 
         Families without parameter counts are sized from ``download_bytes`` (see
         :meth:`download_size`) or, once installed, from the installed files.

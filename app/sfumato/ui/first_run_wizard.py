@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sfumato.model_store import CatalogModel, DownloadProgress, GatedModelError, Plan, hardware_tier
+from sfumato.model_store import CatalogModel, DownloadProgress, GatedModelError, RunPlan, hardware_tier
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui import error_dialog
 from sfumato.ui.model_state import StoreState, hub_sizes
@@ -53,7 +53,7 @@ TIER_WHY = {
 class _Choice(QFrame):
     """One proposed model: a checkbox, why it was picked, and its progress bar."""
 
-    def __init__(self, model: CatalogModel, plan: Plan, parent: QWidget | None = None) -> None:
+    def __init__(self, model: CatalogModel, plan: RunPlan, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model, self.plan = model, plan
         self.setObjectName("starterChoice")
@@ -98,7 +98,7 @@ class FirstRunWizard(QDialog):
     top whose button calls it (it opens the Backend dialog).
     """
 
-    def __init__(self, tasks: ModelTasks, state: StoreState, plans: list[Plan],
+    def __init__(self, tasks: ModelTasks, state: StoreState, plans: list[RunPlan],
                  parent: QWidget | None = None, *,
                  set_up_runtime: Callable[[], None] | None = None) -> None:
         super().__init__(parent)

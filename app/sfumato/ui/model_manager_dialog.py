@@ -229,9 +229,7 @@ class ModelManagerDialog(QDialog):
             fit = QTableWidgetItem(badge.icon(), badge.label)
             fit.setForeground(QColor(badge.color))
             fit.setToolTip(badge.reason)
-            offload = {"none": "", "model": ", model offload", "sequential": ", layer offload"}
-            how = "" if plan.fits is False else offload.get(plan.offload, "")
-            runs = QTableWidgetItem(f"{plan.variant} · {plan.dtype}{how}")
+            runs = QTableWidgetItem(plan.summary())
             if plan.fits is False:
                 runs.setForeground(QColor("#80858f"))
             size = self._size_item(row, plan.variant)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from sfumato.errors import UserFacingError
-from sfumato.model_store import ModelManager, Plan, starter_set
+from sfumato.model_store import ModelManager, RunPlan, starter_set
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.settings import save_settings
 from sfumato.ui.first_run_wizard import FirstRunWizard
@@ -82,7 +82,7 @@ class ModelServices(QObject):
         if self.window.settings.first_run_done:
             return
 
-        def work(_report: object, _cancel: object) -> tuple[StoreState, list[Plan]] | None:
+        def work(_report: object, _cancel: object) -> tuple[StoreState, list[RunPlan]] | None:
             manager = self.tasks.manager
             if manager.installed():
                 return None
@@ -92,7 +92,7 @@ class ModelServices(QObject):
         self.tasks.run(FIRST_RUN_TASK, work, self._propose,
                        lambda exc: log.warning("first-run check failed: %s", exc))
 
-    def _propose(self, found: tuple[StoreState, list[Plan]] | None) -> None:
+    def _propose(self, found: tuple[StoreState, list[RunPlan]] | None) -> None:
         if found is None:
             self._first_run_done()  # models are there already: nothing to propose
             return

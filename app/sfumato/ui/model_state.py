@@ -17,7 +17,7 @@ from sfumato.model_store import (
     InstalledModel,
     ModelManager,
     ModelStoreError,
-    Plan,
+    RunPlan,
 )
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class StoreState:
 
     profile: HardwareProfile
     catalog: Catalog
-    plans: dict[str, Plan]
+    plans: dict[str, RunPlan]
     installed: tuple[InstalledModel, ...]
 
     def installs_of(self, model: CatalogModel) -> list[InstalledModel]:

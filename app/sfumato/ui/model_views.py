@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from sfumato.model_store import CatalogModel, DownloadProgress, HardwareProfile, Plan, hardware_tier
+from sfumato.model_store import CatalogModel, DownloadProgress, HardwareProfile, RunPlan, hardware_tier
 from sfumato.model_store.fit import estimate_memory
 
 GIB = 1024**3
@@ -75,7 +75,7 @@ def estimated_download(model: CatalogModel, variant_name: str) -> int | None:
     variant = model.variant(variant_name)
     if variant.download_bytes is not None:
         return variant.download_bytes
-    estimate = estimate_memory(model, variant, variant.dtype)
+    estimate = estimate_memory(model.family, variant.dtype)
     return estimate.weights if estimate is not None and model.family.params_millions else None
 
 
@@ -100,16 +100,14 @@ class Badge:
         return QIcon(pixmap)
 
 
-def fit_badge(plan: Plan) -> Badge:
+def fit_badge(plan: RunPlan) -> Badge:
     """Fits / fits with offload / won't fit / unknown, for ``plan`` on this machine."""
-    how = f"{plan.variant} weights"
-    if plan.device != "cpu":  # the CPU's reason already says "CPU, float32"
-        how += f", {plan.dtype} on {plan.device.upper()}"
+    how = plan.summary() + (f" on {plan.device.upper()}" if plan.device != "cpu" else "")
     if plan.fits is None:
         return Badge("Fit unknown", "#8a8f9a", f"{plan.reason}.")
     if plan.fits is False:
         return Badge("Won't fit", "#e06c6c", f"Won't fit: {plan.reason}.")
-    if plan.offload != "none":
+    if plan.strategy.offloads:
         return Badge("Fits with offload", "#e0b050", f"{how}: {plan.reason}.")
     return Badge("Fits", "#5cb85c", f"{how}: {plan.reason}.")
 
