@@ -1,8 +1,10 @@
-"""Model families: what each one is, how big it works, and how to recognise it.
+"""Model families as the engine plans with them: what each one is and how big it works.
 
-Folders are recognised from small files (``model_index.json``, component ``config.json``);
-single files by the model store's detector, whose family ids :data:`STORE_FAMILIES` maps to the
-engine's. Weights are never loaded here and this module does not import torch.
+Models are recognised by the model store's detector
+(:mod:`sfumato.model_store.checkpoint_family`), which answers with the catalog's family ids
+(``sd15``, ``sdxl-inpainting``, ``flux-fill`` …). :data:`STORE_FAMILIES` is the one mapping from
+those ids to the engine's coarser :class:`Family` (what traits and memory strategy follow) and
+whether the model is made for masked tasks only. This module does not import torch.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ class Family(enum.StrEnum):
     SDXL = "sdxl"
     SD3 = "sd3"
     FLUX = "flux"
-    STABLE_CASCADE = "stable-cascade"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,6 @@ TRAITS: dict[Family, FamilyTraits] = {
     Family.SDXL: FamilyTraits("Stable Diffusion XL", 8, 9.0, UNET_SCHEDULERS),
     Family.SD3: FamilyTraits("Stable Diffusion 3", 16, 14.0, FLOW_SCHEDULERS),
     Family.FLUX: FamilyTraits("FLUX.1", 16, 26.0, FLOW_SCHEDULERS),
-    Family.STABLE_CASCADE: FamilyTraits("Stable Cascade", 128, 16.0, ()),
 }
 
 
@@ -52,12 +52,24 @@ class ModelInfo:
     """A recognised model on disk."""
 
     path: Path
-    family: Family
-    inpaint_only: bool
-    """A 9-channel SD inpainting UNet or a FLUX.1 Fill transformer: made for masked tasks."""
+    family_id: str
+    """The model store's family id (``sd15``, ``sdxl-inpainting``, ``flux-dev`` …)."""
     single_file: bool
     config_dir: Path | None = None
-    """For a single file: a local diffusers folder (JSON and tokenizers, no weights) to build it with."""
+    """For a single file: the local diffusers folder it is completed with (configs and
+    tokenizers, plus the weights of :attr:`borrowed`); ``None`` when none was found."""
+    borrowed: tuple[str, ...] = ()
+    """For a single file: the components it lacks, loaded from :attr:`config_dir`'s weights."""
+
+    @property
+    def family(self) -> Family:
+        """The engine's family."""
+        return STORE_FAMILIES[self.family_id][0]
+
+    @property
+    def inpaint_only(self) -> bool:
+        """A 9-channel SD inpainting UNet or a FLUX.1 Fill transformer: made for masked tasks."""
+        return STORE_FAMILIES[self.family_id][1]
 
     @property
     def name(self) -> str:
@@ -82,28 +94,7 @@ STORE_FAMILIES: dict[str, tuple[Family, bool]] = {
     "flux-dev": (Family.FLUX, False),
     "flux-schnell": (Family.FLUX, False),
     "flux-fill": (Family.FLUX, True),
-    "cascade": (Family.STABLE_CASCADE, False),
 }
-"""The model store's family ids (what it detects in a single file) → engine family, inpaint-only."""
-
-
-def family_from_pipeline_class(class_name: str) -> Family | None:
-    """The family a diffusers pipeline class name belongs to (SD1 for every plain SD pipeline)."""
-    if class_name.startswith(("StableCascade", "Wuerstchen")):
-        return Family.STABLE_CASCADE
-    if class_name.startswith("Flux"):
-        return Family.FLUX
-    if class_name.startswith("StableDiffusion3"):
-        return Family.SD3
-    if class_name.startswith("StableDiffusionXL"):
-        return Family.SDXL
-    if class_name.startswith("StableDiffusion"):
-        return Family.SD1
-    return None
-
-
-def sd_family_from_unet(config: dict[str, object]) -> Family:
-    """SD1 or SD2 from a UNet config: SD2 uses linear projections and 1024-wide text features."""
-    if config.get("use_linear_projection") or config.get("cross_attention_dim") == 1024:
-        return Family.SD2
-    return Family.SD1
+"""Every family id the model store detects
+(:data:`~sfumato.model_store.checkpoint_family.FAMILY_IDS`) that the engine runs → engine
+family, inpaint-only. Stable Cascade (``cascade``) is refused before a model gets this far."""

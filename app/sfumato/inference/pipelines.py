@@ -6,8 +6,10 @@ Imported only by the engine, when it loads a model (this module imports torch an
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import traceback
+from pathlib import Path
 from typing import Any
 
 import diffusers
@@ -20,6 +22,7 @@ from diffusers import (
     DiffusionPipeline,
     FluxFillPipeline,
     FluxPipeline,
+    FluxTransformer2DModel,
     StableDiffusion3Pipeline,
     StableDiffusionInpaintPipeline,
     StableDiffusionPipeline,
@@ -108,11 +111,81 @@ def _load_folder(info: ModelInfo, dtype: torch.dtype) -> Any:
 
 
 def _load_single_file(info: ModelInfo, dtype: torch.dtype) -> Any:
-    """A single checkpoint, built with its local config folder."""
+    """A single checkpoint completed by its ``config_dir`` (which
+    :func:`~sfumato.inference.model_files.check_loadable_offline` found complete).
+
+    The components the file holds are read from it, those it lacks (``info.borrowed``: the
+    text encoders of an SD 3.5 release, everything but a FLUX.1 transformer) from the folder's
+    weights, in the precision variant the folder holds; tokenizers and the scheduler always
+    come from the folder. SD files go through diffusers' ``from_single_file``; a FLUX.1 file's
+    transformer is converted by :func:`~sfumato.inference.flux_layout.from_bfl` (diffusers'
+    converter reads only full-width models) and the pipeline is built from the folder around it.
+    """
+    folder = info.config_dir
+    if folder is None:
+        raise ModelError(f"{info.path.name} has no folder to complete it with.")
+    index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
     pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
-    return pipeline_class.from_single_file(
-        str(info.path), config=str(info.config_dir), dtype=dtype, local_files_only=True
+    optional = set(getattr(pipeline_class, "_optional_components", ()))
+    parts: dict[str, Any] = {
+        name: None
+        for name, spec in index.items()
+        if name in optional and isinstance(spec, list) and spec[0] and not (folder / name).is_dir()
+    }
+    if "safety_checker" in optional:
+        parts.update(safety_checker=None, requires_safety_checker=False)
+    for name in info.borrowed:
+        parts[name] = _folder_component(folder, name, index[name], dtype)
+    if info.family is Family.FLUX:
+        parts["transformer"] = _flux_transformer(info, folder, dtype)
+        return pipeline_class.from_pretrained(
+            str(folder), dtype=dtype, use_safetensors=True, local_files_only=True, **parts
+        )
+    pipe = pipeline_class.from_single_file(
+        str(info.path), config=str(folder), dtype=dtype, local_files_only=True, **parts
     )
+    # diffusers 0.42.1 leaves a T5 read from a single file in training mode
+    # (create_diffusers_t5_model_from_checkpoint never calls eval()): its dropout would make
+    # every SD3 prompt encode differently
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.eval()
+    return pipe
+
+
+def _folder_component(folder: Path, name: str, spec: list[str], dtype: torch.dtype) -> Any:
+    """Component ``name`` of a diffusers folder (``spec``: its library and class, as
+    ``model_index.json`` gives them), in the precision variant the folder holds."""
+    from sfumato.model_store.weight_files import loading_variant
+
+    library, class_name = spec
+    component_class = getattr(importlib.import_module(library), class_name)
+    files = [f"{name}/{p.name}" for p in (folder / name).glob("*.safetensors")]
+    variant = loading_variant(files, half_precision=dtype != torch.float32)
+    return component_class.from_pretrained(
+        str(folder), subfolder=name, dtype=dtype, use_safetensors=True, local_files_only=True, variant=variant
+    )
+
+
+def _flux_transformer(info: ModelInfo, folder: Path, dtype: torch.dtype) -> Any:
+    """The FLUX.1 transformer in ``info.path`` (BFL or diffusers names), configured by
+    ``folder``'s ``transformer/config.json``; every tensor must match the model's."""
+    from safetensors.torch import load_file
+
+    from sfumato.inference.flux_layout import from_bfl
+
+    config = FluxTransformer2DModel.load_config(str(folder), subfolder="transformer", local_files_only=True)
+    with torch.device("meta"):
+        model = FluxTransformer2DModel.from_config(config)
+    shapes = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    state = from_bfl(
+        load_file(str(info.path)),
+        shapes,
+        cat=lambda tensors: torch.cat(tensors, dim=0),
+        split=lambda tensor, sizes: list(torch.split(tensor, sizes, dim=0)),
+    )
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.to(dtype).eval()
 
 
 def task_pipeline(base: Any, task: PipelineTask) -> Any:

@@ -20,6 +20,7 @@ from sfumato.model_store.errors import (
     PickleCheckpointError,
     UnknownFamilyError,
     UnknownModelError,
+    UnsupportedModelError,
 )
 from sfumato.model_store.fit import MemoryEstimate, RunPlan, plan_model, plan_run, starter_set
 from sfumato.model_store.hardware import GpuInfo, HardwareProfile, hardware_tier, probe_hardware
@@ -57,6 +58,7 @@ __all__ = [
     "TransferSettings",
     "UnknownFamilyError",
     "UnknownModelError",
+    "UnsupportedModelError",
     "Variant",
     "VerifyResult",
     "describe_hardware",

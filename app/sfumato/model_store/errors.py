@@ -53,5 +53,10 @@ class UnknownFamilyError(ModelStoreError):
     """A local checkpoint's tensors match none of the known model families."""
 
 
+class UnsupportedModelError(UnknownFamilyError):
+    """A recognised model that Sfumato does not run (the SDXL refiner, FLUX.1 Kontext …); the
+    message names it and what to use instead."""
+
+
 class InvalidCheckpointError(ModelStoreError):
     """A local file or folder is not a readable model."""
