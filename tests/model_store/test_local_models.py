@@ -19,9 +19,16 @@ from sfumato.model_store import (
     PickleCheckpointError,
     UnknownFamilyError,
     UnknownModelError,
+    UnsupportedModelError,
     resolve_model,
 )
-from sfumato.model_store.checkpoint_family import file_family, folder_family
+from sfumato.model_store.checkpoint_family import (
+    file_components,
+    file_family,
+    folder_family,
+    pipeline_components,
+    tensor_shapes,
+)
 
 UNET16 = "unet/diffusion_pytorch_model.fp16.safetensors"
 SDXL_SHAPES = {LDM + "input_blocks.0.0.weight": (1, 4, 1, 1), LDM + "label_emb.0.0.weight": (1, 2816)}
@@ -78,9 +85,13 @@ def test_family_from_tensor_names_and_shapes(tmp_path: Path, shapes: dict, famil
     [
         ({"lora_unet_down.lora_up.weight": (1,)}, "is a LoRA"),
         ({"encoder.conv_in.weight": (1,)}, "match no model family"),
-        (
+        (  # SDXL refiner's UNet: 2560 text-time inputs where the base has 2816
             {LDM + "input_blocks.0.0.weight": (1, 4, 1, 1), LDM + "label_emb.0.0.weight": (1, 2560)},
-            "match no",
+            "is the SDXL refiner.*sdxl-base",
+        ),
+        (  # FLUX.1 Depth/Canny [dev]: 128 input channels (diffusers' "flux-depth")
+            {"img_in.weight": (1, 128), "double_blocks.0.img_attn.qkv.weight": (1,)},
+            "FLUX.1 Depth or Canny",
         ),
     ],
 )
@@ -170,6 +181,60 @@ def test_family_of_diffusers_folders(
     tmp_path: Path, pipeline: str, component: str, config: dict, family: str
 ) -> None:
     assert folder_family(diffusers_folder(tmp_path / "m", pipeline, component, config)) == family
+
+
+def test_a_model_sfumato_does_not_run_is_not_imported(tmp_path: Path) -> None:
+    """Refused by name (the same refusal as the engine's, see test_model_detection)."""
+    folder = diffusers_folder(tmp_path / "kontext", "FluxKontextPipeline", "transformer", {})
+    manager = ModelManager(hf_cache_dir=tmp_path / "hf")
+    with pytest.raises(UnsupportedModelError, match=r"kontext is FLUX\.1 Kontext.*flux-dev"):
+        manager.import_path(folder)
+    assert manager.cache.read_all() == []
+
+
+_SD3 = "model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight"
+_VAE = "first_stage_model.decoder.conv_in.weight"
+
+
+@pytest.mark.parametrize(
+    ("shapes", "family", "held"),
+    [
+        (
+            {**SD15_SHAPES, "first_stage_model.decoder.conv_in.weight": (1,),
+             "cond_stage_model.transformer.text_model.final_layer_norm.weight": (1,)},
+            "sd15",
+            ("unet", "vae", "text_encoder"),
+        ),
+        (SD15_SHAPES, "sd15", ("unet",)),
+        (
+            {**SDXL_SHAPES, "first_stage_model.decoder.conv_in.weight": (1,),
+             "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight": (1,),
+             "conditioner.embedders.1.model.ln_final.weight": (1,)},
+            "sdxl",
+            ("unet", "vae", "text_encoder", "text_encoder_2"),
+        ),
+        ({_SD3: (1,), _VAE: (1,)}, "sd35-medium", ("transformer", "vae")),
+        (
+            {_SD3: (1,), _VAE: (1,),
+             "text_encoders.clip_l.transformer.text_model.final_layer_norm.weight": (1,),
+             "text_encoders.clip_g.transformer.text_model.final_layer_norm.weight": (1,),
+             "text_encoders.t5xxl.transformer.shared.weight": (1,)},
+            "sd35-medium",
+            ("transformer", "vae", "text_encoder", "text_encoder_2", "text_encoder_3"),
+        ),
+        (  # a FLUX.1 file is read for its transformer alone
+            {"img_in.weight": (1, 64), "double_blocks.0.img_attn.qkv.weight": (1,),
+             "vae.decoder.conv_in.weight": (1,)},
+            "flux-schnell",
+            ("transformer",),
+        ),
+    ],
+)
+def test_which_components_a_single_file_holds(tmp_path: Path, shapes: dict, family: str, held: tuple) -> None:
+    path = write_checkpoint(tmp_path / "m.safetensors", shapes)
+    assert file_family(path) == family
+    assert file_components(family, tensor_shapes(path)) == held
+    assert set(held) <= set(pipeline_components(family))
 
 
 def test_an_unknown_pipeline_is_refused(tmp_path: Path) -> None:

@@ -1,8 +1,15 @@
-"""Diffusers → original (LDM) tensor names for an SD 1.x checkpoint: UNet, VAE and CLIP-L.
+"""Diffusers → original tensor names of SD 1.x (LDM) and SDXL (SGM) full checkpoints.
 
-Community checkpoints are single ``.safetensors`` files in the original Stable Diffusion key
-layout. The tiny-model factory writes one in that layout so the single-file loading path is
-tested the way users exercise it; this module is the renaming it needs.
+Community checkpoints are single ``.safetensors`` files in the original layouts: SD 1.x
+(``v1-5-pruned-emaonly.safetensors``) holds the UNet under ``model.diffusion_model.``, the VAE
+under ``first_stage_model.`` and CLIP ViT-L under ``cond_stage_model.transformer.``; SDXL
+(``sd_xl_base_1.0.safetensors``) keeps the first two and holds CLIP ViT-L under
+``conditioner.embedders.0.transformer.`` and OpenCLIP ViT-bigG, in OpenCLIP's own names, under
+``conditioner.embedders.1.model.``. The tiny-model factory writes such files so the single-file
+loading path is tested the way users exercise it; this module is the renaming it needs. Every
+name is the inverse of diffusers 0.42.1's reading of these files (``loaders/single_file_utils.py``:
+``DIFFUSERS_TO_LDM_MAPPING``, ``convert_ldm_unet_checkpoint``, ``convert_ldm_vae_checkpoint``,
+``convert_ldm_clip_checkpoint``, ``convert_open_clip_checkpoint``).
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ from typing import Any
 UNET_PREFIX = "model.diffusion_model."
 VAE_PREFIX = "first_stage_model."
 CLIP_PREFIX = "cond_stage_model.transformer."
+SDXL_CLIP_PREFIX = "conditioner.embedders.0.transformer."
+SDXL_OPEN_CLIP_PREFIX = "conditioner.embedders.1.model."
 
 _UNET_FIXED = {
     "time_embedding.linear_1": "time_embed.0",
     "time_embedding.linear_2": "time_embed.2",
+    "add_embedding.linear_1": "label_emb.0.0",  # SDXL's text-time embedding
+    "add_embedding.linear_2": "label_emb.0.2",
     "conv_in": "input_blocks.0.0",
     "conv_norm_out": "out.0",
     "conv_out": "out.2",
@@ -39,6 +50,22 @@ _VAE_ATTENTION = {
     "to_k": "k",
     "to_v": "v",
     "to_out.0": "proj_out",
+}
+_VAE_CONV_ATTENTION = re.compile(r"(en|de)coder\.mid\.attn_1\.(q|k|v|proj_out)\.weight")
+"""The VAE's attention projections are 1×1 convolutions in the original layout (diffusers drops
+the two trailing 1s on reading: ``update_vae_attentions_ldm_to_diffusers``)."""
+_OPEN_CLIP_FIXED = {
+    "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+    "text_model.embeddings.position_embedding.weight": "positional_embedding",
+    "text_model.final_layer_norm.weight": "ln_final.weight",
+    "text_model.final_layer_norm.bias": "ln_final.bias",
+}
+_OPEN_CLIP_LAYER = {
+    "layer_norm1": "ln_1",
+    "layer_norm2": "ln_2",
+    "self_attn.out_proj": "attn.out_proj",
+    "mlp.fc1": "mlp.c_fc",
+    "mlp.fc2": "mlp.c_proj",
 }
 
 
@@ -101,9 +128,59 @@ def vae_key(key: str, up_block_count: int) -> str:
     return f"{side}.{_rename_head(rest, _VAE_FIXED)}"
 
 
+def vae_tensors(vae: Mapping[str, Any], up_block_count: int) -> dict[str, Any]:
+    """A diffusers ``AutoencoderKL`` state dict under its original names and shapes."""
+    renamed = {vae_key(key, up_block_count): tensor for key, tensor in vae.items()}
+    return {
+        key: tensor.reshape(*tensor.shape, 1, 1) if _VAE_CONV_ATTENTION.fullmatch(key) else tensor
+        for key, tensor in renamed.items()
+    }
+
+
 def clip_key(key: str) -> str:
-    """The original name of a CLIP text encoder tensor (transformers 5 drops ``text_model.``)."""
-    return key if key.startswith("text_model.") else "text_model." + key
+    """The original name of a CLIP text encoder tensor: transformers' own, where
+    ``CLIPTextModel`` 5.x drops the ``text_model.`` its checkpoints keep (the projection of
+    ``CLIPTextModelWithProjection`` sits beside ``text_model``)."""
+    if key.startswith("text_model.") or key == "text_projection.weight":
+        return key
+    return "text_model." + key
+
+
+def open_clip_tensors(text_encoder: Mapping[str, Any], cat: Callable[[list[Any]], Any]) -> dict[str, Any]:
+    """A ``CLIPTextModelWithProjection`` state dict in OpenCLIP's names, as SDXL files hold
+    ViT-bigG: one fused ``attn.in_proj_*`` per layer (query, key, value stacked in that order)
+    and the projection transposed. ``cat`` joins tensors along their first dimension."""
+    out: dict[str, Any] = {}
+    fused: dict[str, dict[str, Any]] = {}
+    for key, tensor in text_encoder.items():
+        if key == "text_projection.weight":
+            out["text_projection"] = tensor.T
+        elif key in _OPEN_CLIP_FIXED:
+            out[_OPEN_CLIP_FIXED[key]] = tensor
+        elif match := re.fullmatch(r"text_model\.encoder\.layers\.(\d+)\.(.*)", key):
+            layer, rest = match[1], match[2]
+            if qkv := re.fullmatch(r"self_attn\.(q|k|v)_proj\.(weight|bias)", rest):
+                fused.setdefault(f"transformer.resblocks.{layer}.attn.in_proj_{qkv[2]}", {})[qkv[1]] = tensor
+            else:
+                out[f"transformer.resblocks.{layer}.{_rename_head(rest, _OPEN_CLIP_LAYER)}"] = tensor
+        else:
+            raise KeyError(f"no OpenCLIP name for text encoder tensor {key}")
+    for key, parts in fused.items():
+        out[key] = cat([parts["q"], parts["k"], parts["v"]])
+    return out
+
+
+def unet_tensors(unet: Mapping[str, Any], unet_config: Mapping[str, Any]) -> dict[str, Any]:
+    """A diffusers ``UNet2DConditionModel`` state dict under its original (LDM) names."""
+    attention_ups = {
+        i for i, kind in enumerate(unet_config["up_block_types"]) if kind.startswith("CrossAttn")
+    }
+    layers = int(unet_config["layers_per_block"])
+    return {unet_key(key, layers, attention_ups): tensor for key, tensor in unet.items()}
+
+
+def _prefixed(prefix: str, tensors: Mapping[str, Any]) -> dict[str, Any]:
+    return {prefix + key: tensor for key, tensor in tensors.items()}
 
 
 def sd1_checkpoint(
@@ -114,18 +191,27 @@ def sd1_checkpoint(
     text_encoder: Mapping[str, Any],
 ) -> dict[str, Any]:
     """One state dict in the original SD 1.x single-file layout from the three diffusers ones."""
-    attention_ups = {
-        i for i, kind in enumerate(unet_config["up_block_types"]) if kind.startswith("CrossAttn")
-    }
-    layers = int(unet_config["layers_per_block"])
-    ups = len(vae_config["up_block_types"])
-    renamers: list[tuple[str, Mapping[str, Any], Callable[[str], str]]] = [
-        (UNET_PREFIX, unet, lambda key: unet_key(key, layers, attention_ups)),
-        (VAE_PREFIX, vae, lambda key: vae_key(key, ups)),
-        (CLIP_PREFIX, text_encoder, clip_key),
-    ]
     return {
-        prefix + rename(key): tensor
-        for prefix, tensors, rename in renamers
-        for key, tensor in tensors.items()
+        **_prefixed(UNET_PREFIX, unet_tensors(unet, unet_config)),
+        **_prefixed(VAE_PREFIX, vae_tensors(vae, len(vae_config["up_block_types"]))),
+        **_prefixed(CLIP_PREFIX, {clip_key(key): tensor for key, tensor in text_encoder.items()}),
+    }
+
+
+def sdxl_checkpoint(
+    unet: Mapping[str, Any],
+    unet_config: Mapping[str, Any],
+    vae: Mapping[str, Any],
+    vae_config: Mapping[str, Any],
+    text_encoders: tuple[Mapping[str, Any], Mapping[str, Any]],
+    cat: Callable[[list[Any]], Any],
+) -> dict[str, Any]:
+    """One state dict in the SGM layout of SDXL base from the four diffusers ones
+    (``text_encoders``: CLIP ViT-L, OpenCLIP ViT-bigG with projection)."""
+    clip_l, open_clip = text_encoders
+    return {
+        **_prefixed(UNET_PREFIX, unet_tensors(unet, unet_config)),
+        **_prefixed(VAE_PREFIX, vae_tensors(vae, len(vae_config["up_block_types"]))),
+        **_prefixed(SDXL_CLIP_PREFIX, {clip_key(key): tensor for key, tensor in clip_l.items()}),
+        **_prefixed(SDXL_OPEN_CLIP_PREFIX, open_clip_tensors(open_clip, cat)),
     }

@@ -97,8 +97,10 @@ def _t5_text(d_model: int) -> T5EncoderModel:
     return T5EncoderModel(config)
 
 
-def _vae(latent_channels: int) -> AutoencoderKL:
-    torch.manual_seed(0)
+def tiny_vae(latent_channels: int, seed: int = 0) -> AutoencoderKL:
+    """The tiny 8× VAE every tiny model uses (``seed`` 0); another ``seed`` gives a VAE of the
+    same shapes with other weights, like a fine-tuned VAE baked into a checkpoint."""
+    torch.manual_seed(seed)
     if latent_channels == 4:
         extra: dict[str, object] = {}
     else:
@@ -154,7 +156,7 @@ def _sd_unet(in_channels: int, linear_projection: bool) -> UNet2DConditionModel:
 def _build_sd(folder: Path, pipeline: type, *, in_channels: int = 4, linear_projection: bool = False,
               prediction: str = "epsilon") -> Path:
     pipe = pipeline(
-        vae=_vae(4),
+        vae=tiny_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
         tokenizer=clip_tokenizer(),
         unet=_sd_unet(in_channels, linear_projection=linear_projection),
@@ -199,6 +201,9 @@ def build_sdxl_inpaint(folder: Path) -> Path:
 
 
 def _build_sdxl(folder: Path, pipeline: type, *, in_channels: int) -> Path:
+    """The two text encoders differ in width as CLIP ViT-L (768) and OpenCLIP ViT-bigG (1280)
+    do: diffusers tells them apart by width when it reads them from an SDXL single file
+    (``create_diffusers_clip_model_from_ldm``)."""
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
         sample_size=TINY_SIZE // 8,
@@ -214,13 +219,13 @@ def _build_sdxl(folder: Path, pipeline: type, *, in_channels: int) -> Path:
         addition_embed_type="text_time",
         addition_time_embed_dim=8,
         transformer_layers_per_block=(1, 2),
-        projection_class_embeddings_input_dim=6 * 8 + 32,
-        cross_attention_dim=64,
+        projection_class_embeddings_input_dim=6 * 8 + 48,
+        cross_attention_dim=32 + 48,
     )
     pipe = pipeline(
-        vae=_vae(4),
+        vae=tiny_vae(4),
         text_encoder=_clip_text(32, with_projection=False),
-        text_encoder_2=_clip_text(32, with_projection=True),
+        text_encoder_2=_clip_text(48, with_projection=True),
         tokenizer=clip_tokenizer(),
         tokenizer_2=clip_tokenizer(),
         unet=unet,
@@ -231,7 +236,13 @@ def _build_sdxl(folder: Path, pipeline: type, *, in_channels: int) -> Path:
 
 
 def build_sd3(folder: Path) -> Path:
-    """A tiny SD3 (MMDiT, two CLIPs + T5, 16-channel VAE, flow matching)."""
+    """A tiny SD3 (MMDiT, two CLIPs + T5, 16-channel VAE, flow matching).
+
+    As in the real model the three text encoders differ in width (CLIP-L 768, CLIP-G 1280,
+    T5-XXL 4096), which is how diffusers tells them apart in a single file, and CLIP-L's
+    projection is the identity: SD3 files carry none, and diffusers gives CLIP-L
+    ``torch.eye`` when it reads one (``create_diffusers_clip_model_from_ldm``).
+    """
     torch.manual_seed(0)
     transformer = SD3Transformer2DModel(
         sample_size=TINY_SIZE // 8,
@@ -240,21 +251,24 @@ def build_sd3(folder: Path) -> Path:
         num_layers=1,
         attention_head_dim=8,
         num_attention_heads=4,
-        joint_attention_dim=64,
+        joint_attention_dim=96,
         caption_projection_dim=32,
-        pooled_projection_dim=64,
+        pooled_projection_dim=32 + 48,
         out_channels=16,
         pos_embed_max_size=96,
     )
+    clip_l = _clip_text(32, with_projection=True)
+    with torch.no_grad():
+        clip_l.text_projection.weight.copy_(torch.eye(32))
     pipe = StableDiffusion3Pipeline(
         transformer=transformer,
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
-        vae=_vae(16),
-        text_encoder=_clip_text(32, with_projection=True),
+        vae=tiny_vae(16),
+        text_encoder=clip_l,
         tokenizer=clip_tokenizer(),
-        text_encoder_2=_clip_text(32, with_projection=True),
+        text_encoder_2=_clip_text(48, with_projection=True),
         tokenizer_2=clip_tokenizer(),
-        text_encoder_3=_t5_text(64),
+        text_encoder_3=_t5_text(96),
         tokenizer_3=_t5_tokenizer(),
     )
     pipe.save_pretrained(folder)
@@ -292,7 +306,7 @@ def _flux_scheduler() -> FlowMatchEulerDiscreteScheduler:
 def _build_flux(folder: Path, pipeline: type, *, in_channels: int, guidance_embeds: bool) -> Path:
     pipe = pipeline(
         scheduler=_flux_scheduler(),
-        vae=_vae(16),
+        vae=tiny_vae(16),
         text_encoder=_clip_text(32, with_projection=False),
         tokenizer=clip_tokenizer(),
         text_encoder_2=_t5_text(32),
@@ -340,6 +354,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "sdxl": build_sdxl,
     "sd3": build_sd3,
     "flux": build_flux,
+    "flux-dev": build_flux_dev,
     "flux-fill": build_flux_fill,
 }
 """Every tiny model, by name."""
@@ -350,27 +365,79 @@ def build_all(root: Path) -> dict[str, Path]:
     return {name: build(root / name) for name, build in BUILDERS.items()}
 
 
-def export_single_file(folder: Path, file: Path) -> Path:
-    """Write the tiny SD 1.5 in ``folder`` as one original-layout ``.safetensors`` file.
+def export_single_file(
+    folder: Path,
+    file: Path,
+    *,
+    text_encoders: bool = True,
+    vae: AutoencoderKL | None = None,
+    config_folder: bool = True,
+) -> Path:
+    """Write the tiny model in ``folder`` as one ``.safetensors`` file in the layout its family's
+    single files are shared in, and return ``file``.
 
-    Next to it goes ``<stem>.config``: the folder's JSON and tokenizer files without weights,
-    which is what loading a single file offline needs. Returns ``file``.
+    SD 1.x/2.x: UNet, VAE and CLIP in the LDM layout (``v1-5-pruned-emaonly.safetensors``);
+    SDXL: UNet, VAE, CLIP-L and OpenCLIP in the SGM layout (``sd_xl_base_1.0.safetensors``);
+    SD3: the MMDiT and the VAE, plus the three text encoders unless ``text_encoders`` is false
+    (``sd3.5_medium.safetensors`` holds none); FLUX.1: the transformer alone in BFL's layout
+    (``flux1-dev.safetensors``). ``vae`` is baked in instead of the folder's own VAE.
+
+    With ``config_folder``, ``<stem>.config`` goes next to it: ``folder`` without the weights of
+    the components the file holds (so with the weights of those it lacks), which is what
+    completing the file offline needs.
     """
+    import json
     import shutil
 
+    from diffusers import DiffusionPipeline
     from safetensors.torch import save_file
 
-    from sfumato.inference.ldm_layout import sd1_checkpoint
+    from sfumato.inference import flux_layout, ldm_layout, sd3_layout
 
-    pipe = StableDiffusionPipeline.from_pretrained(folder, local_files_only=True)
-    tensors = sd1_checkpoint(
-        pipe.unet.state_dict(),
-        dict(pipe.unet.config),
-        pipe.vae.state_dict(),
-        dict(pipe.vae.config),
-        pipe.text_encoder.state_dict(),
-    )
-    save_file({key: value.contiguous() for key, value in tensors.items()}, str(file))
-    config = file.with_name(file.stem + ".config")
-    shutil.copytree(folder, config, ignore=shutil.ignore_patterns("*.safetensors"), dirs_exist_ok=True)
+    def cat(tensors: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat(tensors, dim=0)
+
+    pipeline = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))["_class_name"]
+    pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    baked = vae or pipe.vae
+    if pipeline.startswith("Flux"):
+        tensors = flux_layout.to_bfl(pipe.transformer.state_dict(), cat)
+        held = ["transformer"]
+    elif pipeline.startswith("StableDiffusion3"):
+        encoders = (pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3)
+        tensors = sd3_layout.sd3_checkpoint(
+            pipe.transformer.state_dict(),
+            pipe.transformer.config.num_layers,
+            baked.state_dict(),
+            baked.config,
+            tuple(e.state_dict() for e in encoders) if text_encoders else None,  # type: ignore[arg-type]
+            cat,
+        )
+        held = ["transformer", "vae", *(["text_encoder", "text_encoder_2", "text_encoder_3"] * text_encoders)]
+    elif pipeline.startswith("StableDiffusionXL"):
+        tensors = ldm_layout.sdxl_checkpoint(
+            pipe.unet.state_dict(),
+            pipe.unet.config,
+            baked.state_dict(),
+            baked.config,
+            (pipe.text_encoder.state_dict(), pipe.text_encoder_2.state_dict()),
+            cat,
+        )
+        held = ["unet", "vae", "text_encoder", "text_encoder_2"]
+    else:
+        tensors = ldm_layout.sd1_checkpoint(
+            pipe.unet.state_dict(), pipe.unet.config, baked.state_dict(), baked.config,
+            pipe.text_encoder.state_dict(),
+        )
+        held = ["unet", "vae", "text_encoder"]
+    save_file({key: value.contiguous().clone() for key, value in tensors.items()}, str(file))
+    if config_folder:
+
+        def weights_of_held(directory: str, names: list[str]) -> list[str]:
+            if Path(directory).name not in held:
+                return []
+            return [n for n in names if n.endswith((".safetensors", ".safetensors.index.json"))]
+
+        config = file.with_name(file.stem + ".config")
+        shutil.copytree(folder, config, ignore=weights_of_held, dirs_exist_ok=True)
     return file
