@@ -93,10 +93,7 @@ def test_plans_raise_the_steps_a_low_strength_needs_and_say_so() -> None:
     turbo = Img2ImgRequest(model="m", prompt="p", source=source, steps=1, strength=0.5)
     plan = plan_request(turbo, 512, 8, inpaint_only=False)
     assert plan.steps == 2
-    assert plan.notices == (
-        "Steps were raised from 1 to 2 so that strength 0.5 runs at least one step "
-        "(image-to-image and inpaint run steps × strength of them).",
-    )
+    assert plan.notices == ("Steps raised from 1 to 2 so that strength 0.5 runs at least one step.",)
     assert plan_request(replace(turbo, steps=2), 512, 8, inpaint_only=False).notices == ()
     assert plan_request(Txt2ImgRequest(model="m", prompt="p", steps=1), 512, 8, False).steps == 1
     mask = np.full((64, 64), 255, np.uint8)

@@ -91,10 +91,12 @@ def test_flux_takes_no_negative_prompt_and_the_field_says_so(qtbot: QtBot) -> No
         panel.model.setCurrentIndex(index)
         assert not panel.negative.isEnabled()
         assert "FLUX.1 takes no negative prompt" in panel.negative.toolTip()
+        assert not panel.negative_note.isHidden()  # said under the field, not only in a tooltip
         assert panel.parameters().negative_prompt == ""  # not sent …
         assert panel.negative.toPlainText() == "blurry"  # … but kept for the next model
     panel.model.setCurrentIndex(0)
     assert panel.negative.isEnabled() and panel.parameters().negative_prompt == "blurry"
+    assert panel.negative_note.isHidden()
 
 
 def test_the_negative_prompt_field_says_when_cfg_leaves_it_unused(qtbot: QtBot) -> None:

@@ -90,10 +90,7 @@ def fit_steps(steps: int, strength: float | None) -> tuple[int, tuple[str, ...]]
     needed = steps_for_strength(steps, strength)
     if needed == steps:
         return steps, ()
-    notice = (
-        f"Steps were raised from {steps} to {needed} so that strength {strength:g} runs at least "
-        f"one step (image-to-image and inpaint run steps × strength of them)."
-    )
+    notice = f"Steps raised from {steps} to {needed} so that strength {strength:g} runs at least one step."
     return needed, (notice,)
 
 

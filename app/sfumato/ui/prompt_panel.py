@@ -95,6 +95,8 @@ class PromptPanel(QWidget):
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("promptPanel")
+        # its own height, always: the progress lines under it grow and must not squeeze the fields
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self._settings = settings
         self._choices: list[ModelChoice] = []
         self._restoring = True
@@ -102,6 +104,10 @@ class PromptPanel(QWidget):
         self.prompt = _text_box("Describe what to paint…", 4)
         self.prompt.setObjectName("promptEdit")
         self.negative = _text_box(NEGATIVE_PLACEHOLDER, 2)
+        self.negative_note = QLabel(f"{NO_NEGATIVE}; what is written here is kept for other models.")
+        self.negative_note.setObjectName("optionCaption")
+        self.negative_note.setWordWrap(True)
+        self.negative_note.hide()
 
         self.model = QComboBox()
         self.model.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -176,6 +182,7 @@ class PromptPanel(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self.prompt)
         layout.addWidget(self.negative)
+        layout.addWidget(self.negative_note)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.browse)
@@ -321,10 +328,10 @@ class PromptPanel(QWidget):
         choice = self.current_model
         takes = takes_negative_prompt(choice.family if choice is not None else None)
         self.negative.setEnabled(takes)
+        self.negative_note.setVisible(not takes)
         if not takes:
             self.negative.setPlaceholderText(NO_NEGATIVE)
-            self.negative.setToolTip(f"{NO_NEGATIVE}: it is guidance-distilled, so what you write here "
-                                     "is kept for other models but not sent.")
+            self.negative.setToolTip(f"{NO_NEGATIVE}: its guidance is distilled into the model.")
         else:
             used = self.cfg.value() > 1
             self.negative.setPlaceholderText(NEGATIVE_PLACEHOLDER if used else NEGATIVE_NEEDS_CFG)
