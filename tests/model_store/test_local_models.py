@@ -275,6 +275,13 @@ def test_a1111_and_comfyui_folders_are_used_in_place(tmp_path: Path) -> None:
     write_checkpoint(a1111 / "models" / "Lora" / "style.safetensors", SD15_SHAPES)
     comfy = tmp_path / "ComfyUI"
     write_checkpoint(comfy / "models" / "checkpoints" / "xl.safetensors", SDXL_SHAPES)
+    flux = {
+        "img_in.weight": (1, 64),
+        "double_blocks.0.img_attn.qkv.weight": (1,),
+        "guidance_in.in_layer.weight": (1,),
+    }
+    write_checkpoint(comfy / "models" / "diffusion_models" / "flux1-dev.safetensors", flux)
+    write_checkpoint(comfy / "models" / "text_encoders" / "t5xxl_fp16.safetensors", {"shared.weight": (1,)})
     manager = ModelManager(hf_cache_dir=tmp_path / "hf")
     found = manager.import_path(a1111)
     assert [(m.key, m.family) for m in found] == [
@@ -286,7 +293,9 @@ def test_a1111_and_comfyui_folders_are_used_in_place(tmp_path: Path) -> None:
     assert set(listed) == {
         "external:models/Stable-diffusion/sub/dream.safetensors",
         "external:models/checkpoints/xl.safetensors",
+        "external:models/diffusion_models/flux1-dev.safetensors",
     }
+    assert listed["external:models/diffusion_models/flux1-dev.safetensors"].family == "flux-dev"
     assert (
         listed["external:models/checkpoints/xl.safetensors"].path
         == comfy / "models" / "checkpoints" / "xl.safetensors"

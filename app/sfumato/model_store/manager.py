@@ -447,8 +447,11 @@ class ModelManager:
         return self._external_in(folder)
 
     def _external_in(self, folder: Path) -> list[InstalledModel]:
-        roots = [folder / "models" / "Stable-diffusion", folder / "models" / "checkpoints"]
-        roots = [r for r in roots if r.is_dir()] or [folder]
+        # A1111's and ComfyUI's checkpoints, and ComfyUI's diffusion models: transformer-only
+        # files such as flux1-dev.safetensors (its folder_paths.py reads models/unet and
+        # models/diffusion_models for them)
+        kinds = ("Stable-diffusion", "checkpoints", "unet", "diffusion_models")
+        roots = [r for r in (folder / "models" / kind for kind in kinds) if r.is_dir()] or [folder]
         found = []
         for root in roots:
             for file in sorted(root.rglob("*.safetensors")):
