@@ -9,6 +9,8 @@ is identical every time.
 
 from __future__ import annotations
 
+import json
+import shutil
 import string
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,7 @@ import torch
 from diffusers import (
     AutoencoderKL,
     AutoencoderTiny,
+    DiffusionPipeline,
     EulerDiscreteScheduler,
     FlowMatchEulerDiscreteScheduler,
     FluxFillPipeline,
@@ -30,6 +33,7 @@ from diffusers import (
     UNet2DConditionModel,
 )
 from diffusers.models import FluxTransformer2DModel
+from safetensors.torch import save_file
 from transformers import (
     CLIPTextConfig,
     CLIPTextModel,
@@ -39,6 +43,8 @@ from transformers import (
     T5EncoderModel,
     T5Tokenizer,
 )
+
+from sfumato.inference import flux_layout, ldm_layout, sd3_layout
 
 TINY_SIZE = 64
 """The native resolution of the tiny UNet and SD3 models (FLUX pipelines always assume 1024)."""
@@ -386,14 +392,6 @@ def export_single_file(
     the components the file holds (so with the weights of those it lacks), which is what
     completing the file offline needs.
     """
-    import json
-    import shutil
-
-    from diffusers import DiffusionPipeline
-    from safetensors.torch import save_file
-
-    from sfumato.inference import flux_layout, ldm_layout, sd3_layout
-
     def cat(tensors: list[torch.Tensor]) -> torch.Tensor:
         return torch.cat(tensors, dim=0)
 
@@ -404,16 +402,16 @@ def export_single_file(
         tensors = flux_layout.to_bfl(pipe.transformer.state_dict(), cat)
         held = ["transformer"]
     elif pipeline.startswith("StableDiffusion3"):
-        encoders = (pipe.text_encoder, pipe.text_encoder_2, pipe.text_encoder_3)
+        encoders = ("text_encoder", "text_encoder_2", "text_encoder_3") if text_encoders else ()
         tensors = sd3_layout.sd3_checkpoint(
             pipe.transformer.state_dict(),
             pipe.transformer.config.num_layers,
             baked.state_dict(),
             baked.config,
-            tuple(e.state_dict() for e in encoders) if text_encoders else None,  # type: ignore[arg-type]
+            tuple(getattr(pipe, name).state_dict() for name in encoders) or None,  # type: ignore[arg-type]
             cat,
         )
-        held = ["transformer", "vae", *(["text_encoder", "text_encoder_2", "text_encoder_3"] * text_encoders)]
+        held = ["transformer", "vae", *encoders]
     elif pipeline.startswith("StableDiffusionXL"):
         tensors = ldm_layout.sdxl_checkpoint(
             pipe.unet.state_dict(),
