@@ -134,7 +134,7 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
         ("incomplete", "incomplete"),
         ("truncated", "not a complete .safetensors"),
         ("ckpt", "pickle checkpoint"),
-        ("no_config", "needs its configuration"),
+        ("no_config", "holds only the transformer"),
         ("mask_size", "must be the same size"),
         ("empty_mask", "mask is empty"),
         ("not_image", "not an image file"),
