@@ -12,7 +12,7 @@ from safetensors.numpy import save_file
 
 from sfumato.inference import Family, ModelError, UnsupportedError
 from sfumato.inference.families import STORE_FAMILIES
-from sfumato.inference.model_files import detect_model, model_hash, resolve_model
+from sfumato.inference.model_files import check_loadable_offline, detect_model, model_hash, resolve_model
 from sfumato.model_store import ModelManager, UnsupportedModelError, load_catalog
 from sfumato.model_store.checkpoint_family import FAMILY_IDS, file_family, folder_family
 
@@ -96,10 +96,12 @@ def test_single_file_family(
     assert (info.family, info.inpaint_only, info.single_file) == (family, inpaint_only, True)
     if store_family is None:
         assert info.config_dir is None
+        with pytest.raises(ModelError, match=r"model\.config"):
+            check_loadable_offline(info)
     else:
         assert info.borrowed == ()
         assert info.config_dir == ModelManager().single_file_config(store_family)
-        assert info.config_dir is not None and (info.config_dir / "model_index.json").is_file()
+        check_loadable_offline(info)  # the shipped folder has every config and tokenizer
 
 
 def test_a_lone_sd15_file_gets_the_stores_sd15_config(tmp_path: Path) -> None:
