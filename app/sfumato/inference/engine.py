@@ -18,13 +18,13 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sfumato.generation.metadata import format_parameters
 from sfumato.generation.requests import MAX_SEED, GenerationRequest
-from sfumato.inference.device import DeviceProfile, MemoryStrategy, probe_device
+from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
 from sfumato.inference.errors import GenerationError, OutOfMemoryError
 from sfumato.inference.families import Family, ModelInfo
 from sfumato.inference.model_files import (
@@ -35,6 +35,9 @@ from sfumato.inference.model_files import (
 )
 from sfumato.inference.planning import PipelineTask, Plan, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
+
+if TYPE_CHECKING:
+    from sfumato.model_store.fit import RunPlan
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +50,10 @@ class _Loaded:
     hash: str
     base: Any
     scheduler_config: Any
+    run_plan: RunPlan
+    """The planner's answer for this model here: dtype, VAE dtype, strategy, the step-down."""
     planned: MemoryStrategy
-    """The strategy the device profile chose for this model: every job starts from it."""
+    """The strategy the plan chose for this model: every job starts from it."""
     strategy: MemoryStrategy
     """The strategy in use: leaner than ``planned`` after running out of memory in this job."""
     tiled_vae: bool = False
@@ -125,29 +130,32 @@ class Engine:
         check_loadable_offline(info)
         _check(cancel)
         self.unload()
+        run_plan = plan_for(self.profile, info)  # after unloading: against the memory free now
         report(f"Loading {info.name}…")
         started = time.perf_counter()
         from sfumato.inference import pipelines, preview
 
-        base = pipelines.load_pipeline(info, self.profile)
+        # load_pipeline loads in its profile's dtype: this model's, the plan's
+        base = pipelines.load_pipeline(info, replace(self.profile, dtype=run_plan.dtype))
         if cancel is not None and cancel.is_set():
             del base
             pipelines.free_memory()
             log.info("loading %s cancelled", info.name)
             raise _Cancelled
-        strategy = self.profile.strategy_for(info.family)
+        strategy = run_plan.strategy
         loaded = _Loaded(
             info,
             model_hash(info),
             base,
             base.scheduler.config,
+            run_plan,
             strategy,
             strategy,
             previewer=preview.make_previewer(
                 base.vae,
                 preview.find_tiny_decoder(info),
                 self.profile.kind,
-                pipelines.torch_dtype(self.profile.dtype),
+                pipelines.torch_dtype(run_plan.dtype),
             ),
         )
         log.info(
@@ -156,7 +164,7 @@ class Engine:
             info.family,
             time.perf_counter() - started,
             self.profile.name,
-            self.profile.dtype,
+            run_plan.precision,
             strategy.name,
         )
         self._loaded = loaded
@@ -282,7 +290,8 @@ class Engine:
         """Put ``pipe`` on the device (one place, so tests can inject faults here)."""
         from sfumato.inference import pipelines
 
-        pipelines.apply_strategy(pipe, strategy, self.profile, tiled_vae)
+        assert self._loaded is not None  # only the loaded model's pipelines are placed
+        pipelines.apply_strategy(pipe, strategy, self.profile, tiled_vae, self._loaded.run_plan.vae_dtype)
 
     def _generate(
         self,
@@ -326,7 +335,7 @@ class Engine:
             # Outside the except block: the exception and its frames (holding tensors) are gone.
             pipe = kwargs = None
             pipelines.free_memory()
-            lower = self.profile.lower_strategy(loaded.strategy)
+            lower = loaded.run_plan.lower_strategy(loaded.strategy)
             if lower is None and loaded.tiled_vae:
                 break
             if lower is not None:

@@ -34,6 +34,7 @@ from sfumato.inference.device import DeviceProfile, MemoryStrategy
 from sfumato.inference.errors import ModelError
 from sfumato.inference.families import Family, ModelInfo
 from sfumato.inference.planning import PipelineTask
+from sfumato.inference.vae_precision import keep_vae_in
 
 _AUTO = {
     PipelineTask.TEXT2IMAGE: AutoPipelineForText2Image,
@@ -208,12 +209,16 @@ def native_size(pipe: Any) -> int:
     return int(sample * getattr(pipe, "vae_scale_factor", 8))
 
 
-def apply_strategy(pipe: Any, strategy: MemoryStrategy, profile: DeviceProfile, tiled_vae: bool) -> None:
-    """Place ``pipe`` on the device the way ``strategy`` says; tile the VAE when asked.
+def apply_strategy(
+    pipe: Any, strategy: MemoryStrategy, profile: DeviceProfile, tiled_vae: bool, vae_dtype: str
+) -> None:
+    """Place ``pipe`` on the device the way ``strategy`` says; tile the VAE when asked; let the
+    VAE compute in the plan's ``vae_dtype`` (float32 under a float16 SD model).
 
     What a leaner strategy set up before (slicing, tiling, offload hooks) is undone when a
     fuller one is asked for, so the engine can go back to its planned strategy.
     """
+    keep_vae_in(pipe, torch_dtype(vae_dtype))  # before offload hooks take the weights' places
     if strategy >= MemoryStrategy.SLICED:
         pipe.enable_attention_slicing()
     else:
