@@ -35,14 +35,15 @@ def test_an_inpaint_result_covers_only_the_mask() -> None:
     doc.add_image_layer(gradient(64, 64), "Photo")
     mask = doc.add_layer(LayerKind.MASK)
     mask.pixels[20:30, 20:40] = 255
+    mask.pixels[30, 20] = 40  # a soft edge pixel: blended, so covered too
     cap = capture(doc, Mode.INPAINT, None)
-    assert cap.target == Rect(0, 0, 64, 62)  # the mask box padded by 32, clipped to the canvas
+    assert cap.target == Rect(0, 0, 64, 64)  # the mask box padded by 32, moved inside the canvas
     box = Box(cap.target.x, cap.target.y, cap.target.right, cap.target.bottom)
     pixels = np.full((box.height, box.width, 3), 200, np.uint8)
     result = landing(cap, GeneratedImage(pixels, 7, "p", box, cap.source))
     assert result.at == (box.x0, box.y0) and result.grow is None
     alpha = result.rgba[..., 3]
-    assert alpha.sum() == 10 * 20 * 255  # opaque exactly where the mask is
+    assert alpha.sum() == (10 * 20 + 1) * 255  # opaque exactly where the mask is above 0
     assert alpha[20 - box.y0, 20 - box.x0] == 255 and alpha[0, 0] == 0
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
-from sfumato.generation.region import REPAINT_THRESHOLD, mask_bounds, pad_box, plan_region, scaled_size
+from sfumato.generation.region import REPAINT_THRESHOLD, mask_bounds, plan_region, scaled_size
 from sfumato.generation.requests import Margins
 from sfumato.inference.results import GeneratedImage
 
@@ -158,9 +158,7 @@ def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
         mask = repaint_mask(doc)
         if mask is None:
             raise ValueError("nothing to inpaint")
-        bounds = mask_bounds(mask)
-        assert bounds is not None
-        box = pad_box(bounds, INPAINT_PADDING, doc.width, doc.height)
+        box = plan_region(mask, INPAINT_PADDING, 64 * 64, 8).box  # the box the engine will plan
         rect = Rect(box.x0, box.y0, box.width, box.height)
         return Capture(mode, size, rect, rect, doc.composite(), mask.copy())
     if mode is Mode.OUTPAINT:
@@ -221,7 +219,8 @@ def landing(capture: Capture, image: GeneratedImage) -> Landing:
     """Where and how ``image`` lands as a layer so nothing outside what it repaints changes."""
     if capture.mode is Mode.INPAINT and image.box is not None and capture.mask is not None:
         box = image.box
-        alpha = np.where(capture.mask[box.slices()] >= REPAINT_THRESHOLD, 255, 0).astype(np.uint8)
+        # opaque wherever the mask is above 0: the pixels there hold the soft blend already
+        alpha = np.where(capture.mask[box.slices()] > 0, 255, 0).astype(np.uint8)
         rgba = _opaque(image.pixels, alpha)
         return Landing(rgba, (box.x0, box.y0), (box.x0, box.y0))
     if capture.mode is Mode.OUTPAINT and image.box is not None and capture.margins is not None:
