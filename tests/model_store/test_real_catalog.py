@@ -33,7 +33,8 @@ from sfumato.inference import Engine, tiny_models
 from sfumato.inference.device import profile_for
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.preview import find_tiny_decoder
-from sfumato.model_store import load_catalog, resolve_model
+from sfumato.model_store import GpuInfo, HardwareProfile, load_catalog, resolve_model
+from sfumato.model_store import manager as manager_module
 from sfumato.model_store.hub import parse_index, select_files
 
 TASKS = ("txt2img", "img2img", "inpaint", "outpaint", "variations")
@@ -89,15 +90,16 @@ def _sd(variant: str, second_text_encoder: bool = False) -> list[str]:
     return files
 
 
-def _sd3(t5_shards: int) -> list[str]:
-    """An SD 3.5 pipeline in its full weights, T5 in ``t5_shards`` shards (1: one file)."""
+def _sd3(t5_shards: int, transformer_shards: int) -> list[str]:
+    """An SD 3.5 pipeline in its full weights, T5 and the transformer in as many shards as the
+    repo has (1: one file)."""
     files = ["model_index.json", "scheduler/scheduler_config.json"]
     for n in ("", "_2"):
         files += _folder(f"text_encoder{n}", "config.json", "model.safetensors")
         files += _folder(f"tokenizer{n}", *CLIP_TOKENIZER)
     files += _folder("text_encoder_3", "config.json", *_shards("model", t5_shards))
     files += _folder("tokenizer_3", *T5_TOKENIZER)
-    files += _folder("transformer", "config.json", f"{UNET}.safetensors")
+    files += _folder("transformer", "config.json", *_shards(UNET, transformer_shards))
     files += _folder("vae", "config.json", f"{UNET}.safetensors")
     return files
 
@@ -124,20 +126,20 @@ def _shards(stem: str, count: int) -> list[str]:
 
 FETCHED: dict[str, list[str]] = {
     # Read off the layouts: never safety_checker/ or feature_extractor/, root checkpoints, .bin,
-    # .ckpt, ONNX/OpenVINO files, vae_1_0/, vae_decoder/, vae_encoder/, text_encoders/, non_ema.
+    # .ckpt, ONNX/OpenVINO/Flax files, vae_1_0/, vae_decoder/, vae_encoder/, text_encoders/, non_ema.
     "sd15": _sd("fp16"),
-    "sd15-inpainting": _sd("fp16"),  # no unsuffixed safetensors exist in that repo
-    "sd21": _sd(""),  # no page lists the mirror: unsuffixed weights assumed (see real_hub)
-    "sd2-inpainting": _sd(""),
+    "sd15-inpainting": _sd("fp16"),
+    "sd21": _sd("fp16"),
+    "sd2-inpainting": _sd("fp16"),
     "sdxl-base": _sd("fp16", second_text_encoder=True),
     "sdxl-inpainting": _sd("fp16", second_text_encoder=True),
     "sdxl-turbo": _sd("fp16", second_text_encoder=True),
-    "sd35-medium": _sd3(t5_shards=1),  # no page lists the repo: every folder assumed
-    "sd35-large": _sd3(t5_shards=1),
-    "sd35-large-turbo": _sd3(t5_shards=2),  # text_encoder_3/ as its page lists it
+    "sd35-medium": _sd3(t5_shards=2, transformer_shards=1),
+    "sd35-large": _sd3(t5_shards=1, transformer_shards=2),  # text_encoder_3/ assumed (no page)
+    "sd35-large-turbo": _sd3(t5_shards=2, transformer_shards=1),  # transformer/ assumed (no page)
     "flux-schnell": _flux(transformer_shards=3, t5_shards=2),
-    "flux-dev": _flux(transformer_shards=1, t5_shards=1),  # no page lists the folders: assumed
-    "flux-fill": _flux(transformer_shards=1, t5_shards=1),
+    "flux-dev": _flux(transformer_shards=3, t5_shards=2),
+    "flux-fill": _flux(transformer_shards=3, t5_shards=2),
 }
 """Catalog id → exactly the files its default download fetches, written out by hand from the
 layouts so that the selection code is checked, not restated."""
@@ -157,12 +159,23 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     return get
 
 
+RTX_3060 = HardwareProfile(
+    cpu_cores=8,
+    ram_total=32 * 2**30,
+    gpus=(GpuInfo("cuda", "NVIDIA GeForce RTX 3060", 12 * 2**30, 11 * 2**30, "8.6"),),
+)
+"""The machine the downloads are planned for: a common 12 GB Ampere card, so SD fetches its fp16
+variant and FLUX/SD3 their bf16 weights (the engine still runs the tiny models on the CPU)."""
+
+
 @pytest.fixture
 def real_hub(online: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
-    """A fake hub that the CLI reaches through ``HF_ENDPOINT``, with a token for gated repos."""
+    """A fake hub that the CLI reaches through ``HF_ENDPOINT``, with a token for gated repos, and
+    a CLI that plans for :data:`RTX_3060`."""
     fake, server = start_fake_hub()
     monkeypatch.setenv("HF_ENDPOINT", fake.url)
     monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(manager_module, "probe_hardware", lambda: RTX_3060)
     yield fake
     fake.closing.set()
     server.shutdown()
