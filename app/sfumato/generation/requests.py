@@ -1,8 +1,9 @@
 """Frozen request dataclasses: everything one generation needs, and nothing the engine must guess.
 
 Images travel as numpy ``uint8`` arrays of shape ``(H, W, 3)`` (RGB) or ``(H, W, 4)`` (RGBA);
-masks as ``(H, W)`` ``uint8`` arrays where 255 means "repaint" (values of 128 and above count as
-repaint, lower values as keep). Arrays are stored as read-only views and are left out of equality.
+masks as ``(H, W)`` ``uint8`` arrays where 255 means "repaint", 0 "keep", and values between
+blend the result over the source by that weight (a mask must reach 128 somewhere to count).
+Arrays are stored as read-only views and are left out of equality.
 """
 
 from __future__ import annotations
@@ -158,9 +159,13 @@ class Img2ImgRequest(GenerationRequest):
 
 @dataclass(frozen=True, kw_only=True)
 class InpaintRequest(GenerationRequest):
-    """Repaint where ``mask`` is 255; pixels where it is 0 come back bit-identical.
+    """Repaint where ``mask`` is 255; pixels where it is 0 come back bit-identical, values
+    between blend the result over the source by that weight.
 
-    The engine works on the mask's bounding box grown by ``padding`` pixels of context.
+    The engine works on the mask's bounding box grown by ``padding`` pixels of context (more
+    for a long thin mask, which keeps its shape). ``match_colours`` shifts the result's colours
+    to match the source where the model was told to keep it, which hides an inpainting model's
+    colour drift at the seam.
     """
 
     task: ClassVar[Task] = Task.INPAINT
@@ -169,6 +174,7 @@ class InpaintRequest(GenerationRequest):
     mask: np.ndarray = field(compare=False, repr=False)
     padding: int = 32
     strength: float = 1.0
+    match_colours: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -217,7 +223,8 @@ class Margins:
 class OutpaintRequest(GenerationRequest):
     """Grow ``source`` by ``margins`` and paint the new area; the original pixels stay as they are.
 
-    ``padding`` is how much of the original the model sees as context next to the new area.
+    ``padding`` is how much of the original the model sees as context next to the new area;
+    ``match_colours`` is as for :class:`InpaintRequest`.
     """
 
     task: ClassVar[Task] = Task.OUTPAINT
@@ -226,6 +233,7 @@ class OutpaintRequest(GenerationRequest):
     margins: Margins
     padding: int = 64
     strength: float = 1.0
+    match_colours: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -52,6 +52,8 @@ class Plan:
     canvas_mask: np.ndarray | None = None
     target: tuple[int, int] | None = None
     """For region tasks: the ``(width, height)`` whose area the region was scaled to."""
+    match_colours: bool = False
+    """For region tasks: shift the result's colours to the source's before pasting."""
 
     @property
     def recorded_size(self) -> tuple[int, int]:
@@ -64,7 +66,7 @@ class Plan:
         """The result image for one generated ``(h, w, 3)`` uint8 output."""
         if self.region is None or self.canvas is None or self.canvas_mask is None:
             return GeneratedImage(generated, seed, parameters)
-        pixels = blend_region(self.canvas, self.canvas_mask, self.region, generated)
+        pixels = blend_region(self.canvas, self.canvas_mask, self.region, generated, self.match_colours)
         base = self.canvas.view()
         base.flags.writeable = False
         return GeneratedImage(pixels, seed, parameters, self.region.box, base)
@@ -137,6 +139,7 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
             canvas=canvas,
             canvas_mask=canvas_mask,
             target=target,
+            match_colours=request.match_colours,
         )
     if isinstance(request, Img2ImgRequest | VariationsRequest):
         height, width = request.source.shape[:2]
