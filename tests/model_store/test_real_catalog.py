@@ -10,6 +10,8 @@ window's worker runs.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,8 +35,10 @@ from sfumato.inference import Engine, tiny_models
 from sfumato.inference.device import profile_for
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.preview import find_tiny_decoder
+from sfumato.inference.tiny_models import export_single_file
 from sfumato.model_store import GpuInfo, HardwareProfile, load_catalog, resolve_model
 from sfumato.model_store import manager as manager_module
+from sfumato.model_store.catalog import catalog_dir
 from sfumato.model_store.hub import parse_index, select_files
 
 TASKS = ("txt2img", "img2img", "inpaint", "outpaint", "variations")
@@ -277,7 +281,7 @@ def test_every_preview_decoder_downloads_its_two_files_and_decodes_previews(
 
 
 def _variants() -> list[tuple[str, str]]:
-    return [(m.id, v.name) for m in load_catalog().models for v in m.variants if v.layout == "diffusers"]
+    return [(m.id, v.name) for m in load_catalog().models for v in m.variants]
 
 
 @pytest.mark.parametrize(("model_id", "variant_name"), _variants())
@@ -288,7 +292,59 @@ def test_catalog_download_sizes_are_the_sizes_the_hub_pages_show(
     variant fetches, and stays empty where a page gives no size for one of its weight files."""
     entry = load_catalog().get(model_id)
     variant = entry.variant(variant_name)
+    if variant.layout == "single_file":  # and its sha256 is the one its page shows
+        (shown,) = [f for f in layout(entry.repo)["files"] if f["path"] == variant.file]
+        assert variant.sha256 == shown["sha256"] and variant.download_bytes == download_bytes(
+            entry.repo, [shown["path"]]
+        )
+        return
     repo = build_repo(entry.repo, tiny(entry.family.id))
     index = parse_index(entry.repo, repo.files["model_index.json"])
     chosen = select_files(entry.repo, list(repo.files), variant, index)
     assert variant.download_bytes == download_bytes(entry.repo, chosen)
+
+
+SINGLE_FILES = {"sd15": "sd15", "sdxl-base": "sdxl"}
+"""Catalog entries with a single-file variant → the tiny architecture its file is exported from."""
+
+
+@pytest.mark.parametrize("model_id", sorted(SINGLE_FILES))
+def test_a_single_file_variant_downloads_that_one_file_and_generates(
+    model_id: str,
+    real_hub: FakeHub,
+    tiny: Callable[[str], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The root checkpoint people keep (``v1-5-pruned-emaonly``, ``sd_xl_base_1.0``), served in its
+    real key layout at tiny size; the catalog pins its sha256, so the test runs on a copy of the
+    catalog whose pin is the tiny file's. The shipped family config describes the real-size
+    architecture, so the tiny file is completed by the ``<stem>.config`` folder beside it."""
+    entry = load_catalog().get(model_id)
+    variant = entry.variant("single-file")
+    assert variant.file is not None
+    exported = export_single_file(tiny(SINGLE_FILES[model_id]), tmp_path / variant.file)
+    data = exported.read_bytes()
+    repo = build_repo(entry.repo, tiny(entry.family.id), token=TOKEN)
+    repo.files[variant.file] = data
+    real_hub.repos[entry.repo] = repo
+    catalog = tmp_path / "catalog"
+    shutil.copytree(catalog_dir(), catalog)
+    text = (catalog / "catalog.json").read_text(encoding="utf-8")
+    pinned = text.replace(str(variant.sha256), hashlib.sha256(data).hexdigest())
+    (catalog / "catalog.json").write_text(pinned, encoding="utf-8")
+    monkeypatch.setenv("SFUMATO_CATALOG_DIR", str(catalog))
+
+    assert main(["models", "download", model_id, "--variant", "single-file"]) == 0, capsys.readouterr().err
+
+    assert _fetched(real_hub, entry.repo) == [variant.file]
+    installed = resolve_model(f"{model_id}@single-file")
+    assert installed.name == variant.file and installed.read_bytes() == data
+    shutil.copytree(
+        exported.with_name(exported.stem + ".config"), installed.with_name(exported.stem + ".config")
+    )
+    engine = Engine(profile_for("cpu"))
+    for task in ("txt2img", "inpaint"):
+        result = engine.run(_request(task, f"{model_id}@single-file", _source()))
+        assert len(result.images) == 1 and result.images[0].full().std() > 0, task
