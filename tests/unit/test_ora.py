@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import struct
+import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from PIL import Image, ImageFile
 from sfumato.document import ora
 from sfumato.document.atomic import DiskFullError
 from sfumato.document.document import MAX_SIDE, Document, new_document
+from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, LayerKind
 from sfumato.document.ora import OraError, load_ora, save_ora
 
@@ -71,7 +73,7 @@ def rich_doc() -> Document:
     second.pixels[30:, 40:] = 255
     doc.set_layer_props(noise, opacity=0.37, blend=BlendMode.MULTIPLY, locked=True)
     doc.set_layer_props(hidden, visible=False, blend=BlendMode.SCREEN)
-    doc.set_layer_props(second, tint=(10, 200, 90), opacity=0.8)
+    doc.set_layer_props(second, tint=(10, 200, 90), opacity=0.8, visible=False)
     noise.metadata.update({"parameters": "a cat\nSteps: 30, Seed: 7", "prompt": "猫 — «chat»"})
     mask.metadata["source"] = "selection"
     doc.set_active(mask)
@@ -117,6 +119,10 @@ def test_zip_layout_follows_the_spec(rich_doc: Document, tmp_path: Path) -> None
         assert np.array_equal(merged, rich_doc.composite())
         stack = zf.read("stack.xml").decode()
         assert 'sfumato:kind="mask"' in stack and 'sfumato:tint="#0ac85a"' in stack
+        # masks are hidden from other programs; our own visibility rides along
+        masks = [e for e in ET.fromstring(stack).iter("layer") if e.get(f"{{{ora.SFUMATO_NS}}}kind")]
+        assert [m.get("visibility") for m in masks] == ["hidden", "hidden"]
+        assert [m.get(f"{{{ora.SFUMATO_NS}}}visible") for m in masks] == ["false", "true"]
         assert 'edit-locked="true"' in stack and 'composite-op="svg:multiply"' in stack
 
 
@@ -165,22 +171,23 @@ def test_failed_save_leaves_previous_file_and_modified_flag(
 
 
 # --------------------------------------------------------------------------- foreign files
-def test_reads_a_foreign_file_with_nested_stacks_and_offsets(tmp_path: Path) -> None:
+def test_reads_offsets_visibility_and_pass_through_stacks(tmp_path: Path) -> None:
     top = _solid(4, 4, (10, 20, 30, 255))
     top[0, 0] = (99, 0, 0, 255)
     body = (
         '<layer name="top" src="data/top.png" x="-2" y="1" opacity="0.75"/>'
-        '<stack name="group" x="3" y="2" opacity="0.5" composite-op="svg:screen">'
-        '  <layer name="inner-a" src="data/a.png" x="1" y="1" opacity="0.5"/>'
+        # pass-through: its x/y and composite-op are ignored, its opacity multiplies its layers'
+        '<stack name="group" x="3" y="2" opacity="0.5" composite-op="svg:screen" isolation="auto">'
+        '  <layer name="inner-a" src="data/a.png" x="4" y="3" opacity="0.5"/>'
         '  <layer name="inner-b" src="data/b.png" visibility="hidden" composite-op="svg:multiply"/>'
         "</stack>"
-        '<stack visibility="hidden" x="1"><stack x="2">'
-        '  <layer name="deep" src="data/b.png" x="1"/>'
+        '<stack visibility="hidden"><stack>'  # opaque src-over stacks without isolation: pass-through
+        '  <layer name="deep" src="data/b.png" x="4"/>'
         "</stack></stack>"
         '<text name="ignored"/>'
         '<layer name="bottom" src="data/bottom.png" edit-locked="true" selected="true"/>'
     )
-    path = _write_zip(tmp_path / "krita.ora", [  # no thumbnail, no mergedimage, mimetype deflated last
+    path = _write_zip(tmp_path / "foreign.ora", [  # no thumbnail, no mergedimage, mimetype deflated last
         ("stack.xml", _stack(body)),
         ("data/top.png", _png(top)),
         ("data/a.png", _png(_solid(3, 2, (0, 255, 0, 200)))),
@@ -198,16 +205,109 @@ def test_reads_a_foreign_file_with_nested_stacks_and_offsets(tmp_path: Path) -> 
     assert top_layer.pixels[:, 2:].sum() == 0 and top_layer.pixels[0].sum() == 0
     assert top_layer.pixels[1:5, :2, 3].all() and top_layer.pixels[5:, :, 3].sum() == 0
     assert top_layer.opacity == 0.75 and top_layer.blend is BlendMode.NORMAL
-    # inner-a: group offset (3, 2) + own (1, 1); opacities multiply; the group's blend is inherited
+    # ... and its two left columns are kept beyond the canvas
+    assert top_layer.off_canvas is not None and top_layer.off_canvas.rect == Rect(-2, 1, 2, 4)
+    assert np.array_equal(top_layer.off_canvas.pixels, top[:, :2])
     assert np.argwhere(inner_a.pixels[..., 3]).min(axis=0).tolist() == [3, 4]
     assert inner_a.pixels[..., 3].astype(bool).sum() == 6
-    assert inner_a.opacity == pytest.approx(0.25) and inner_a.blend is BlendMode.SCREEN
+    assert inner_a.opacity == pytest.approx(0.25) and inner_a.blend is BlendMode.NORMAL
     assert not inner_b.visible and inner_b.blend is BlendMode.MULTIPLY
-    assert tuple(inner_b.pixels[2, 3]) == (0, 0, 255, 255)
-    # deep: hidden through its grand-parent, offsets 1 + 2 + 1
+    assert tuple(inner_b.pixels[0, 0]) == (0, 0, 255, 255)
     assert not deep.visible and tuple(deep.pixels[0, 4]) == (0, 0, 255, 255)
-    assert deep.pixels[0, :4].sum() == 0
+    assert deep.pixels[:, :4].sum() == 0
     assert np.array_equal(bottom.pixels, _solid(10, 8, (250, 250, 250, 255)))
+
+
+PAPER = (200, 100, 50, 255)
+RED, GREEN = (255, 0, 0, 255), (0, 255, 0, 255)
+
+
+def _two_halves(stack_attrs: str, inner_blend: str = "svg:src-over",
+                extra: str = "") -> list[tuple[str, bytes]]:
+    """Paper below a stack holding red (columns 0–5) under green (columns 4–9): they overlap in 4–5."""
+    red = np.zeros((8, 10, 4), np.uint8)
+    red[:, :6] = RED
+    green = np.zeros((8, 10, 4), np.uint8)
+    green[:, 4:] = GREEN
+    body = (f'<stack name="g" {stack_attrs}>{extra}'
+            f'<layer name="green" src="data/green.png" composite-op="{inner_blend}"/>'
+            '<layer name="red" src="data/red.png"/></stack>'
+            '<layer name="paper" src="data/paper.png"/>')
+    return [("mimetype", b"image/openraster"), ("stack.xml", _stack(body)),
+            ("data/red.png", _png(red)), ("data/green.png", _png(green)),
+            ("data/paper.png", _png(_solid(10, 8, PAPER)))]
+
+
+def _mix(top: tuple[int, ...], below: tuple[int, ...], opacity: float) -> list[int]:
+    return [round(opacity * t + (1 - opacity) * b) for t, b in zip(top[:3], below[:3], strict=True)] + [255]
+
+
+@pytest.mark.parametrize("attrs", ['opacity="0.5" isolation="isolate"', 'opacity="0.5"'])
+def test_a_group_below_full_opacity_is_composited_alone(attrs: str, tmp_path: Path) -> None:
+    doc = load_ora(_write_zip(tmp_path / "group.ora", _two_halves(attrs)))
+    _paper, group = doc.layers
+    assert group.name == "g" and group.opacity == 0.5 and group.blend is BlendMode.NORMAL
+    # the children are composited first (green covers red where they overlap), then faded once
+    assert group.pixels[0, 5].tolist() == list(GREEN) and group.pixels[0, 0].tolist() == list(RED)
+    out = doc.composite()
+    assert out[0, 5].tolist() == _mix(GREEN, PAPER, 0.5)  # not green at 0.5 over red at 0.5
+    assert out[0, 0].tolist() == _mix(RED, PAPER, 0.5) and out[0, 9].tolist() == _mix(GREEN, PAPER, 0.5)
+
+
+def test_a_group_blend_mode_applies_to_the_group_composite(tmp_path: Path) -> None:
+    doc = load_ora(_write_zip(tmp_path / "group.ora", _two_halves('composite-op="svg:screen"')))
+    _paper, group = doc.layers
+    assert group.blend is BlendMode.SCREEN and group.opacity == 1.0
+    out = doc.composite()
+    assert out[0, 5].tolist() == [200, 255, 50, 255]  # screen(paper, green); red below is covered
+    assert out[0, 0].tolist() == [255, 100, 50, 255]  # screen(paper, red)
+
+
+def test_an_isolated_group_keeps_its_layers_when_isolation_changes_nothing(tmp_path: Path) -> None:
+    doc = load_ora(_write_zip(tmp_path / "plain.ora", _two_halves('isolation="isolate"')))
+    assert [lyr.name for lyr in doc.layers] == ["paper", "red", "green"]
+    # with a multiply layer inside, isolation matters: multiply over transparent is plain colour
+    doc = load_ora(_write_zip(tmp_path / "multiply.ora", _two_halves('isolation="isolate"', "svg:multiply")))
+    assert [lyr.name for lyr in doc.layers] == ["paper", "g"]
+    assert doc.composite()[0, 9].tolist() == list(GREEN)
+    # without the attribute an opaque src-over stack is pass-through: green multiplies the paper
+    doc = load_ora(_write_zip(tmp_path / "through.ora", _two_halves("", "svg:multiply")))
+    assert [lyr.name for lyr in doc.layers] == ["paper", "red", "green"]
+    assert doc.composite()[0, 9].tolist() == [0, 100, 0, 255]
+
+
+def test_a_flattened_group_keeps_its_masks_and_hidden_layers_apart(tmp_path: Path) -> None:
+    extra = ('<layer name="sketch" src="data/red.png" visibility="hidden"/>'
+             '<layer name="mask" src="data/green.png" sfumato:kind="mask" visibility="hidden" '
+             'sfumato:visible="true"/>'
+             '<stack name="old" visibility="hidden" opacity="0.5">'
+             '<layer name="old-a" src="data/red.png"/><layer name="old-mask" src="data/red.png" '
+             'sfumato:kind="mask"/></stack>')
+    entries = _two_halves(f'opacity="0.5" xmlns:sfumato="{ora.SFUMATO_NS}"', extra=extra)
+    doc = load_ora(_write_zip(tmp_path / "group.ora", entries))
+    names = [(lyr.name, lyr.kind.value, lyr.visible) for lyr in doc.layers]
+    assert names == [("paper", "raster", True), ("g", "raster", True), ("old", "raster", False),
+                     ("old-mask", "mask", False), ("mask", "mask", True), ("sketch", "raster", False)]
+    # none of them changed the group's composite; the hidden group keeps its own
+    assert doc.layers[1].pixels[0, 5].tolist() == list(GREEN)
+    assert doc.layers[2].opacity == 0.5 and doc.layers[2].pixels[0, 0].tolist() == list(RED)
+    assert (doc.layers[4].pixels[:, 4:] == 255).all() and doc.layers[4].pixels[:, :4].sum() == 0
+
+
+def test_masks_of_earlier_versions_still_load_as_masks(tmp_path: Path) -> None:
+    tinted = np.zeros((8, 10, 4), np.uint8)
+    tinted[..., :3] = (230, 40, 70)
+    tinted[2:6, 3:7, 3] = 255
+    body = (f'<layer name="old hidden" src="data/m.png" sfumato:kind="mask" visibility="hidden" '
+            f'xmlns:sfumato="{ora.SFUMATO_NS}"/>'
+            f'<layer name="old" src="data/m.png" sfumato:kind="mask" sfumato:tint="#e62846" '
+            f'opacity="0.5" xmlns:sfumato="{ora.SFUMATO_NS}"/>')
+    path = _write_zip(tmp_path / "old.ora", [("mimetype", b"image/openraster"),
+                                             ("stack.xml", _stack(body)), ("data/m.png", _png(tinted))])
+    old, hidden = load_ora(path).layers
+    assert old.is_mask and old.visible and old.opacity == 0.5 and old.tint == (230, 40, 70)
+    assert hidden.is_mask and not hidden.visible
+    assert np.array_equal(old.pixels, tinted[..., 3]) and np.array_equal(hidden.pixels, tinted[..., 3])
 
 
 def test_reads_greyscale_and_palette_layer_pngs(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def take_snapshot(doc: Document, title: str | None = None,
     before = {lyr.uid: lyr for lyr in previous.layers} if previous else {}
     layers = tuple(
         Layer(lyr.name, lyr.kind, _frozen_pixels(lyr, before), lyr.visible, lyr.opacity,
-              lyr.locked, lyr.blend, lyr.tint, dict(lyr.metadata), uid=lyr.uid,
+              lyr.locked, lyr.blend, lyr.tint, dict(lyr.metadata), lyr.off_canvas, uid=lyr.uid,
               pixel_version=lyr.pixel_version)
         for lyr in doc.layers
     )

@@ -47,8 +47,11 @@ class ResizeCanvas:
 
     def undo(self, doc: Document) -> None:
         """Put the old size and pixels back."""
+        dx, dy = self.offset
         for layer in doc.layers:
             layer.pixels = self.old_pixels[layer.uid]
+            if layer.off_canvas is not None:
+                layer.off_canvas = layer.off_canvas.moved(-dx, -dy)
         doc._set_size(*self.old_size, self.old_selection)
 
     def redo(self, doc: Document) -> None:
@@ -57,6 +60,8 @@ class ResizeCanvas:
         dx, dy = self.offset
         for layer in doc.layers:
             layer.pixels = shifted(self.old_pixels[layer.uid], width, height, dx, dy)
+            if layer.off_canvas is not None:  # what a file kept beyond the canvas moves along
+                layer.off_canvas = layer.off_canvas.moved(dx, dy)
         selection = None if self.old_selection is None else shifted(self.old_selection, width, height, dx, dy)
         doc._set_size(width, height, selection)
 

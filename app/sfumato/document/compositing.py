@@ -1,7 +1,9 @@
 """Compositing a stack of layers into RGBA, one rectangle at a time.
 
 Internally colours are float32 premultiplied in ``[0, 1]``; blending follows the W3C
-"Compositing and Blending" formulas (source-over with a separable blend function).
+"Compositing and Blending" formulas (source-over with a separable blend function). Isolated
+groups (https://www.w3.org/TR/compositing-1/#isolatedgroups: composited alone over a transparent
+backdrop, the result then blended as one layer) are what :func:`composite_placed` computes.
 """
 
 from __future__ import annotations
@@ -100,6 +102,20 @@ def composite_premultiplied(
     return np.moveaxis(_planes(layers, rect, show_masks), 0, -1)
 
 
+def _to_uint8(planes: np.ndarray, target: np.ndarray, premultiplied: bool) -> None:
+    """Write premultiplied float ``planes`` (``[4, h, w]``, changed in place) into uint8 ``target``."""
+    alpha = planes[3]
+    if not premultiplied:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(alpha > 0, np.float32(1.0) / np.maximum(alpha, 1e-12), np.float32(0.0))
+        planes[:3] *= scale
+    planes *= np.float32(255.0)
+    planes += np.float32(0.5)
+    np.clip(planes, 0.0, 255.0, out=planes)
+    for c in range(4):
+        target[..., c] = planes[c]
+
+
 def composite_rgba(
     layers: list[Layer], rect: Rect, *, show_masks: bool = False, premultiplied: bool = False
 ) -> np.ndarray:
@@ -108,16 +124,28 @@ def composite_rgba(
     band_rows = max(1, _BAND_PIXELS // max(rect.w, 1))
     for top in range(0, rect.h, band_rows):
         band = Rect(rect.x, rect.y + top, rect.w, min(band_rows, rect.h - top))
-        planes = _planes(layers, band, show_masks)
-        alpha = planes[3]
-        if not premultiplied:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(alpha > 0, np.float32(1.0) / np.maximum(alpha, 1e-12), np.float32(0.0))
-            planes[:3] *= scale
-        planes *= np.float32(255.0)
-        planes += np.float32(0.5)
-        np.clip(planes, 0.0, 255.0, out=planes)
-        target = out[top : top + band.h]
-        for c in range(4):
-            target[..., c] = planes[c]
+        _to_uint8(_planes(layers, band, show_masks), out[top : top + band.h], premultiplied)
+    return out
+
+
+def composite_placed(layers: Iterable[tuple[Layer, int, int]], frame: Rect) -> np.ndarray:
+    """Composite raster layers whose pixels start at ``(x, y)`` over ``frame``, as an isolated group.
+
+    Each layer's ``pixels`` may have any size: its top-left corner lies at ``(x, y)`` (bottom
+    layer first). The backdrop is fully transparent and the result is uint8 straight RGBA
+    ``[frame.h, frame.w, 4]``, ready to be blended as one layer with the group's own opacity and
+    blend mode. Hidden, fully transparent and mask layers draw nothing.
+    """
+    planes = np.zeros((4, frame.h, frame.w), np.float32)
+    for layer, x, y in layers:
+        if not layer.visible or layer.opacity <= 0.0 or layer.is_mask:
+            continue
+        area = Rect(x, y, layer.width, layer.height).intersect(frame)
+        if area.empty:
+            continue
+        rows, cols = area.translated(-frame.x, -frame.y).slices
+        src_rows, src_cols = area.translated(-x, -y).slices
+        _over(planes[:, rows, cols], layer, src_rows, src_cols)
+    out = np.empty((frame.h, frame.w, 4), np.uint8)
+    _to_uint8(planes, out, premultiplied=False)
     return out

@@ -49,13 +49,38 @@ class BlendMode(StrEnum):
 DEFAULT_MASK_TINT = (230, 40, 70)
 
 
+@dataclass(frozen=True, eq=False)
+class OffCanvas:
+    """A layer's pixels as a file placed them, including the part that lies outside the canvas.
+
+    ``pixels`` has the layer's channels (``[h, w, 4]`` or ``[h, w]``) and its top-left corner at
+    ``(x, y)`` in document pixels. Only the part outside the canvas counts: inside it, the layer's
+    own ``pixels`` are the truth. Saving writes both back, so pixels another program kept beyond
+    the canvas survive open → save. The array is read-only, so copies and snapshots share it.
+    """
+
+    x: int
+    y: int
+    pixels: np.ndarray
+
+    @property
+    def rect(self) -> Rect:
+        """Where ``pixels`` lie, in document pixels."""
+        return Rect(self.x, self.y, int(self.pixels.shape[1]), int(self.pixels.shape[0]))
+
+    def moved(self, dx: int, dy: int) -> OffCanvas:
+        """The same pixels ``(dx, dy)`` further (the canvas grew or shrank by an offset)."""
+        return OffCanvas(self.x + dx, self.y + dy, self.pixels)
+
+
 @dataclass(eq=False)
 class Layer:
     """One layer of a document.
 
     ``pixels`` covers the whole document: ``[H, W, 4]`` uint8 straight-alpha RGBA for raster
     layers, ``[H, W]`` uint8 for mask layers (255 = masked, i.e. "repaint here").
-    ``metadata`` carries text such as the generation parameters of a result layer.
+    ``metadata`` carries text such as the generation parameters of a result layer;
+    ``off_canvas`` what a loaded file had beyond the canvas (see :class:`OffCanvas`).
     Code that writes ``pixels`` outside :class:`Document` methods must call
     ``Document.notify_pixels(layer, rect)`` so views repaint and ``pixel_version`` moves on.
     """
@@ -69,6 +94,7 @@ class Layer:
     blend: BlendMode = BlendMode.NORMAL
     tint: tuple[int, int, int] = DEFAULT_MASK_TINT
     metadata: dict[str, str] = field(default_factory=dict)
+    off_canvas: OffCanvas | None = None
     uid: int = field(default_factory=lambda: next(_uids))
     #: grows whenever ``pixels`` change through the document; lets autosave reuse unchanged copies
     pixel_version: int = field(default=0, compare=False)
@@ -114,6 +140,7 @@ class Layer:
             self.blend,
             self.tint,
             dict(self.metadata),
+            self.off_canvas,
         )
 
     def props(self) -> dict[str, object]:

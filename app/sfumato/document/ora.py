@@ -3,15 +3,22 @@
 The layout follows the OpenRaster 0.0.5 baseline: ``mimetype`` first and stored uncompressed,
 ``stack.xml``, one PNG per layer under ``data/``, ``Thumbnails/thumbnail.png`` (at most 256 px)
 and ``mergedimage.png``. What only Sfumato knows rides along in a spec-valid way: mask layers are
-PNG layers (the tint colour, alpha = mask) marked ``sfumato:kind="mask"`` with a ``sfumato:tint``;
-per-layer metadata (generation parameters) lives in ``data/sfumato.json``.
+PNG layers (the tint colour, alpha = mask) marked ``sfumato:kind="mask"`` with a ``sfumato:tint``,
+written ``visibility="hidden"`` so that other programs do not draw them, with their own visibility
+in ``sfumato:visible``; per-layer metadata (generation parameters) lives in ``data/sfumato.json``.
+A layer that keeps pixels beyond the canvas (:class:`~sfumato.document.layers.OffCanvas`) is
+written with them, at a negative ``x``/``y`` where they start left of or above the canvas.
 
-Files from other programs are read too: nested stacks are flattened into layers in order, with
-offsets, visibility, opacity and composite-op carried over. Every size is checked against the
-limits before anything is allocated, and zip entries with unsafe paths or suspicious sizes are
-refused with :class:`OraError`.
+Files from other programs are read too (https://www.openraster.org/baseline/layer-stack-spec.html):
+layers keep their offsets, visibility, opacity and composite-op, and their pixels beyond the
+canvas. Stacks have no groups to become here, so a stack that is not isolated dissolves into its
+layers, and an isolated one becomes one layer holding its isolated composite, with its own
+opacity and blend mode (see :func:`_isolated`), unless compositing it alone changes nothing;
+its masks and hidden layers are kept as layers of their own above it. A stack's ``x``/``y`` is
+ignored, as OpenRaster 0.0.6 and Krita do. Every size is checked against the limits before
+anything is allocated, and zip entries with unsafe paths or suspicious sizes are refused with
+:class:`OraError`.
 """
-
 from __future__ import annotations
 
 import json
@@ -20,7 +27,7 @@ import time
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 from xml.parsers import expat
@@ -29,11 +36,11 @@ import numpy as np
 from PIL import Image
 
 from sfumato.document.atomic import atomic_write
-from sfumato.document.compositing import composite_rgba
+from sfumato.document.compositing import composite_placed, composite_rgba
 from sfumato.document.document import MAX_SIDE, Document
-from sfumato.document.geometry import Rect
+from sfumato.document.geometry import Rect, nonzero_bounds
 from sfumato.document.image_io import ImageLoadError, decode_rgba, open_checked
-from sfumato.document.layers import DEFAULT_MASK_TINT, BlendMode, Layer, LayerKind
+from sfumato.document.layers import DEFAULT_MASK_TINT, BlendMode, Layer, LayerKind, OffCanvas
 from sfumato.errors import UserFacingError
 
 SFUMATO_NS = "urn:sfumato:openraster:1"
@@ -50,6 +57,7 @@ _MAX_RATIO = 200  # real entries (PNG, XML, JSON) stay far below; runs of zeros 
 _SFUMATO_JSON = "data/sfumato.json"
 _KIND = f"{{{SFUMATO_NS}}}kind"
 _TINT = f"{{{SFUMATO_NS}}}tint"
+_VISIBLE = f"{{{SFUMATO_NS}}}visible"
 _XML_INVALID = str.maketrans({c: None for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
                                                 0xFFFE, 0xFFFF, *range(0xD800, 0xE000)]})
 
@@ -66,27 +74,42 @@ def _xml_text(text: str) -> str:
     return text.translate(_XML_INVALID)
 
 
-def _layer_png(layer: Layer) -> Image.Image:
+def _placed(layer: Layer, width: int, height: int) -> tuple[int, int, np.ndarray]:
+    """``(x, y, pixels)`` to store for ``layer``: the canvas, plus what it keeps beyond it."""
+    off = layer.off_canvas
+    if off is None:
+        return 0, 0, layer.pixels
+    canvas = Rect(0, 0, width, height)
+    frame = canvas.union(off.rect)
+    out = np.zeros((frame.h, frame.w, *layer.pixels.shape[2:]), np.uint8)
+    out[off.rect.translated(-frame.x, -frame.y).slices] = off.pixels
+    out[canvas.translated(-frame.x, -frame.y).slices] = layer.pixels
+    return frame.x, frame.y, out
+
+
+def _layer_png(layer: Layer, pixels: np.ndarray) -> Image.Image:
     if not layer.is_mask:
-        return Image.fromarray(layer.pixels, "RGBA")
-    rgba = np.empty((*layer.pixels.shape, 4), np.uint8)
+        return Image.fromarray(pixels, "RGBA")
+    rgba = np.empty((*pixels.shape, 4), np.uint8)
     rgba[..., :3] = layer.tint
-    rgba[..., 3] = layer.pixels
+    rgba[..., 3] = pixels
     return Image.fromarray(rgba, "RGBA")
 
 
 def _stack_xml(width: int, height: int, layers: Sequence[Layer], sources: list[str],
-               active: Layer | None) -> bytes:
+               offsets: list[tuple[int, int]], active: Layer | None) -> bytes:
     image = ET.Element("image", {"version": "0.0.5", "w": str(width), "h": str(height)})
     stack = ET.SubElement(image, "stack")
-    for layer, src in reversed(list(zip(layers, sources, strict=True))):  # first child = top
+    for layer, src, (x, y) in reversed(list(zip(layers, sources, offsets, strict=True))):  # top first
+        visible = "true" if layer.visible else "false"
         attrs = {
             "name": _xml_text(layer.name),
             "src": src,
-            "x": "0",
-            "y": "0",
+            "x": str(x),
+            "y": str(y),
             "opacity": repr(float(layer.opacity)),
-            "visibility": "visible" if layer.visible else "hidden",
+            # other programs would draw a mask as a tinted overlay: they see it hidden
+            "visibility": "hidden" if layer.is_mask or not layer.visible else "visible",
             "composite-op": layer.blend.ora_name,
             "edit-locked": "true" if layer.locked else "false",
             "selected": "true" if active is not None and layer.uid == active.uid else "false",
@@ -94,6 +117,7 @@ def _stack_xml(width: int, height: int, layers: Sequence[Layer], sources: list[s
         if layer.is_mask:
             attrs[_KIND] = LayerKind.MASK.value
             attrs[_TINT] = "#{:02x}{:02x}{:02x}".format(*layer.tint)
+            attrs[_VISIBLE] = visible
         ET.SubElement(stack, "layer", attrs)
     return ET.tostring(image, encoding="utf-8", xml_declaration=True)
 
@@ -111,13 +135,16 @@ def write_ora(fh: BinaryIO, width: int, height: int, layers: Sequence[Layer],
     ``compress_level`` is the PNG zlib level (autosave uses a fast 1).
     """
     sources = [f"data/layer{i:03d}.png" for i in range(len(layers))]
+    placed = [_placed(layer, width, height) for layer in layers]
+    offsets = [(x, y) for x, y, _ in placed]
     now = time.localtime()[:6]
     with zipfile.ZipFile(fh, "w") as zf:
         zf.writestr(zipfile.ZipInfo("mimetype", now), MIMETYPE, compress_type=zipfile.ZIP_STORED)
-        zf.writestr(zipfile.ZipInfo("stack.xml", now), _stack_xml(width, height, layers, sources, active),
+        zf.writestr(zipfile.ZipInfo("stack.xml", now),
+                    _stack_xml(width, height, layers, sources, offsets, active),
                     compress_type=zipfile.ZIP_DEFLATED)
-        for layer, src in zip(layers, sources, strict=True):
-            _png_into(zf, src, _layer_png(layer), compress_level)
+        for layer, src, (_, _, pixels) in zip(layers, sources, placed, strict=True):
+            _png_into(zf, src, _layer_png(layer, pixels), compress_level)
         extra = {"format": "sfumato", "version": 1,
                  "layers": {src: {"metadata": layer.metadata}
                             for layer, src in zip(layers, sources, strict=True) if layer.metadata}}
@@ -173,22 +200,6 @@ def _parse_xml(data: bytes, what: str) -> ET.Element:
     return roots[0]
 
 
-@dataclass
-class _LayerEntry:
-    """One layer of a (possibly nested) stack, with its groups' effects folded in."""
-
-    element: ET.Element
-    x: int
-    y: int
-    visible: bool
-    opacity: float
-    blend: BlendMode
-
-    @property
-    def is_mask(self) -> bool:
-        return self.element.get(_KIND) == LayerKind.MASK.value
-
-
 def _int_attr(element: ET.Element, name: str, default: int = 0) -> int:
     try:
         value = float(element.get(name, default))
@@ -205,23 +216,161 @@ def _opacity(element: ET.Element) -> float:
     return min(1.0, max(0.0, value)) if math.isfinite(value) else 1.0
 
 
-def _flatten(stack: ET.Element, x: int, y: int, visible: bool, opacity: float,
-             blend: BlendMode) -> list[_LayerEntry]:
-    """The leaf layers under ``stack``, top first, with group offsets/visibility/opacity applied."""
-    entries: list[_LayerEntry] = []
-    for child in stack:
-        if child.tag not in ("layer", "stack"):
+def _blend(element: ET.Element) -> BlendMode:
+    return BlendMode.from_ora(element.get("composite-op"))
+
+
+def _shown(element: ET.Element) -> bool:
+    """Whether ``element`` itself is visible: ``sfumato:visible`` where we wrote one (mask layers,
+    which other programs must see hidden), else its ``visibility``."""
+    ours = element.get(_VISIBLE)
+    if ours is not None:
+        return ours.lower() in ("true", "1")
+    return element.get("visibility", "visible") != "hidden"
+
+
+def _src_over(element: ET.Element) -> bool:
+    return element.get("composite-op", "svg:src-over") == "svg:src-over"
+
+
+def _isolated(stack: ET.Element) -> bool:
+    """Whether a non-root ``stack`` is composited on its own (an isolated group).
+
+    ``isolation="isolate"`` always isolates. ``isolation="auto"`` is a pass-through group: its
+    layers are composited straight onto the backdrop, its composite-op is ignored and its opacity
+    multiplies theirs (OpenRaster 0.0.6, "Compositing the image":
+    https://www.openraster.org/baseline/layer-stack-spec.html); Krita draws the pass-through
+    groups it writes this way, opacity included. Without the attribute, a stack is isolated when
+    its opacity is below 1 or its composite-op is not ``svg:src-over`` (OpenRaster 0.0.5:
+    https://github.com/openraster/ora-spec/blob/master/baseline/layer-stack-spec.md). 0.0.6
+    would isolate it always; the two differ only for an opaque ``svg:src-over`` group holding
+    blending layers, which Krita 5.1 and MyPaint 2.0 (in its 1.x mode) both composite straight
+    onto the backdrop, as 0.0.5 does.
+    """
+    isolation = stack.get("isolation")
+    if isolation in ("isolate", "auto"):
+        return isolation == "isolate"
+    return _opacity(stack) < 1.0 or not _src_over(stack)
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    """A ``layer`` element, with the visibility and opacity its pass-through parents give it."""
+
+    element: ET.Element
+    visible: bool
+    opacity: float
+
+    @property
+    def is_mask(self) -> bool:
+        return self.element.get(_KIND) == LayerKind.MASK.value
+
+    @property
+    def drawn(self) -> bool:
+        """Whether it adds pixels to the composite (masks never do)."""
+        return self.visible and not self.is_mask
+
+
+@dataclass(frozen=True)
+class _Group:
+    """An isolated ``stack`` that becomes one layer: its items, bottom first, composited alone."""
+
+    element: ET.Element
+    visible: bool
+    opacity: float
+    items: tuple[_Leaf | _Group, ...]
+
+    @property
+    def drawn(self) -> bool:
+        return self.visible
+
+
+_Item = _Leaf | _Group
+
+
+def _items(stack: ET.Element, visible: bool, opacity: float) -> list[_Item]:
+    """The layers and isolated groups under ``stack``, bottom first (the first child is the top).
+
+    Pass-through stacks dissolve into their children. An isolated stack is kept as one
+    :class:`_Group`, unless compositing it alone changes no pixel: opacity 1, ``svg:src-over``
+    and only normal layers drawn inside (source-over is associative), so its layers stay
+    editable on their own.
+    """
+    items: list[_Item] = []
+    for child in reversed(list(stack)):
+        shown = visible and _shown(child)
+        if child.tag == "layer":
+            items.append(_Leaf(child, shown, opacity * _opacity(child)))
+        elif child.tag != "stack":
             continue  # text, filter and unknown elements carry no pixels
-        cx, cy = x + _int_attr(child, "x"), y + _int_attr(child, "y")
-        cvisible = visible and child.get("visibility", "visible") != "hidden"
-        copacity = opacity * _opacity(child)
-        own = BlendMode.from_ora(child.get("composite-op"))
-        cblend = own if own is not BlendMode.NORMAL else blend
-        if child.tag == "stack":
-            entries += _flatten(child, cx, cy, cvisible, copacity, cblend)
+        elif not _isolated(child):
+            items += _items(child, shown, opacity * _opacity(child))
         else:
-            entries.append(_LayerEntry(child, cx, cy, cvisible, copacity, cblend))
-    return entries
+            inner = _items(child, True, 1.0)
+            plain = _opacity(child) == 1.0 and _src_over(child)
+            if plain and all(_src_over(i.element) for i in inner if i.drawn):
+                items += [replace(i, visible=i.visible and shown, opacity=i.opacity * opacity)
+                          for i in inner]
+            else:
+                items.append(_Group(child, shown, opacity * _opacity(child), tuple(inner)))
+    return items
+
+
+def _undrawn(items: Sequence[_Item], shown: bool) -> list[_Item]:
+    """What a group's composite leaves out, to keep as layers of their own: its masks, hidden
+    layers and hidden groups (so saving the document loses none of their pixels)."""
+    out: list[_Item] = []
+    for item in items:
+        if isinstance(item, _Leaf):
+            if item.is_mask:
+                out.append(replace(item, visible=item.visible and shown))
+            elif not item.visible:
+                out.append(item)
+        elif not item.visible:
+            out += _with_undrawn([item])
+        else:
+            out += _undrawn(item.items, shown)
+    return out
+
+
+def _with_undrawn(items: Sequence[_Item]) -> list[_Item]:
+    """``items``, each group followed by what its composite leaves out."""
+    out: list[_Item] = []
+    for item in items:
+        out.append(item)
+        if isinstance(item, _Group):
+            out += _undrawn(item.items, item.visible)
+    return out
+
+
+def _keep_window(width: int, height: int) -> Rect:
+    """The part of the plane whose pixels a loaded layer keeps: the canvas, centred in a
+    ``MAX_SIDE``-sided square (so a layer, stored with what lies beyond the canvas, is never
+    larger than the largest image Sfumato opens)."""
+    return Rect(-((MAX_SIDE - width) // 2), -((MAX_SIDE - height) // 2), MAX_SIDE, MAX_SIDE)
+
+
+def _on_canvas(pixels: np.ndarray, x: int, y: int, width: int,
+               height: int) -> tuple[np.ndarray, OffCanvas | None]:
+    """``pixels`` (top-left at ``(x, y)``) as a canvas-sized array and what shows beyond it."""
+    canvas = np.zeros((height, width, *pixels.shape[2:]), np.uint8)
+    where = Rect(x, y, pixels.shape[1], pixels.shape[0])
+    inside = where.clamp(width, height)
+    if not inside.empty:
+        canvas[inside.slices] = pixels[inside.translated(-x, -y).slices]
+    kept = where.intersect(_keep_window(width, height))
+    if kept == inside:
+        return canvas, None
+    shows = (pixels if pixels.ndim == 2 else pixels[..., 3])[kept.translated(-x, -y).slices] > 0
+    if not inside.empty:
+        shows[inside.translated(-kept.x, -kept.y).slices] = False
+    bounds = nonzero_bounds(shows)
+    if bounds is None:
+        return canvas, None
+    part = bounds.translated(kept.x - x, kept.y - y)
+    outside = pixels[part.slices].copy()
+    outside.flags.writeable = False
+    return canvas, OffCanvas(bounds.x + kept.x, bounds.y + kept.y, outside)
 
 
 def _safe_name(name: str) -> bool:
@@ -266,6 +415,7 @@ class _Reader:
             raise OraError(f"{what} contains unsafe file paths and was not opened.",
                            details=f"unsafe entries: {unsafe[:5]}")
         self.entries = {info.filename: info for info in infos}
+        self.spent = 0
 
     def info(self, name: str, limit: int, missing: str) -> zipfile.ZipInfo:
         """The entry ``name`` after checking its declared size and compression ratio."""
@@ -286,12 +436,19 @@ class _Reader:
         except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError) as exc:
             raise OraError(f"{self.what} is damaged: “{name}” cannot be read.", details=str(exc)) from exc
 
-    def layer_pixels(self, entry: _LayerEntry, width: int, height: int) -> np.ndarray:
-        """The layer's pixels placed on a ``width × height`` canvas (RGBA, or one channel for masks)."""
-        src = entry.element.get("src")
+    def reserve(self, nbytes: int) -> None:
+        """Count ``nbytes`` more against :data:`MAX_TOTAL_LAYER_BYTES` before allocating them."""
+        self.spent += nbytes
+        if self.spent > MAX_TOTAL_LAYER_BYTES:
+            raise OraError(f"{self.what} has too many large layers to open ({self.spent // 2**20} MiB "
+                           f"needed, at most {MAX_TOTAL_LAYER_BYTES // 2**20} MiB).")
+
+    def image(self, leaf: _Leaf) -> np.ndarray:
+        """The decoded image of ``leaf``: RGBA, or one channel for masks."""
+        src = leaf.element.get("src")
         if not src:
             raise OraError(f"{self.what} is damaged: a layer has no image (src).")
-        name = entry.element.get("name", src)
+        name = leaf.element.get("name", src)
         info = self.info(src, _MAX_PNG_BYTES, f"the image of layer “{name}” is missing")
         what = f"The layer image “{src}” in {self.what}"
         try:
@@ -303,13 +460,28 @@ class _Reader:
             raise OraError(exc.message, details=exc.details) from exc
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
             raise OraError(f"{self.what} is damaged: “{src}” cannot be read.", details=str(exc)) from exc
-        if entry.is_mask:
-            rgba = rgba[..., 3] if has_alpha else rgba[..., 0]
-        canvas = np.zeros((height, width, *rgba.shape[2:]), np.uint8)
-        target = Rect(entry.x, entry.y, rgba.shape[1], rgba.shape[0]).clamp(width, height)
-        if not target.empty:
-            canvas[target.slices] = rgba[target.translated(-entry.x, -entry.y).slices]
-        return canvas
+        if leaf.is_mask:
+            return rgba[..., 3] if has_alpha else rgba[..., 0]
+        return rgba
+
+    def render(self, group: _Group, window: Rect) -> tuple[Rect, np.ndarray]:
+        """``group`` composited alone over the part of ``window`` its layers cover: ``(frame, rgba)``."""
+        parts: list[tuple[Layer, int, int]] = []
+        for item in group.items:
+            if not item.drawn:
+                continue
+            if isinstance(item, _Leaf):
+                x, y, pixels = _int_attr(item.element, "x"), _int_attr(item.element, "y"), self.image(item)
+            else:
+                frame, pixels = self.render(item, window)
+                x, y = frame.x, frame.y
+            layer = Layer("", LayerKind.RASTER, pixels, opacity=item.opacity, blend=_blend(item.element))
+            parts.append((layer, x, y))
+        frame = Rect(0, 0, 0, 0)
+        for layer, x, y in parts:
+            frame = frame.union(Rect(x, y, layer.width, layer.height).intersect(window))
+        self.reserve(frame.w * frame.h * 20)  # float planes and the uint8 result
+        return frame, composite_placed(parts, frame)
 
 
 def _canvas_size(image: ET.Element, what: str) -> tuple[int, int]:
@@ -333,11 +505,8 @@ def _read_document(reader: _Reader) -> Document:
     if image.tag != "image" or root is None:
         raise OraError(f"{what} is damaged: its layer list has no stack.")
     width, height = _canvas_size(image, what)
-    entries = _flatten(root, 0, 0, True, 1.0, BlendMode.NORMAL)[::-1]  # bottom first
-    needed = sum(width * height * (1 if e.is_mask else 4) for e in entries)
-    if needed > MAX_TOTAL_LAYER_BYTES:
-        raise OraError(f"{what} has too many large layers to open ({needed // 2**20} MiB needed, "
-                       f"at most {MAX_TOTAL_LAYER_BYTES // 2**20} MiB).")
+    items = _with_undrawn(_items(root, True, 1.0))
+    reader.reserve(sum(width * height * (1 if getattr(i, "is_mask", False) else 4) for i in items))
     metadata: dict[str, dict[str, str]] = {}
     if _SFUMATO_JSON in reader.entries:
         try:
@@ -347,19 +516,28 @@ def _read_document(reader: _Reader) -> Document:
             metadata = {}
     doc = Document(width, height)
     active: Layer | None = None
-    for number, entry in enumerate(entries, 1):
-        element = entry.element
-        kind = LayerKind.MASK if entry.is_mask else LayerKind.RASTER
+    for number, item in enumerate(items, 1):
+        element = item.element
+        if isinstance(item, _Leaf):
+            x, y, pixels = _int_attr(element, "x"), _int_attr(element, "y"), reader.image(item)
+            kind = LayerKind.MASK if item.is_mask else LayerKind.RASTER
+        else:
+            frame, pixels = reader.render(item, _keep_window(width, height))
+            x, y, kind = frame.x, frame.y, LayerKind.RASTER
+        on_canvas, off_canvas = _on_canvas(pixels, x, y, width, height)
+        if off_canvas is not None:
+            reader.reserve(off_canvas.pixels.nbytes)
         layer = Layer(
-            element.get("name") or f"Layer {number}",
+            element.get("name") or f"{'Group' if isinstance(item, _Group) else 'Layer'} {number}",
             kind,
-            reader.layer_pixels(entry, width, height),
-            visible=entry.visible,
-            opacity=entry.opacity,
+            on_canvas,
+            visible=item.visible,
+            opacity=item.opacity,
             locked=element.get("edit-locked", "false").lower() in ("true", "1"),
-            blend=entry.blend,
+            blend=_blend(element),
             tint=_tint(element.get(_TINT)),
-            metadata=dict(metadata.get(element.get("src", ""), {})),
+            metadata=dict(metadata.get(element.get("src", ""), {})) if isinstance(item, _Leaf) else {},
+            off_canvas=off_canvas,
         )
         doc.layers.append(layer)
         if element.get("selected", "false").lower() in ("true", "1"):
