@@ -3,6 +3,7 @@ memory strategy and fit per machine."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -178,7 +179,9 @@ def test_free_vram_not_total_decides_the_strategy(tiny_sd) -> None:  # type: ign
 
 def test_flux_and_sd3_never_run_in_float16() -> None:
     catalog = load_catalog()
-    assert "float16" in catalog.families["flux-dev"].dtypes  # the catalog says so; the planner does not
+    assert "float16" not in catalog.families["flux-dev"].dtypes
+    claims_half = dataclasses.replace(catalog.families["flux-dev"], dtypes=("float16", "bfloat16"))
+    assert plan_run(gpu(24, cap="7.5"), claims_half).dtype == "float32"  # whatever a catalog claims
     machines = [
         gpu(v, cap, free_gib=f) for v in (6, 8, 12, 24, 80) for cap in ("7.5", "8.9") for f in (None, v / 3)
     ]
