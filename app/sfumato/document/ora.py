@@ -359,7 +359,7 @@ def _on_canvas(pixels: np.ndarray, x: int, y: int, width: int,
     if not inside.empty:
         canvas[inside.slices] = pixels[inside.translated(-x, -y).slices]
     kept = where.intersect(_keep_window(width, height))
-    if kept == inside:
+    if kept.empty or kept == inside:
         return canvas, None
     shows = (pixels if pixels.ndim == 2 else pixels[..., 3])[kept.translated(-x, -y).slices] > 0
     if not inside.empty:
