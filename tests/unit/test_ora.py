@@ -276,6 +276,16 @@ def test_an_isolated_group_keeps_its_layers_when_isolation_changes_nothing(tmp_p
     assert doc.composite()[0, 9].tolist() == [0, 100, 0, 255]
 
 
+def test_a_plain_group_inside_a_faded_pass_through_group_is_composited_alone(tmp_path: Path) -> None:
+    entries = _two_halves('isolation="isolate"')
+    entries[1] = ("stack.xml", entries[1][1].replace(b'<stack name="g"', b'<stack isolation="auto" '
+                                                     b'opacity="0.5"><stack name="g"', 1)
+                  .replace(b"</stack>", b"</stack></stack>", 1))
+    doc = load_ora(_write_zip(tmp_path / "nested.ora", entries))
+    assert [(lyr.name, lyr.opacity) for lyr in doc.layers] == [("paper", 1.0), ("g", 0.5)]
+    assert doc.composite()[0, 5].tolist() == _mix(GREEN, PAPER, 0.5)
+
+
 def test_a_flattened_group_keeps_its_masks_and_hidden_layers_apart(tmp_path: Path) -> None:
     extra = ('<layer name="sketch" src="data/red.png" visibility="hidden"/>'
              '<layer name="mask" src="data/green.png" sfumato:kind="mask" visibility="hidden" '

@@ -282,6 +282,7 @@ class _Group:
 
     @property
     def drawn(self) -> bool:
+        """Whether its composite shows."""
         return self.visible
 
 
@@ -291,10 +292,10 @@ _Item = _Leaf | _Group
 def _items(stack: ET.Element, visible: bool, opacity: float) -> list[_Item]:
     """The layers and isolated groups under ``stack``, bottom first (the first child is the top).
 
-    Pass-through stacks dissolve into their children. An isolated stack is kept as one
-    :class:`_Group`, unless compositing it alone changes no pixel: opacity 1, ``svg:src-over``
-    and only normal layers drawn inside (source-over is associative), so its layers stay
-    editable on their own.
+    Pass-through stacks dissolve into their children (``opacity`` is what their opacities
+    multiply to). An isolated stack is kept as one :class:`_Group`, unless compositing it alone
+    changes no pixel: opacity 1 (its parents' included), ``svg:src-over`` and only normal layers
+    drawn inside (source-over is associative), so its layers stay editable on their own.
     """
     items: list[_Item] = []
     for child in reversed(list(stack)):
@@ -307,7 +308,7 @@ def _items(stack: ET.Element, visible: bool, opacity: float) -> list[_Item]:
             items += _items(child, shown, opacity * _opacity(child))
         else:
             inner = _items(child, True, 1.0)
-            plain = _opacity(child) == 1.0 and _src_over(child)
+            plain = opacity * _opacity(child) == 1.0 and _src_over(child)
             if plain and all(_src_over(i.element) for i in inner if i.drawn):
                 items += [replace(i, visible=i.visible and shown, opacity=i.opacity * opacity)
                           for i in inner]
@@ -506,7 +507,7 @@ def _read_document(reader: _Reader) -> Document:
         raise OraError(f"{what} is damaged: its layer list has no stack.")
     width, height = _canvas_size(image, what)
     items = _with_undrawn(_items(root, True, 1.0))
-    reader.reserve(sum(width * height * (1 if getattr(i, "is_mask", False) else 4) for i in items))
+    reader.reserve(sum(width * height * (1 if isinstance(i, _Leaf) and i.is_mask else 4) for i in items))
     metadata: dict[str, dict[str, str]] = {}
     if _SFUMATO_JSON in reader.entries:
         try:
