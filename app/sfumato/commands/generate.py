@@ -137,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
     def progress(update: StepProgress) -> None:
         print(f"step {update.step}/{update.total}", file=sys.stderr, flush=True)
 
+    def stage(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
     engine = Engine()
-    model = engine.load(args.model)
+    model = engine.load(args.model, on_stage=stage)
     print(
         f"loaded {model.name} ({model.traits.label}) on {engine.profile.name}", file=sys.stderr, flush=True
     )
