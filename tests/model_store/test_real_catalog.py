@@ -348,3 +348,30 @@ def test_a_single_file_variant_downloads_that_one_file_and_generates(
     for task in ("txt2img", "inpaint"):
         result = engine.run(_request(task, f"{model_id}@single-file", _source()))
         assert len(result.images) == 1 and result.images[0].full().std() > 0, task
+
+
+LICENCE_TAGS = {
+    "creativeml-openrail-m": "CreativeML OpenRAIL-M",
+    "openrail++": "CreativeML OpenRAIL++-M",
+    "sai-nc-community": "Stability AI Non-Commercial Research Community License",
+    "stabilityai-ai-community": "Stability AI Community License",
+    "apache-2.0": "Apache-2.0",
+    "flux-1-dev-non-commercial-license": "FLUX.1 [dev] Non-Commercial License",
+    "mit": "MIT",
+}
+"""The Hub's licence tags (as the layouts record them from the repo pages) → the catalog's names."""
+
+
+def test_catalog_licences_and_gating_are_what_the_hub_pages_say() -> None:
+    catalog = load_catalog()
+    entries = [(m.repo, m.licence_name, m.gated) for m in catalog.models]
+    entries += [(d.repo, d.licence_name, False) for d in catalog.preview_decoders]
+    untagged = []
+    for repo, licence, gated in entries:
+        shown = layout(repo)
+        if shown.get("licence") is None:
+            untagged.append(repo)
+        else:
+            assert LICENCE_TAGS[shown["licence"]] == licence, repo
+        assert shown.get("gated") in (None, gated), repo
+    assert untagged == ["stabilityai/stable-diffusion-3.5-large-turbo"]  # no stored page shows its tag
