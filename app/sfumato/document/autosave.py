@@ -42,6 +42,7 @@ from sfumato.document.document import Document
 from sfumato.document.layers import Layer
 from sfumato.document.ora import load_ora, write_ora
 from sfumato.errors import UserFacingError
+from sfumato.paths import os_error_reason
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,14 @@ def _try_lock(fh: IO[bytes]) -> bool:
     return True
 
 
+def _reason(exc: OSError | UserFacingError) -> str:
+    """What stops autosave, in a few lower-case words."""
+    cause = exc.__cause__ if isinstance(exc, UserFacingError) else exc
+    if isinstance(cause, OSError):
+        return os_error_reason(cause)
+    return str(exc)
+
+
 def _session_is_over(folder: Path) -> bool:
     """True when no living process holds ``folder``'s session lock (when unsure: False)."""
     try:
@@ -194,9 +203,8 @@ class AutosaveWriter:
             if lock_file is not None:
                 lock_file.close()
             shutil.rmtree(self.session_dir, ignore_errors=True)
-            reason = exc.message if isinstance(exc, UserFacingError) else exc.strerror or str(exc)
-            raise AutosaveError(f"Autosave is off: {reason} ({self.directory}). Save your work often.",
-                                details=str(exc)) from exc
+            raise AutosaveError(f"Autosave is off: {_reason(exc)} ({self.directory}). Save your work "
+                                "often.", details=str(exc)) from exc
         self._lock_file = lock_file
         self._on_error = on_error
         self._pending: dict[str, Snapshot | None] = {}  # doc id → newest snapshot, None = remove
@@ -230,10 +238,12 @@ class AutosaveWriter:
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
 
-    def close(self) -> None:
+    def close(self, keep: bool = False) -> None:
         """Stop the thread (finishing a write in progress) and delete this session's autosaves.
 
         Call on a normal exit: afterwards nothing from this session is offered for recovery.
+        With ``keep`` (the system ends the session: SIGTERM, logout) the autosaves stay and the
+        next start offers them, as after a crash.
         """
         with self._cond:
             if self._closed:
@@ -243,7 +253,8 @@ class AutosaveWriter:
             self._cond.notify_all()
         self._thread.join()
         self._lock_file.close()
-        shutil.rmtree(self.session_dir, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.session_dir, ignore_errors=True)
 
     def __enter__(self) -> AutosaveWriter:
         return self

@@ -26,6 +26,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from sfumato.model_store.errors import ModelStoreError
+
 
 @dataclass(frozen=True)
 class FileRecord:
@@ -108,15 +110,28 @@ def safe_name(text: str) -> str:
 
 
 class ModelCache:
-    """Paths and manifests of one cache root."""
+    """Paths and manifests of one cache root.
+
+    Raises :class:`~sfumato.model_store.errors.ModelStoreError` when the root's folders cannot
+    be created (folders that exist already are used even where nothing can be written).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.installed_dir = root / "installed"
         self.staging_dir = root / "staging"
         self.placed_dirs = (root / "hub", root / "url")
-        for d in (self.installed_dir, self.staging_dir, *self.placed_dirs):
-            d.mkdir(parents=True, exist_ok=True)
+        try:
+            for d in (self.installed_dir, self.staging_dir, *self.placed_dirs):
+                d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ModelStoreError(
+                f"The model cache folder {root} cannot be created ({reason}), so models cannot be "
+                "downloaded or listed. Make it writable, or set SFUMATO_CACHE_DIR (or "
+                "model_cache_dir in settings.json) to another folder.",
+                details=str(exc),
+            ) from exc
 
     def snapshot_dir(self, repo: str, commit: str) -> Path:
         """Where the files of ``repo`` at ``commit`` are placed."""
