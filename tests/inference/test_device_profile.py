@@ -4,26 +4,37 @@ Model Manager shows for the same machine, planned against the memory free when a
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from sfumato.inference import MemoryStrategy, probe_device, profile_for
-from sfumato.inference.device import GIB, CudaDevice, DeviceProfile, plan_family, plan_for
+from sfumato.inference.device import (
+    GIB,
+    CudaDevice,
+    DeviceProfile,
+    TorchProbe,
+    cpu_bfloat16_from,
+    cpu_threads,
+    plan_family,
+    plan_for,
+)
 from sfumato.inference.families import ModelInfo
 from sfumato.model_store import GpuInfo, HardwareProfile, load_catalog, plan_model
 
 
 @dataclass
 class FakeProbe:
-    """Pretends to be a machine with the given CUDA card (or none) and MPS; ``frees`` are the
-    free memory readings after the first, one per ask."""
+    """Pretends to be a machine with the given CUDA card (or none), MPS and a CPU with or without
+    bfloat16; ``frees`` are the free memory readings after the first, one per ask."""
 
     cuda: CudaDevice | None = None
     mps: bool = False
     frees: list[int] = field(default_factory=list)
     asked: int = 0
+    bfloat16: bool = False
 
     def cuda_device(self) -> CudaDevice | None:
         self.asked += 1
@@ -33,6 +44,9 @@ class FakeProbe:
 
     def mps_available(self) -> bool:
         return self.mps
+
+    def cpu_bfloat16(self) -> bool:
+        return self.bfloat16
 
 
 @pytest.mark.parametrize(
@@ -58,6 +72,8 @@ def test_mps_and_cpu() -> None:
     cpu = probe_device(FakeProbe())
     assert (cpu.kind, cpu.dtype) == ("cpu", "float32")
     assert cpu.ram_bytes is not None and cpu.ram_bytes > 0
+    amx = probe_device(FakeProbe(bfloat16=True))
+    assert (amx.kind, amx.dtype, amx.hardware().cpu_bfloat16) == ("cpu", "bfloat16", True)
 
 
 # ------------------------------------------------------------------ one planner for UI and engine
@@ -75,6 +91,10 @@ def _cuda(key: str, name: str, capability: tuple[int, int], total_gib: float, fr
 
 
 MACHINES["cpu"] = (HardwareProfile(8, RAM), profile_for("cpu", ram_bytes=RAM))
+MACHINES["cpu-bfloat16"] = (
+    HardwareProfile(8, RAM, cpu_bfloat16=True),
+    profile_for("cpu", ram_bytes=RAM, cpu_bfloat16=True),
+)
 for total in (6, 8, 12, 24):
     for capability in ((7, 5), (8, 9)):
         for share in (1.0, 0.5):
@@ -149,3 +169,45 @@ def test_a_family_the_catalog_lacks_plans_by_the_rules_alone() -> None:
         None,
         None,
     )
+
+
+# ------------------------------------------------------------------------- the CPU: dtype, threads
+@pytest.mark.parametrize(
+    ("capabilities", "onednn", "bfloat16"),
+    [
+        ({"architecture": "x86_64", "avx512_f": True, "avx512_bf16": True, "amx_bf16": True}, True, True),
+        ({"architecture": "x86_64", "avx512_f": True, "avx512_bf16": True, "amx_bf16": False}, True, True),
+        ({"architecture": "x86_64", "avx512_f": True, "avx512_bf16": False, "amx_bf16": False}, True, False),
+        ({"architecture": "aarch64", "neon": True, "bf16": True, "sve_bf16": True}, True, True),
+        ({"architecture": "aarch64", "neon": True, "bf16": True}, False, False),  # no oneDNN in the build
+        ({"architecture": "aarch64", "neon": True, "bf16": False}, True, False),
+    ],
+    ids=["amx", "avx512-bf16", "avx512", "arm-bf16", "arm-bf16-without-onednn", "arm"],
+)
+def test_torch_capabilities_decide_cpu_bfloat16(
+    capabilities: dict[str, object], onednn: bool, bfloat16: bool
+) -> None:
+    assert cpu_bfloat16_from(capabilities, onednn) is bfloat16
+    profile = probe_device(FakeProbe(bfloat16=cpu_bfloat16_from(capabilities, onednn)))
+    assert profile.dtype == ("bfloat16" if bfloat16 else "float32")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the model store reads the flags in /proc/cpuinfo")
+def test_the_torch_probe_agrees_with_the_cpu_flags() -> None:
+    from sfumato.model_store.hardware import read_cpu_bfloat16
+
+    assert TorchProbe().cpu_bfloat16() is read_cpu_bfloat16()
+
+
+def test_thread_count_follows_the_environment_or_the_physical_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sfumato.model_store.hardware import physical_cores
+
+    for name in ("SFUMATO_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert cpu_threads() == physical_cores()
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads() is None  # torch read it at start-up: left alone
+    monkeypatch.setenv("SFUMATO_THREADS", "1")
+    assert cpu_threads() == 1
+    monkeypatch.setenv("SFUMATO_THREADS", "many")
+    assert cpu_threads() is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,12 @@ from sfumato.model_store import (
     plan_run,
     probe_hardware,
     starter_set,
+)
+from sfumato.model_store.hardware import (
+    cpu_bfloat16_in,
+    physical_cores,
+    physical_cores_in,
+    read_cpu_bfloat16,
 )
 
 GIB = 1024**3
@@ -254,7 +261,9 @@ def test_the_shipped_starter_sets_follow_the_hardware() -> None:
     def starters(profile: HardwareProfile) -> dict[str, str]:
         return {p.model_id: p.strategy.label for p in starter_set(catalog, profile)}
 
-    assert starters(HardwareProfile(8, 16 * GIB)) == {"sd15": "full", "sd15-inpainting": "full"}
+    cpu = starters(HardwareProfile(8, 16 * GIB))  # few-step models first; SDXL Turbo needs more RAM
+    assert list(cpu) == ["sd-turbo", "sd15-lcm-lora", "sd15", "sd15-inpainting"]
+    assert set(cpu.values()) == {"full"}
     assert starters(gpu(6, cap="7.5")) == {
         "sd15": "full",
         "sd15-inpainting": "full",
@@ -266,3 +275,86 @@ def test_the_shipped_starter_sets_follow_the_hardware() -> None:
     }  # fmt: skip
     assert starters(gpu(12)) == {"sdxl-base": "sliced", "sdxl-inpainting": "sliced", "sd35-medium": offload}
     assert set(starters(gpu(24, ram_gib=64))) == {"sdxl-inpainting", "flux-schnell", "flux-dev", "flux-fill"}
+
+
+# ------------------------------------------------------------------------- bfloat16 on the CPU
+XEON_AMX = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+physical id\t: 0
+core id\t\t: 0
+flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+physical id\t: 0
+core id\t\t: 0
+flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8
+
+processor\t: 2
+vendor_id\t: GenuineIntel
+physical id\t: 0
+core id\t\t: 1
+flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8
+
+processor\t: 3
+vendor_id\t: GenuineIntel
+physical id\t: 0
+core id\t\t: 1
+flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8
+"""
+ZEN4 = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n"
+ICE_LAKE = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
+GRAVITON3 = "processor\t: 0\nBogoMIPS\t: 2100.00\nFeatures\t: fp asimd sve asimddp sve2 bf16 svebf16 i8mm\n"
+GRAVITON2 = "processor\t: 0\nBogoMIPS\t: 243.75\nFeatures\t: fp asimd evtstrm aes pmull sha1 asimddp\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "bfloat16"),
+    [(XEON_AMX, True), (ZEN4, True), (ICE_LAKE, False), (GRAVITON3, True), (GRAVITON2, False), ("", False)],
+    ids=["amx", "avx512-bf16", "avx512-without-bf16", "arm-bf16", "arm-without-bf16", "unreadable"],
+)
+def test_the_cpu_runs_bfloat16_where_it_computes_it(cpuinfo: str, bfloat16: bool) -> None:
+    assert cpu_bfloat16_in(cpuinfo) is bfloat16
+    machine = HardwareProfile(8, 32 * GIB, cpu_bfloat16=cpu_bfloat16_in(cpuinfo))
+    expected = "bfloat16" if bfloat16 else "float32"
+    for family in ("sd15", "sdxl", "sd35-medium", "flux-schnell"):
+        plan = plan_run(machine, load_catalog().families[family])
+        assert (plan.device, plan.dtype, plan.vae_dtype) == ("cpu", expected, expected), family
+        assert plan.summary() == f"{expected} · full"
+
+
+def test_a_cpu_with_bfloat16_fetches_the_smaller_weights(tiny_sd) -> None:  # type: ignore[no-untyped-def]
+    plan = plan_model(tiny_sd, HardwareProfile(4, 16 * GIB, cpu_bfloat16=True))
+    assert (plan.dtype, plan.variant, plan.fits) == ("bfloat16", "fp16", True)
+    assert plan.estimate is not None and plan.estimate.weights == int(983e6 * 2) + int(84e6 * 2)
+    assert plan.summary() == "fp16 · bfloat16 · full"
+
+
+def test_float32_can_be_forced_on_any_device() -> None:
+    sd15, flux = load_catalog().families["sd15"], load_catalog().families["flux-dev"]
+    for machine in (HardwareProfile(8, 64 * GIB, cpu_bfloat16=True), gpu(24, cap="8.9", ram_gib=96)):
+        for family in (sd15, flux):
+            assert plan_run(machine, family).dtype != "float32"
+            forced = plan_run(machine, family, force_float32=True)
+            assert (forced.dtype, forced.vae_dtype) == ("float32", "float32"), (machine, family.id)
+
+
+def test_the_probe_reads_bfloat16_and_keeps_it_in_a_profile_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = probe_hardware(runner({}), nvml=lambda: None)
+    assert found.cpu_bfloat16 is read_cpu_bfloat16()
+    file = tmp_path / "machine.json"
+    file.write_text(json.dumps(HardwareProfile(4, 8 * GIB, cpu_bfloat16=True, system="Linux").to_dict()))
+    monkeypatch.setenv("SFUMATO_HARDWARE_PROFILE", str(file))
+    assert probe_hardware().cpu_bfloat16 is True
+    assert "cpu cores: 4, bfloat16 arithmetic" in describe_hardware(probe_hardware())
+
+
+def test_physical_cores_count_core_ids_of_the_cpus_this_process_may_use() -> None:
+    assert physical_cores_in(XEON_AMX) == 2  # four logical CPUs, two cores with two threads each
+    assert physical_cores_in(XEON_AMX, allowed={0, 1}) == 1
+    assert physical_cores_in(XEON_AMX, allowed={1, 2, 3}) == 2
+    assert physical_cores_in(GRAVITON3) is None  # no core ids: ask the kernel's topology instead
+    assert physical_cores() is None or 1 <= physical_cores() <= len(os.sched_getaffinity(0))

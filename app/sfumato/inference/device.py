@@ -7,6 +7,20 @@ hands the profile (as the model store's hardware facts, :meth:`DeviceProfile.har
 program's one planner, :func:`sfumato.model_store.fit.plan_run`, which the Model Manager and
 ``sfumato models list`` use too. The model store is imported on first use, so
 ``import sfumato.inference`` stays cheap.
+
+The CPU's bfloat16 arithmetic is asked of torch (:meth:`TorchProbe.cpu_bfloat16`):
+``torch.cpu.get_capabilities()`` (https://docs.pytorch.org/docs/main/generated/torch.cpu.get_capabilities.html)
+names what torch's cpuinfo found — ``amx_bf16`` and ``avx512_bf16`` on x86, ``bf16`` on ARM64.
+On ARM the build must also carry oneDNN (``torch.backends.mkldnn.is_available()``): its bf16
+matmul path for ARM CPUs with BF16 (pytorch PR #85546) is what makes bfloat16 fast there, and
+the Linux aarch64 wheels are built with it (pytorch/builder PR #1104). A torch without
+``get_capabilities`` falls back to the model store's reading of the CPU flags.
+
+How many threads torch computes with is :func:`cpu_threads`: the physical cores this process
+may run on, unless the environment chose (``SFUMATO_THREADS``, or ``OMP_NUM_THREADS`` /
+``MKL_NUM_THREADS``, which torch itself follows). Whoever owns the process applies it (the
+window's inference thread, ``sfumato generate`` through ``Engine(threads=…)``); the engine never
+changes a thread count it was not given.
 """
 
 from __future__ import annotations
@@ -14,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
@@ -29,6 +43,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GIB = 2**30
+THREADS_ENV = "SFUMATO_THREADS"
+"""Environment variable naming the torch thread count (tests pin 1 for reproducible pixels)."""
+TORCH_THREAD_ENVS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""Environment variables torch reads its thread count from at start-up."""
+
+
+def cpu_threads() -> int | None:
+    """The torch thread count Sfumato asks for: ``SFUMATO_THREADS`` when it is a positive whole
+    number; ``None`` (leave torch as it is) when ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set,
+    since torch already follows them; otherwise the physical cores this process may run on
+    (``None`` where the system does not say: torch's own default, its count of physical cores,
+    stays)."""
+    chosen = os.environ.get(THREADS_ENV, "").strip()
+    if chosen.isdigit() and int(chosen) > 0:
+        return int(chosen)
+    if any(os.environ.get(name) for name in TORCH_THREAD_ENVS):
+        return None
+    from sfumato.model_store.hardware import physical_cores
+
+    return physical_cores()
 
 
 @dataclass(frozen=True)
@@ -52,6 +86,8 @@ class DeviceProfile:
     ram_bytes: int | None = None
     """The machine's RAM (``None``: read when first planned with)."""
     read_free: Callable[[], int | None] | None = field(default=None, compare=False, repr=False)
+    cpu_bfloat16: bool = False
+    """The CPU computes bfloat16 natively (as torch reports it): models run in bfloat16 on it."""
 
     def gpu(self) -> GpuInfo | None:
         """The accelerator in the model store's terms, or ``None`` on the CPU."""
@@ -70,7 +106,12 @@ class DeviceProfile:
         from sfumato.model_store.hardware import HardwareProfile
 
         gpu = self.gpu()
-        return HardwareProfile(os.cpu_count() or 1, self._ram(), gpus=(gpu,) if gpu is not None else ())
+        return HardwareProfile(
+            os.cpu_count() or 1,
+            self._ram(),
+            gpus=(gpu,) if gpu is not None else (),
+            cpu_bfloat16=self.cpu_bfloat16,
+        )
 
     def now(self) -> DeviceProfile:
         """This profile with the device's free memory as it is now (itself if it cannot tell)."""
@@ -95,21 +136,31 @@ def profile_for(
     vram_free: int | None = None,
     ram_bytes: int | None = None,
     read_free: Callable[[], int | None] | None = None,
+    cpu_bfloat16: bool = False,
 ) -> DeviceProfile:
     """The profile for what a device reports (``kind`` ``cuda``, ``mps``; anything else is the CPU).
 
     Its dtype is the planner's :func:`~sfumato.model_store.fit.device_dtype`: on CUDA bfloat16
     from compute capability 8.0 (Ampere), float16 from 6.0, float32 on older cards and on cards
-    known to render black images in half precision; MPS float16; CPU float32.
+    known to render black images in half precision; MPS float16; the CPU bfloat16 where it
+    computes it natively (``cpu_bfloat16``), else float32.
     """
     from sfumato.model_store.fit import device_dtype
 
     if kind not in ("cuda", "mps"):
         kind = "cpu"
     profile = DeviceProfile(
-        kind, name or kind.upper(), "float32", capability, vram_bytes, vram_free, ram_bytes, read_free
+        kind,
+        name or kind.upper(),
+        "float32",
+        capability,
+        vram_bytes,
+        vram_free,
+        ram_bytes,
+        read_free,
+        cpu_bfloat16,
     )
-    return replace(profile, dtype=device_dtype(profile.gpu()))
+    return replace(profile, dtype=device_dtype(profile.gpu(), cpu_bfloat16))
 
 
 class CudaDevice(NamedTuple):
@@ -132,6 +183,10 @@ class DeviceProbe(Protocol):
         """Whether Apple's Metal backend is usable."""
         ...
 
+    def cpu_bfloat16(self) -> bool:
+        """Whether the CPU computes bfloat16 natively with this torch build."""
+        ...
+
 
 class TorchProbe:
     """The real probe: asks torch (imported only when called)."""
@@ -151,6 +206,25 @@ class TorchProbe:
         import torch
 
         return bool(torch.backends.mps.is_available())
+
+    def cpu_bfloat16(self) -> bool:
+        """See :meth:`DeviceProbe.cpu_bfloat16` and the module docstring."""
+        import torch
+
+        get_capabilities = getattr(torch.cpu, "get_capabilities", None)
+        if get_capabilities is None:
+            from sfumato.model_store.hardware import read_cpu_bfloat16
+
+            return read_cpu_bfloat16()
+        return cpu_bfloat16_from(get_capabilities(), torch.backends.mkldnn.is_available())
+
+
+def cpu_bfloat16_from(capabilities: Mapping[str, object], onednn: bool) -> bool:
+    """Native bfloat16 from ``torch.cpu.get_capabilities()``: AMX-BF16 or AVX512-BF16 on x86, or
+    ARM's BF16 extension in a build with oneDNN (``onednn``)."""
+    if capabilities.get("amx_bf16") or capabilities.get("avx512_bf16"):
+        return True
+    return bool(capabilities.get("bf16")) and onednn
 
 
 def probe_device(probe: DeviceProbe | None = None) -> DeviceProfile:
@@ -177,23 +251,34 @@ def probe_device(probe: DeviceProbe | None = None) -> DeviceProfile:
         )
     if probe.mps_available():
         return profile_for("mps", "Apple GPU", ram_bytes=ram)
-    return profile_for("cpu", "CPU", ram_bytes=ram)
+    return profile_for("cpu", "CPU", ram_bytes=ram, cpu_bfloat16=probe.cpu_bfloat16())
 
 
 def plan_family(
-    profile: DeviceProfile, family_id: str, vae_fp16_safe: bool = False, catalog: Catalog | None = None
+    profile: DeviceProfile,
+    family_id: str,
+    vae_fp16_safe: bool = False,
+    catalog: Catalog | None = None,
+    force_float32: bool = False,
 ) -> RunPlan:
     """The planner's answer for a model of catalog family ``family_id`` on ``profile`` as it is
     (no memory re-read): what the Model Manager shows for that family on the same machine, less
-    the weights variant (a model on disk has its weights already)."""
+    the weights variant (a model on disk has its weights already). ``force_float32``: the user
+    asked for float32."""
     from sfumato.model_store.fit import plan_run
 
-    return plan_run(profile.hardware(), _family(family_id, catalog), vae_fp16_safe=vae_fp16_safe)
+    return plan_run(
+        profile.hardware(),
+        _family(family_id, catalog),
+        vae_fp16_safe=vae_fp16_safe,
+        force_float32=force_float32,
+    )
 
 
-def plan_for(profile: DeviceProfile, info: ModelInfo) -> RunPlan:
-    """How the engine runs ``info`` on ``profile``'s device, planned against the memory free now."""
-    return plan_family(profile.now(), info.family_id, _vae_fp16_safe(info))
+def plan_for(profile: DeviceProfile, info: ModelInfo, force_float32: bool = False) -> RunPlan:
+    """How the engine runs ``info`` on ``profile``'s device, planned against the memory free now
+    (in float32 throughout when ``force_float32``)."""
+    return plan_family(profile.now(), info.family_id, _vae_fp16_safe(info), force_float32=force_float32)
 
 
 def _family(family_id: str, catalog: Catalog | None) -> Family:

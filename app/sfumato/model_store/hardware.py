@@ -1,9 +1,15 @@
-"""What the machine has: GPUs (CUDA, ROCm, Apple MPS), CPU cores and RAM — without importing torch.
+"""What the machine has: GPUs (CUDA, ROCm, Apple MPS), CPU cores, bfloat16 arithmetic on the CPU,
+and RAM — without importing torch.
 
 NVIDIA cards are read through NVML (:mod:`sfumato.model_store.nvml`, the driver's library), or
 with ``nvidia-smi`` where NVML cannot be loaded; AMD cards with ``rocm-smi``,
-Apple silicon from ``sysctl``. ``SFUMATO_HARDWARE_PROFILE`` may name a JSON file written by
-:meth:`HardwareProfile.to_dict` to stand in for the probe (tests, support requests).
+Apple silicon from ``sysctl``. Whether the CPU computes bfloat16 natively comes from the
+kernel's CPU flags (:func:`cpu_bfloat16_in`: ``amx_bf16`` or ``avx512_bf16`` on x86, ``bf16``
+among an ARM CPU's ``Features`` in ``/proc/cpuinfo``; ``hw.optional.arm.FEAT_BF16`` from
+``sysctl`` on macOS); where the system does not say (Windows), it counts as absent here and the
+engine's own probe, which asks torch, decides (:mod:`sfumato.inference.device`).
+``SFUMATO_HARDWARE_PROFILE`` may name a JSON file written by :meth:`HardwareProfile.to_dict` to
+stand in for the probe (tests, support requests).
 
 These are the hardware facts the planner (:func:`sfumato.model_store.fit.plan_run`) works from;
 the engine builds the same :class:`HardwareProfile` from what torch reports
@@ -32,6 +38,11 @@ MIB = 1024**2
 # Metal lets one process keep about three quarters of unified memory resident (recommended
 # working-set size on Apple silicon); an estimate, used as the MPS "VRAM".
 MPS_MEMORY_SHARE = 0.75
+
+X86_BFLOAT16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+"""x86 CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic: AMX tiles or AVX-512 BF16."""
+ARM_BFLOAT16_FEATURE = "bf16"
+"""The ``Features`` word of an ARM CPU with the BF16 extension (``/proc/cpuinfo``)."""
 
 BLACK_IMAGE_GPUS = ("GTX 1650", "GTX 1660", "GTX 16")
 """NVIDIA cards known to produce black (NaN) images in half precision; they run in float32."""
@@ -94,13 +105,18 @@ class GpuInfo:
 
 @dataclass(frozen=True)
 class HardwareProfile:
-    """A snapshot of the machine's compute resources."""
+    """A snapshot of the machine's compute resources.
+
+    ``cpu_bfloat16``: the CPU computes bfloat16 natively (see the module docstring); the planner
+    runs models in bfloat16 on such a CPU.
+    """
 
     cpu_cores: int
     ram_total: int
     ram_available: int | None = None
     gpus: tuple[GpuInfo, ...] = field(default_factory=tuple)
     system: str = ""
+    cpu_bfloat16: bool = False
 
     @property
     def best_gpu(self) -> GpuInfo | None:
@@ -121,6 +137,7 @@ class HardwareProfile:
             ram_available=data.get("ram_available"),
             gpus=gpus,
             system=data.get("system", ""),
+            cpu_bfloat16=bool(data.get("cpu_bfloat16", False)),
         )
 
 
@@ -166,7 +183,80 @@ def probe_hardware(run: Runner = _run, nvml: NvmlReader = read_nvml) -> Hardware
         ram_available=ram_available,
         gpus=tuple(gpus),
         system=system,
+        cpu_bfloat16=read_cpu_bfloat16(run),
     )
+
+
+def cpu_bfloat16_in(cpuinfo: str) -> bool:
+    """Whether ``/proc/cpuinfo`` text shows native bfloat16 arithmetic: an x86 ``flags`` line
+    with ``amx_bf16`` or ``avx512_bf16``, or an ARM ``Features`` line with ``bf16``."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key, words = key.strip().lower(), set(value.split())
+        if key == "flags" and words & X86_BFLOAT16_FLAGS:
+            return True
+        if key == "features" and ARM_BFLOAT16_FEATURE in words:
+            return True
+    return False
+
+
+def read_cpu_bfloat16(run: Runner = _run) -> bool:
+    """Whether this machine's CPU computes bfloat16 natively (``False`` where the system does
+    not say)."""
+    system = platform.system()
+    if system == "Darwin":
+        return (run(["sysctl", "-n", "hw.optional.arm.FEAT_BF16"]) or "").strip() == "1"
+    cpuinfo = Path("/proc/cpuinfo")
+    try:
+        return cpu_bfloat16_in(cpuinfo.read_text(errors="replace")) if cpuinfo.exists() else False
+    except OSError:
+        return False
+
+
+def physical_cores_in(cpuinfo: str, allowed: set[int] | None = None) -> int | None:
+    """How many physical cores ``/proc/cpuinfo`` text lists among the logical CPUs in
+    ``allowed`` (all if ``None``): distinct (``physical id``, ``core id``) pairs. ``None`` when
+    the text has no core ids (ARM kernels leave them out)."""
+    cores: set[tuple[str, str]] = set()
+    for block in cpuinfo.split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        if "processor" not in fields or "core id" not in fields:
+            continue
+        number = fields["processor"]
+        if allowed is not None and (not number.isdigit() or int(number) not in allowed):
+            continue
+        cores.add((fields.get("physical id", "0"), fields["core id"]))
+    return len(cores) or None
+
+
+def physical_cores(run: Runner = _run) -> int | None:
+    """The physical cores this process may run on: on Linux the cores (``/proc/cpuinfo`` core
+    ids, else the sibling sets in ``/sys/devices/system/cpu``) of the CPUs in its affinity mask,
+    on macOS ``hw.physicalcpu``; ``None`` where the system does not say (Windows)."""
+    system = platform.system()
+    if system == "Darwin":
+        out = (run(["sysctl", "-n", "hw.physicalcpu"]) or "").strip()
+        return int(out) if out.isdigit() and int(out) > 0 else None
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = os.sched_getaffinity(0)
+    try:
+        found = physical_cores_in(Path("/proc/cpuinfo").read_text(errors="replace"), allowed)
+    except OSError:
+        found = None
+    if found is not None:
+        return found
+    siblings = set()
+    for cpu in allowed:
+        path = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:
+            siblings.add(path.read_text().strip())
+        except OSError:
+            return None
+    return len(siblings) or None
 
 
 def _nvidia_nvml(nvml: NvmlReader) -> list[GpuInfo]:
@@ -285,7 +375,7 @@ def describe(profile: HardwareProfile) -> list[str]:
     """Human-readable lines for ``sfumato models doctor``."""
     lines = [
         f"system: {profile.system or 'unknown'}",
-        f"cpu cores: {profile.cpu_cores}",
+        f"cpu cores: {profile.cpu_cores}" + (", bfloat16 arithmetic" if profile.cpu_bfloat16 else ""),
         f"ram: {profile.ram_total / GIB:.1f} GiB"
         + (f" ({profile.ram_available / GIB:.1f} GiB available)" if profile.ram_available else ""),
     ]
