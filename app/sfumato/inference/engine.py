@@ -56,6 +56,8 @@ class _Loaded:
     """The strategy the plan chose for this model: every job starts from it."""
     strategy: MemoryStrategy
     """The strategy in use: leaner than ``planned`` after running out of memory in this job."""
+    forced_float32: bool = False
+    """Whether it was loaded with float32 forced (the engine reloads when the setting changes)."""
     tiled_vae: bool = False
     pipes: dict[PipelineTask, Any] = field(default_factory=dict)
     placed: tuple[PipelineTask, MemoryStrategy, bool] | None = None
@@ -83,11 +85,19 @@ class Engine:
 
     ``profile`` defaults to the best device found on first load. Switching task (txt2img →
     inpaint …) reuses the loaded weights; asking for another model unloads the current one.
+    ``threads``, when given, is the torch thread count set when a model loads
+    (:func:`~sfumato.inference.device.cpu_threads` is what Sfumato asks for; ``None`` leaves the
+    process's count alone). ``force_float32`` runs models in float32 throughout (the user's
+    setting; a change reloads the model at its next job).
     """
 
-    def __init__(self, profile: DeviceProfile | None = None) -> None:
+    def __init__(
+        self, profile: DeviceProfile | None = None, *, threads: int | None = None, force_float32: bool = False
+    ) -> None:
         self._profile = profile
         self._loaded: _Loaded | None = None
+        self._threads = threads
+        self.force_float32 = force_float32
 
     @property
     def profile(self) -> DeviceProfile:
@@ -105,6 +115,11 @@ class Engine:
     def strategy(self) -> MemoryStrategy | None:
         """The memory strategy the loaded model runs with, if one is loaded."""
         return self._loaded.strategy if self._loaded else None
+
+    @property
+    def run_plan(self) -> RunPlan | None:
+        """How the loaded model runs (its dtype, VAE dtype, strategy), if one is loaded."""
+        return self._loaded.run_plan if self._loaded else None
 
     def load(
         self,
@@ -124,16 +139,23 @@ class Engine:
 
     def _load(self, reference: str, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
         path = resolve_model(reference).resolve()
-        if self._loaded is not None and self._loaded.info.path == path:
-            return self._loaded
+        loaded = self._loaded
+        if loaded is not None and loaded.info.path == path and loaded.forced_float32 == self.force_float32:
+            return loaded
         info = detect_model(path)
         check_loadable_offline(info)
         _check(cancel)
         self.unload()
-        run_plan = plan_for(self.profile, info)  # after unloading: against the memory free now
+        # after unloading: against the memory free now
+        run_plan = plan_for(self.profile, info, self.force_float32)
         report(f"Loading {info.name}…")
         started = time.perf_counter()
         from sfumato.inference import pipelines, preview
+
+        if self._threads is not None:
+            import torch
+
+            torch.set_num_threads(self._threads)
 
         # load_pipeline loads in its profile's dtype: this model's, the plan's
         base = pipelines.load_pipeline(info, replace(self.profile, dtype=run_plan.dtype))
@@ -151,6 +173,7 @@ class Engine:
             run_plan,
             strategy,
             strategy,
+            forced_float32=self.force_float32,
             previewer=preview.make_previewer(
                 base.vae,
                 preview.find_tiny_decoder(info),
