@@ -9,6 +9,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("SFUMATO_THREADS", "1")  # the window's and the CLI's torch threads: reproducible pixels
 
 
 @pytest.fixture(autouse=True)

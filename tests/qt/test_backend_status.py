@@ -17,11 +17,11 @@ from backend_helpers import (
     PLAIN_PC,
     BackendFakes,
 )
-from generate_helpers import tiny_sd_fixture  # noqa: F401  (a fixture)
+from generate_helpers import JOB_TIMEOUT_MS, tiny_sd_fixture  # noqa: F401  (a fixture)
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from sfumato.inference.device import profile_for
+from sfumato.inference.device import plan_family, profile_for
 from sfumato.qt_bridge.inference_thread import NO_RUNTIME_MESSAGE
 from sfumato.ui.backend_dialog import BackendDialog
 from sfumato.ui.backend_monitor import NO_RUNTIME_TEXT, describe_backend
@@ -29,6 +29,7 @@ from sfumato.ui.main_window import MainWindow
 
 RTX = profile_for("cuda", "NVIDIA GeForce RTX 3060", (8, 6), 12 * 2**30)
 CPU = profile_for("cpu")
+AMX_CPU = profile_for("cpu", ram_bytes=16 * 2**30, cpu_bfloat16=True)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +42,7 @@ CPU = profile_for("cpu")
         (CUDA_RUNTIME, RTX, FINE, "CUDA · NVIDIA GeForce RTX 3060 · bfloat16", False),
         (CPU_ENVIRONMENT, CPU, FINE, "CPU · float32", False),
         (CPU_ENVIRONMENT, CPU, CPU_WHILE_GPU, "CPU · float32 · GPU unused", True),
+        (CPU_ENVIRONMENT, AMX_CPU, FINE, "CPU · bfloat16", False),
     ],
 )
 def test_labels(active: object, device: object, advice: object, text: str, warning: bool) -> None:
@@ -103,4 +105,45 @@ def test_generating_without_a_runtime_says_so_and_opens_the_dialog(
     qtbot.waitUntil(lambda: window.findChild(BackendDialog, "backendDialog") is not None, timeout=5000)
     assert gen.progress.error.text() == f"⚠ {NO_RUNTIME_MESSAGE}"
     assert window.findChild(BackendDialog, "backendDialog").isVisible()
+    gen.service.shutdown()
+
+
+def test_the_field_names_the_dtype_the_loaded_model_runs_in() -> None:
+    forced = plan_family(AMX_CPU, "sd15", force_float32=True)
+    label = describe_backend(CPU_ENVIRONMENT, AMX_CPU, FINE, plan=forced)
+    assert label.text == "CPU · float32"  # not the device's best dtype
+    assert "The loaded model runs in float32." in label.tooltip
+    cuda = describe_backend(CUDA_RUNTIME, RTX, FINE, plan=plan_family(RTX, "sd15"))
+    assert cuda.text == "CUDA · NVIDIA GeForce RTX 3060 · float16"
+    assert "float16, VAE float32" in cuda.tooltip
+
+
+def test_a_job_shows_the_models_dtype_and_the_float32_setting_changes_it(
+        fakes: BackendFakes, window: MainWindow, qtbot: QtBot, tiny_sd: Path) -> None:
+    from sfumato.inference import Engine
+
+    fakes.machine, fakes.advice = PLAIN_PC, FINE
+    engine = Engine(AMX_CPU)
+    gen = window.generation
+    gen.service.configure(lambda: engine, torch_threads=1)
+    gen.panel.use_model_path(tiny_sd)
+    gen.panel.steps.setValue(1)
+    gen.panel.auto_size.setChecked(False)
+    gen.panel.width_box.setValue(64)
+    gen.panel.height_box.setValue(64)
+    with qtbot.waitSignal(gen.service.run_plan_changed, timeout=JOB_TIMEOUT_MS):
+        gen.generate()
+    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    assert window.backend_field.text() == "CPU · bfloat16"
+    assert engine.run_plan is not None and engine.run_plan.dtype == "bfloat16"
+
+    toggle = window.menu_actions.by_name["force_float32"]
+    assert toggle.isCheckable() and not toggle.isChecked()
+    toggle.trigger()
+    assert window.settings.force_float32 is True
+    with qtbot.waitSignal(gen.service.run_plan_changed, timeout=JOB_TIMEOUT_MS):
+        gen.generate()
+    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    assert window.backend_field.text() == "CPU · float32"
+    assert (engine.run_plan.dtype, engine.run_plan.vae_dtype) == ("float32", "float32")
     gen.service.shutdown()

@@ -59,6 +59,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scheduler", default="", help="e.g. 'Euler a', 'DPM++ 2M Karras'")
     parser.add_argument("--width", type=int, default=0)
     parser.add_argument("--height", type=int, default=0)
+    parser.add_argument(
+        "--float32",
+        action="store_true",
+        help="compute in float32 throughout (slower; by default a CPU with bfloat16 uses it)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output PNG")
     parser.set_defaults(run=run)
 
@@ -133,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     request = build_request(args)
 
     from sfumato.inference import Engine, StepProgress
+    from sfumato.inference.device import cpu_threads
 
     def progress(update: StepProgress) -> None:
         print(f"step {update.step}/{update.total}", file=sys.stderr, flush=True)
@@ -140,10 +146,13 @@ def run(args: argparse.Namespace) -> int:
     def stage(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    engine = Engine()
+    engine = Engine(threads=cpu_threads(), force_float32=args.float32)
     model = engine.load(args.model, on_stage=stage)
+    precision = engine.run_plan.precision if engine.run_plan is not None else ""
     print(
-        f"loaded {model.name} ({model.traits.label}) on {engine.profile.name}", file=sys.stderr, flush=True
+        f"loaded {model.name} ({model.traits.label}) on {engine.profile.name}, {precision}",
+        file=sys.stderr,
+        flush=True,
     )
     result = engine.run(request, on_step=progress)
     for notice in result.notices:

@@ -93,6 +93,7 @@ class _Relay(QObject):
     failed = Signal(object, str, str)
     cancelled = Signal(object)
     device_probed = Signal(object)
+    run_plan_changed = Signal(object)
 
 
 EngineFactory = Callable[[], Any]
@@ -116,6 +117,10 @@ class _Worker(threading.Thread):
         self._engine_factory = engine_factory
         self._torch_threads = torch_threads
         self._engine: Any = None
+        self.force_float32: bool | None = None
+        """The user's float32 setting, handed to the engine before each job (``None``: the
+        engine keeps its own); written by the GUI thread, read here."""
+        self._run_plan: Any = None
 
     def run(self) -> None:
         while True:
@@ -155,15 +160,21 @@ class _Worker(threading.Thread):
         relay.started.emit(job)
         try:
             engine = self._engine_for(job)
+            if self.force_float32 is not None and hasattr(engine, "force_float32"):
+                engine.force_float32 = self.force_float32
 
             def on_step(progress: Any) -> None:
                 image = preview_image(progress.preview) if progress.preview is not None else None
                 relay.progress.emit(job, int(progress.step), int(progress.total), image)
 
             def on_stage(text: str) -> None:
+                self._report_plan(engine)  # a stage after loading: the plan is known now
                 relay.stage.emit(job, text)
 
-            result = engine.run(job.request, on_step, job.cancel_event, on_stage)
+            try:
+                result = engine.run(job.request, on_step, job.cancel_event, on_stage)
+            finally:
+                self._report_plan(engine)
         except UserFacingError as exc:
             log.info("job %s failed: %s", job.id, exc, exc_info=True)
             request = job.request
@@ -180,6 +191,13 @@ class _Worker(threading.Thread):
         else:
             relay.finished.emit(job, result)
 
+    def _report_plan(self, engine: Any) -> None:
+        """Relay how the loaded model runs when that changed (a fake engine may have no plan)."""
+        plan = getattr(engine, "run_plan", None)
+        if plan is not None and plan != self._run_plan:
+            self._run_plan = plan
+            self._relay.run_plan_changed.emit(plan)
+
 
 class InferenceService(QObject):
     """The generation queue as the GUI sees it.
@@ -193,7 +211,9 @@ class InferenceService(QObject):
     details)``, ``cancelled(job)`` and ``jobs_changed()`` whenever the queue changes.
     ``device_probed(profile)`` comes once, with the engine's
     :class:`~sfumato.inference.DeviceProfile`, when the engine has been made; it comes with
-    ``None`` each time a job finds no PyTorch runtime to import.
+    ``None`` each time a job finds no PyTorch runtime to import. ``run_plan_changed(plan)``
+    comes with the loaded model's :class:`~sfumato.model_store.fit.RunPlan` (the dtype it really
+    runs in) once a job has loaded it, and again whenever another model or precision is loaded.
     """
 
     queued = Signal(object)
@@ -205,6 +225,7 @@ class InferenceService(QObject):
     cancelled = Signal(object)
     jobs_changed = Signal()
     device_probed = Signal(object)
+    run_plan_changed = Signal(object)
 
     def __init__(self, engine_factory: EngineFactory | None = None, *, torch_threads: int | None = None,
                  parent: QObject | None = None) -> None:
@@ -221,6 +242,7 @@ class InferenceService(QObject):
         self._relay.failed.connect(self._on_failed, queued)
         self._relay.cancelled.connect(self._on_cancelled, queued)
         self._relay.device_probed.connect(self.device_probed, queued)
+        self._relay.run_plan_changed.connect(self.run_plan_changed, queued)
         self._worker = _Worker(self._queue, self._relay, engine_factory or _default_engine, torch_threads)
         self._stopped = False
         app = QCoreApplication.instance()
@@ -236,6 +258,11 @@ class InferenceService(QObject):
             self._worker._engine_factory = engine_factory
         if torch_threads is not None:
             self._worker._torch_threads = torch_threads
+
+    def set_force_float32(self, forced: bool) -> None:
+        """Compute in float32 throughout from the next job on (the user's setting; a model loaded
+        in another precision is reloaded then)."""
+        self._worker.force_float32 = forced
 
     # ------------------------------------------------------------------ queries
     @property

@@ -75,7 +75,9 @@ class Settings:
     ``window_geometry``/``window_state`` are the main window's Qt ``saveGeometry``/``saveState``
     in base64; ``model_cache_dir`` overrides where models are cached (``None``: the default);
     ``generation`` is a free JSON object the prompt panel keeps its last parameters in;
-    ``first_run_done`` turns true once the first-run model wizard was finished or skipped.
+    ``first_run_done`` turns true once the first-run model wizard was finished or skipped;
+    ``force_float32`` makes the engine compute in float32 throughout instead of the dtype the
+    planner picks for the device (bfloat16 on a CPU that has it): slower, for exact float32 pixels.
     """
 
     autosave_interval_s: int = field(default=60, metadata=_checked(_int_in(5, 24 * 3600)))
@@ -89,3 +91,4 @@ class Settings:
     model_cache_dir: str | None = field(default=None, metadata=_checked(_optional_text))
     generation: dict[str, Any] = field(default_factory=dict, metadata=_checked(_json_object))
     first_run_done: bool = field(default=False, metadata=_checked(_bool))
+    force_float32: bool = field(default=False, metadata=_checked(_bool))

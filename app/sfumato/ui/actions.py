@@ -97,6 +97,11 @@ class WindowActions:
 
         models = bar.addMenu("&Models")
         self._add(models, "model_manager", "Model &Manager…", self._model_manager)
+        models.addSeparator()
+        float32 = self._add(models, "force_float32", "Compute in &Float32 (Slower)", self._force_float32)
+        float32.setCheckable(True)
+        float32.setChecked(w.settings.force_float32)
+        w.generation.service.set_force_float32(w.settings.force_float32)
 
         help_menu = bar.addMenu("&Help")
         self._add(help_menu, "shortcuts", "&Keyboard Shortcuts", self._show_shortcuts, "F1")
@@ -174,6 +179,13 @@ class WindowActions:
 
     def _select(self, change: Callable[..., None], label: str) -> None:
         self._doc_call(lambda d: d.change_selection(change, label))
+
+    def _force_float32(self) -> None:
+        """Models › Compute in Float32: kept in the settings, used from the next job on (the
+        status bar then shows the dtype the model runs in)."""
+        forced = self.by_name["force_float32"].isChecked()
+        self._w.settings.force_float32 = forced
+        self._w.generation.service.set_force_float32(forced)
 
     def _model_manager(self) -> None:
         from sfumato.ui.model_services import services_for  # the model store loads on first use

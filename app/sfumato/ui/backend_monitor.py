@@ -3,8 +3,10 @@ the engine has probed it — the device a job really runs on; with the advice fo
 
 The runtime is known at once (``activate()`` ran at launch); it is read again, with the hardware,
 on a background thread (``nvidia-smi`` and friends are
-subprocesses); the device comes from the inference thread's ``device_probed`` signal. The
-wording of the status-bar field is :func:`describe_backend`, a pure function of that state.
+subprocesses); the device comes from the inference thread's ``device_probed`` signal, and the
+dtype the loaded model really runs in from its ``run_plan_changed`` signal (until a model is
+loaded, the field shows the device's best dtype). The wording of the status-bar field is
+:func:`describe_backend`, a pure function of that state.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sfumato.torch_runtime.variants import VARIANTS, variant_for_local_label
 
 if TYPE_CHECKING:
     from sfumato.inference.device import DeviceProfile
+    from sfumato.model_store.fit import RunPlan
     from sfumato.model_store.hardware import HardwareProfile
     from sfumato.torch_runtime import ActiveRuntime, BackendAdvice
 
@@ -43,11 +46,13 @@ class BackendLabel:
     tooltip: str
 
 
-def device_text(device: DeviceProfile) -> str:
-    """``CUDA · NVIDIA GeForce RTX 3060 · bfloat16``, ``MPS · Apple GPU · float16`` or ``CPU · float32``."""
+def device_text(device: DeviceProfile, dtype: str | None = None) -> str:
+    """``CUDA · NVIDIA GeForce RTX 3060 · bfloat16``, ``MPS · Apple GPU · float16`` or
+    ``CPU · bfloat16``: the device, and ``dtype`` (the loaded model's) or else the device's best."""
+    dtype = dtype or device.dtype
     if device.kind == "cpu":
-        return f"CPU · {device.dtype}"
-    return f"{device.kind.upper()} · {device.name} · {device.dtype}"
+        return f"CPU · {dtype}"
+    return f"{device.kind.upper()} · {device.name} · {dtype}"
 
 
 def runtime_backend(active: ActiveRuntime) -> str | None:
@@ -72,17 +77,19 @@ def runtime_text(active: ActiveRuntime) -> str:
 
 
 def describe_backend(active: ActiveRuntime, device: DeviceProfile | None,
-                     advice: BackendAdvice | None, runtime_missing: bool = False) -> BackendLabel:
+                     advice: BackendAdvice | None, runtime_missing: bool = False,
+                     plan: RunPlan | None = None) -> BackendLabel:
     """The field for this state.
 
     The device, once probed, wins over the installed runtime; a job that found no runtime wins
-    over both. The field warns whenever the advice has something to do (``action`` other than
-    ``"none"``): no runtime, or the CPU running while a GPU is present.
+    over both. With ``plan`` (how the loaded model runs) the field names its dtype, and the
+    tooltip its whole precision. The field warns whenever the advice has something to do
+    (``action`` other than ``"none"``): no runtime, or the CPU running while a GPU is present.
     """
     if runtime_missing:
         text = NO_RUNTIME_TEXT
     elif device is not None:
-        text = device_text(device)
+        text = device_text(device, plan.dtype if plan is not None else None)
     else:
         text = runtime_text(active)
     missing = text == NO_RUNTIME_TEXT
@@ -90,6 +97,8 @@ def describe_backend(active: ActiveRuntime, device: DeviceProfile | None,
     if warning and not missing:
         text += " · GPU unused"
     tip = f"{advice.headline}\n\n" if advice is not None else ""
+    if plan is not None and device is not None and not missing:
+        tip += f"The loaded model runs in {plan.precision}.\n\n"
     return BackendLabel(text, warning, f"{tip}Click for the processing backend.")
 
 
@@ -109,16 +118,19 @@ class BackendMonitor(QObject):
         self.active: ActiveRuntime = torch_runtime.active_runtime()  # cheap: activate() ran at launch
         self.hardware: HardwareProfile | None = None
         self.device: DeviceProfile | None = None
+        self.run_plan: RunPlan | None = None
+        """How the loaded model runs, once a job has loaded one."""
         self.advice: BackendAdvice | None = None
         self.missing = False
         self._probing = False
         self._probed.connect(self._on_probed)
         service.device_probed.connect(self._on_device)
+        service.run_plan_changed.connect(self._on_run_plan)
 
     @property
     def label(self) -> BackendLabel:
         """The status-bar field for the current state."""
-        return describe_backend(self.active, self.device, self.advice, self.missing)
+        return describe_backend(self.active, self.device, self.advice, self.missing, self.run_plan)
 
     @property
     def restart_needed(self) -> bool:
@@ -160,6 +172,10 @@ class BackendMonitor(QObject):
             self.runtime_missing.emit()
             return
         self.device, self.missing = device, False
+        self._update()
+
+    def _on_run_plan(self, plan: RunPlan) -> None:
+        self.run_plan = plan
         self._update()
 
     def _update(self) -> None:

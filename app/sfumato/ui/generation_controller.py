@@ -11,7 +11,6 @@ outpaint), all in one undo step.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from sfumato.generation.requests import (
     Txt2ImgRequest,
     VariationsRequest,
 )
+from sfumato.inference.device import cpu_threads
 from sfumato.inference.results import GeneratedImage
 from sfumato.qt_bridge.images import qimage_to_rgba, wrap_rgba
 from sfumato.qt_bridge.inference_thread import EngineFactory, GenerationJob, InferenceService
@@ -63,11 +63,6 @@ log = logging.getLogger(__name__)
 PREVIEW_MAX_SIDE = 768  # live previews are drawn from at most this many pixels a side
 NAME_CHARS = 28
 LIST_MODELS_AFTER_MS = 500
-
-
-def default_torch_threads() -> int:
-    """One core fewer than the machine has, so the GUI thread always finds one free."""
-    return max(1, (os.cpu_count() or 2) - 1)
 
 
 @dataclass
@@ -153,7 +148,7 @@ class GenerationController(QObject):
                  torch_threads: int | None = None) -> None:
         super().__init__(window)
         self._w = window
-        threads = torch_threads or default_torch_threads()
+        threads = torch_threads or cpu_threads()  # the physical cores, unless the environment chose
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
         self.batch: Batch | None = None
         self._doc: Document | None = None
