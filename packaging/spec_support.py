@@ -40,7 +40,7 @@ per-family config folders (the screenshots are for the README only)."""
 
 METADATA_PACKAGES = (
     # read their own version with importlib.metadata (or are checked by transformers/diffusers)
-    "diffusers", "transformers", "huggingface_hub", "tokenizers", "safetensors", "accelerate",
+    "diffusers", "transformers", "huggingface_hub", "tokenizers", "safetensors", "accelerate", "peft",
     # torch's own requirements: the runtime installer checks they are present before it installs a torch
     # wheel without its dependencies (they stay in the bundle even though torch does not)
     "filelock", "typing-extensions", "setuptools", "sympy", "networkx", "jinja2", "fsspec",

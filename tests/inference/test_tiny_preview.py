@@ -18,6 +18,7 @@ from sfumato.inference.preview import (
     MAX_TINY_LATENT_SIDE,
     LatentPreviewer,
     StepPreviews,
+    TinyDecoder,
     TinyDecoderPreviewer,
 )
 from sfumato.inference.tiny_models import build_tiny_decoder
@@ -143,7 +144,7 @@ def test_unreadable_tiny_decoder_weights_fall_back_too(
 
 def test_large_latents_are_scaled_down_before_the_tiny_decoder(tiny_decoders: dict[int, Path]) -> None:
     linear = LatentPreviewer(None)  # never asked: the tiny decoder works
-    previewer = TinyDecoderPreviewer(tiny_decoders[4], "cpu", torch.float32, linear)
+    previewer = TinyDecoderPreviewer(TinyDecoder(tiny_decoders[4], "cpu", torch.float32), linear)
     preview = previewer(torch.randn(2, 4, 96, 128))
     assert preview.shape == (8 * 48, 8 * MAX_TINY_LATENT_SIDE, 3)
     assert previewer(torch.randn(1, 4, 8, 16)).shape == (64, 128, 3)

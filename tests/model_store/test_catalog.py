@@ -16,7 +16,7 @@ from sfumato.model_store.json_schema import validate
 SEED_IDS = {
     "sd15", "sd15-inpainting", "sd21", "sd2-inpainting", "sdxl-base", "sdxl-inpainting",
     "sdxl-turbo", "sd35-medium", "sd35-large", "sd35-large-turbo", "flux-schnell", "flux-dev",
-    "flux-fill",
+    "flux-fill", "sd-turbo", "sd15-lcm-lora",
 }  # fmt: skip
 """Stable Cascade is not among them: its diffusers pipelines are deprecated and the engine refuses
 it, so a catalog entry would promise a model that never runs."""
@@ -31,7 +31,9 @@ def test_the_shipped_catalog_has_every_seed_family() -> None:
     assert catalog.get("flux-dev").gated and not catalog.get("flux-schnell").gated
     for model in catalog.models:
         assert model.licence_url.startswith("https://huggingface.co/")
-        assert model.variants[0].layout == "diffusers"
+        assert model.variants[0].layout == ("single_file" if model.adapter_for else "diffusers")
+    lcm = catalog.get("sd15-lcm-lora")
+    assert lcm.adapter_for == "sd15" and lcm.defaults.scheduler == "LCMScheduler"
     for family in catalog.families.values():
         if family.config_dir is not None:
             assert (family.config_dir / "model_index.json").is_file()
@@ -80,6 +82,28 @@ def _broken(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
         (
             lambda d: d["models"][0]["variants"][0].update(download_bytes=True),
             r"expected integer or null, got True",
+        ),
+        (
+            lambda d: d["models"][2].update(adapter_for="nope"),
+            r'"tiny-single".adapter_for: \'nope\' is not a model in the catalog',
+        ),
+        (
+            lambda d: (
+                d["models"][2].update(adapter_for="tiny-sd"),
+                d["models"][1].update(adapter_for="tiny-single"),
+            ),
+            r'"tiny-gated".adapter_for: \'tiny-single\' is not a model',  # an adapter of an adapter
+        ),
+        (
+            lambda d: d["models"][1].update(adapter_for="tiny-sd"),
+            r'"tiny-gated".variants: an adapter\'s variants are single files',
+        ),
+        (
+            lambda d: (
+                d["families"].update(sd2={**d["families"]["sd15"], "label": "SD 2"}),
+                d["models"][2].update(adapter_for="tiny-sd", family="sd2"),
+            ),
+            r'"tiny-single".family: an adapter for tiny-sd must be of family sd15',
         ),
     ],
 )

@@ -60,6 +60,10 @@ TINY: dict[str, Callable[[Path], Path]] = {
 }
 """The tiny architecture each catalog family (and preview-decoder latent size) is served with."""
 
+LORAS: dict[str, str] = {"sd15": "lora-sd15"}
+"""Family → the tiny LoRA a catalog adapter for a model of it is served with: made with PEFT for
+that family's tiny model (:func:`~sfumato.inference.tiny_models.build_unet_lora`)."""
+
 DECODERS: dict[str, tuple[str, str]] = {
     "taesd": ("decoder-4", "sd15"),
     "taesdxl": ("decoder-4", "sdxl"),
@@ -144,6 +148,8 @@ FETCHED: dict[str, list[str]] = {
     "flux-schnell": _flux(transformer_shards=3, t5_shards=2),
     "flux-dev": _flux(transformer_shards=3, t5_shards=2),
     "flux-fill": _flux(transformer_shards=3, t5_shards=2),
+    "sd-turbo": _sd("fp16"),
+    "sd15-lcm-lora": ["pytorch_lora_weights.safetensors"],  # and sd15, which it runs on
 }
 """Catalog id → exactly the files its default download fetches, written out by hand from the
 layouts so that the selection code is checked, not restated."""
@@ -157,7 +163,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
     def get(name: str) -> Path:
         if name not in built:
-            built[name] = TINY[name](root / name)
+            base = next((family for family, lora in LORAS.items() if lora == name), None)
+            if base is not None:
+                built[name] = tiny_models.build_unet_lora(get(base), root / name).parent
+            else:
+                built[name] = TINY[name](root / name)
         return built[name]
 
     return get
@@ -217,15 +227,38 @@ def _source() -> np.ndarray:
     return np.stack([x * 3, y * 3, (x + y) % 256], axis=2).astype(np.uint8)
 
 
-def _serve(hub: FakeHub, model_id: str, tiny: Callable[[str], Path]) -> None:
-    """Serve the entry's repos; gated as its pages say, or as the catalog says where no page did."""
+def _tiny_name(model_id: str) -> str:
+    """The tiny architecture an entry is served with: its family's, or for an adapter the tiny
+    LoRA for its family."""
     entry = load_catalog().get(model_id)
+    return LORAS[entry.family.id] if entry.adapter_for else entry.family.id
+
+
+def _serve(hub: FakeHub, model_id: str, tiny: Callable[[str], Path]) -> None:
+    """Serve the entry's repos (and an adapter's model's); gated as its pages say, or as the
+    catalog says where no page did."""
+    entry = load_catalog().get(model_id)
+    if entry.adapter_for:
+        _serve(hub, entry.adapter_for, tiny)
     for source in entry.sources:
-        repo = build_repo(source.repo, tiny(entry.family.id), token=TOKEN)
+        repo = build_repo(source.repo, tiny(_tiny_name(model_id)), token=TOKEN)
         shown = layout(source.repo).get("gated")
         assert shown is None or shown == entry.gated, f"{source.repo}: the catalog's gating is wrong"
         repo.gated = entry.gated
         hub.repos[source.repo] = repo
+
+
+def _pin_tiny_file(
+    pinned: str | None, data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run on a copy of the catalog whose sha256 pin ``pinned`` (a single file's) is that of
+    the tiny ``data`` served in its place."""
+    catalog = tmp_path / "catalog"
+    shutil.copytree(catalog_dir(), catalog)
+    text = (catalog / "catalog.json").read_text(encoding="utf-8")
+    text = text.replace(str(pinned), hashlib.sha256(data).hexdigest())
+    (catalog / "catalog.json").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SFUMATO_CATALOG_DIR", str(catalog))
 
 
 def _models() -> list[str]:
@@ -237,17 +270,26 @@ def test_every_catalog_entry_downloads_exactly_what_it_needs_and_generates(
     model_id: str,
     real_hub: FakeHub,
     tiny: Callable[[str], Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     entry = load_catalog().get(model_id)
     _serve(real_hub, model_id, tiny)
+    pinned = entry.variants[0]
+    if pinned.layout == "single_file":  # an adapter: its one file is pinned, and served tiny
+        served_file = real_hub.repos[entry.repo].files[str(pinned.file)]
+        _pin_tiny_file(pinned.sha256, served_file, tmp_path, monkeypatch)
 
     assert main(["models", "download", model_id]) == 0, capsys.readouterr().err
 
     assert _fetched(real_hub, entry.repo) == sorted(FETCHED[model_id])
-    served = set(layout_paths(entry.repo)) | set(assumed_paths(entry.repo, tiny(entry.family.id)))
+    served = set(layout_paths(entry.repo)) | set(assumed_paths(entry.repo, tiny(_tiny_name(model_id))))
     assert set(FETCHED[model_id]) <= served
-    info = detect_model(resolve_model(model_id))
+    if entry.adapter_for:  # the model it runs on came with it
+        base = load_catalog().get(entry.adapter_for)
+        assert _fetched(real_hub, base.repo) == sorted(FETCHED[base.id])
+    info = detect_model(resolve_model(entry.adapter_for or model_id))
     engine = Engine(profile_for("cpu"))
     source = _source()
     for task in TASKS:
@@ -329,12 +371,7 @@ def test_a_single_file_variant_downloads_that_one_file_and_generates(
     repo = build_repo(entry.repo, tiny(entry.family.id), token=TOKEN)
     repo.files[variant.file] = data
     real_hub.repos[entry.repo] = repo
-    catalog = tmp_path / "catalog"
-    shutil.copytree(catalog_dir(), catalog)
-    text = (catalog / "catalog.json").read_text(encoding="utf-8")
-    pinned = text.replace(str(variant.sha256), hashlib.sha256(data).hexdigest())
-    (catalog / "catalog.json").write_text(pinned, encoding="utf-8")
-    monkeypatch.setenv("SFUMATO_CATALOG_DIR", str(catalog))
+    _pin_tiny_file(variant.sha256, data, tmp_path, monkeypatch)
 
     assert main(["models", "download", model_id, "--variant", "single-file"]) == 0, capsys.readouterr().err
 
@@ -374,4 +411,5 @@ def test_catalog_licences_and_gating_are_what_the_hub_pages_say() -> None:
         else:
             assert LICENCE_TAGS[shown["licence"]] == licence, repo
         assert shown.get("gated") in (None, gated), repo
-    assert untagged == ["stabilityai/stable-diffusion-3.5-large-turbo"]  # no stored page shows its tag
+    # no stored page shows their tags (sd-turbo's licence comes from its LICENSE.md: catalog notes)
+    assert untagged == ["stabilityai/sd-turbo", "stabilityai/stable-diffusion-3.5-large-turbo"]

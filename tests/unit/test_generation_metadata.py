@@ -44,8 +44,9 @@ COMMON = {
         InpaintRequest(**COMMON, source=SOURCE, mask=MASK, padding=12, strength=0.9),
         OutpaintRequest(**COMMON, source=SOURCE, margins=Margins(64, 0, 32, 8), padding=40),
         VariationsRequest(**COMMON, source=SOURCE, count=3, strength=0.85),
+        Txt2ImgRequest(**COMMON, fast_decode=True),
     ],
-    ids=lambda r: r.task.value,
+    ids=lambda r: r.task.value + (" fast decode" if r.fast_decode else ""),
 )
 def test_round_trip_through_a_png(tmp_path: Path, request_: GenerationRequest) -> None:
     text = format_parameters(
@@ -95,3 +96,12 @@ def test_malformed_values_are_a_user_error(tmp_path: Path) -> None:
     plain = tmp_path / "plain.png"
     save_png(plain, np.zeros((8, 8, 3), np.uint8), "x")
     assert parse_parameters(read_parameters(plain) or "").values == {}
+
+
+def test_the_lora_a_model_ran_with_is_recorded() -> None:
+    text = format_parameters(
+        Txt2ImgRequest(**COMMON), seed=1, scheduler="LCM", size=(512, 512), model_name="sd15",
+        model_hash="h", lora="sd15-lcm-lora",
+    )  # fmt: skip
+    assert parse_parameters(text).values["LoRA"] == "sd15-lcm-lora"
+    assert "LoRA" not in parse_parameters(text.replace(", LoRA: sd15-lcm-lora", "")).values

@@ -6,9 +6,10 @@ The text looks like::
     Negative prompt: things to avoid
     Steps: 20, Sampler: Euler a, CFG scale: 7.0, Seed: 42, Size: 512x512, Model hash: 0123abcd89, Model: name
 
-Sfumato adds ``Denoising strength``, ``Task``, ``Mask padding``, ``Outpaint margins`` and
-``Variations`` where they apply. Values containing a comma, colon or quote are JSON-quoted, as
-A1111 does.
+Sfumato adds ``Denoising strength``, ``Task``, ``Mask padding``, ``Outpaint margins``,
+``Variations``, ``Fast decode`` (the tiny decoder made the final image) and ``LoRA`` (the catalog
+adapter the model ran with) where they apply. Values containing a comma, colon or quote are
+JSON-quoted, as A1111 does.
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ def format_parameters(
     size: tuple[int, int],
     model_name: str,
     model_hash: str,
+    lora: str = "",
 ) -> str:
     """The ``parameters`` text for one image of ``request``.
 
     ``seed`` is the seed that image used, ``scheduler`` the one that ran (never ""), ``size`` the
-    ``(width, height)`` the model worked at.
+    ``(width, height)`` the model worked at, ``lora`` the adapter applied to the model ("" for
+    none).
     """
     pairs: list[tuple[str, object]] = [
         ("Steps", request.steps),
@@ -76,6 +79,10 @@ def format_parameters(
     count = getattr(request, "count", None)
     if count is not None:
         pairs.append(("Variations", count))
+    if request.fast_decode:
+        pairs.append(("Fast decode", True))
+    if lora:
+        pairs.append(("LoRA", lora))
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(_NEGATIVE + request.negative_prompt)
@@ -131,6 +138,8 @@ class ParsedParameters:
             if "Size" in values:
                 width, height = values["Size"].lower().split("x")
                 kwargs["width"], kwargs["height"] = int(width), int(height)
+            if values.get("Fast decode", "").lower() == "true":
+                kwargs["fast_decode"] = True
             task = self.task
             if task is not Task.TXT2IMG:
                 if source is None:

@@ -4,9 +4,11 @@
 loaded. An engine is meant to live on one worker thread; ``run`` blocks that thread.
 
 Loading is a step of its own: it reports its stages (loading, moving to the GPU, generating)
-and stops between them when cancelled. Running out of device memory, while the model is placed on
-the device or while it generates, is retried with the next leaner memory strategy; the job
-after one that needed it tries the planned strategy again.
+and stops between them when cancelled. A reference to a catalog adapter (a LoRA such as
+``sd15-lcm-lora``) loads the model it runs on and applies the LoRA to it; the next job without it
+takes the LoRA away again, without reloading the model. Running out of device memory, while the
+model is placed on the device or while it generates, is retried with the next leaner memory
+strategy; the job after one that needed it tries the planned strategy again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +28,7 @@ import numpy as np
 from sfumato.generation.metadata import format_parameters
 from sfumato.generation.requests import MAX_SEED, GenerationRequest
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
-from sfumato.inference.errors import GenerationError, OutOfMemoryError
+from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError
 from sfumato.inference.families import Family, ModelInfo
 from sfumato.inference.model_files import (
     check_loadable_offline,
@@ -37,9 +40,13 @@ from sfumato.inference.planning import PipelineTask, Plan, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 if TYPE_CHECKING:
+    from sfumato.model_store import AdapterUse
     from sfumato.model_store.fit import RunPlan
 
 log = logging.getLogger(__name__)
+
+ADAPTER_WEIGHT = 1.0
+"""The weight a catalog adapter is applied at: full, as the model cards use them."""
 
 
 @dataclass
@@ -65,6 +72,13 @@ class _Loaded:
     schedulers: dict[str, Any] = field(default_factory=dict)
     """Built once per name: every call resets a scheduler's state with ``set_timesteps``."""
     previewer: Any = None
+    tiny_decoder: Any = None
+    """The model's tiny decoder (:class:`~sfumato.inference.preview.TinyDecoder`), if one is
+    installed: it makes the live previews and, for fast decoding, the final images."""
+    lora: Path | None = None
+    """The adapter file applied to the model now (``None``: the model as it was loaded)."""
+    lora_id: str = ""
+    """The catalog id of that adapter."""
 
 
 class _Cancelled(Exception):
@@ -138,10 +152,30 @@ class Engine:
             return None
 
     def _load(self, reference: str, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
-        path = resolve_model(reference).resolve()
+        adapter = _adapter(reference)
+        path = (adapter.base if adapter is not None else resolve_model(reference)).resolve()
         loaded = self._loaded
-        if loaded is not None and loaded.info.path == path and loaded.forced_float32 == self.force_float32:
-            return loaded
+        if loaded is None or loaded.info.path != path or loaded.forced_float32 != self.force_float32:
+            loaded = self._loaded = self._load_model(path, report, cancel)
+        self._use_adapter(loaded, adapter, report)
+        return loaded
+
+    def _use_adapter(self, loaded: _Loaded, adapter: AdapterUse | None, report: StageCallback) -> None:
+        """Apply ``adapter``'s LoRA to the loaded model, or take the applied one away."""
+        wanted = adapter.file.resolve() if adapter is not None else None
+        if loaded.lora == wanted:
+            return
+        from sfumato.inference import pipelines
+
+        if adapter is not None:
+            report(f"Applying {adapter.model_id}…")
+        loaded.lora, loaded.lora_id = None, ""
+        loaded.placed = None  # the LoRA's layers are placed with the model on the next job
+        pipelines.use_lora(loaded.base, wanted, ADAPTER_WEIGHT)
+        loaded.lora, loaded.lora_id = wanted, adapter.model_id if adapter is not None else ""
+        log.info("LoRA on %s: %s", loaded.info.name, loaded.lora_id or "none")
+
+    def _load_model(self, path: Path, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
         info = detect_model(path)
         check_loadable_offline(info)
         _check(cancel)
@@ -165,6 +199,9 @@ class Engine:
             log.info("loading %s cancelled", info.name)
             raise _Cancelled
         strategy = run_plan.strategy
+        tiny = preview.find_tiny_decoder(info)
+        dtype = pipelines.torch_dtype(run_plan.dtype)
+        decoder = preview.TinyDecoder(tiny, self.profile.kind, dtype) if tiny else None
         loaded = _Loaded(
             info,
             model_hash(info),
@@ -174,12 +211,8 @@ class Engine:
             strategy,
             strategy,
             forced_float32=self.force_float32,
-            previewer=preview.make_previewer(
-                base.vae,
-                preview.find_tiny_decoder(info),
-                self.profile.kind,
-                pipelines.torch_dtype(run_plan.dtype),
-            ),
+            previewer=preview.make_previewer(base.vae, decoder),
+            tiny_decoder=decoder,
         )
         log.info(
             "loaded %s (%s) in %.2f s on %s, %s, %s",
@@ -190,7 +223,6 @@ class Engine:
             run_plan.precision,
             strategy.name,
         )
-        self._loaded = loaded
         return loaded
 
     def unload(self) -> None:
@@ -258,6 +290,7 @@ class Engine:
                     size=plan.recorded_size,
                     model_name=loaded.info.name,
                     model_hash=loaded.hash,
+                    lora=loaded.lora_id,
                 ),
             )
             for image, seed in zip(outputs, seeds, strict=True)
@@ -268,9 +301,12 @@ class Engine:
     def _effective_request(
         loaded: _Loaded, plan: Plan, request: GenerationRequest, notices: list[str]
     ) -> GenerationRequest:
-        """``request`` as it will really run (and be recorded): the plan's steps, and no negative
-        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer."""
+        """``request`` as it will really run (and be recorded): the plan's steps, no negative
+        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer, and the
+        VAE decoding when fast decoding has no tiny decoder to decode with."""
         changes: dict[str, Any] = {}
+        if request.fast_decode and not _tiny_decoder_ready(loaded, notices):
+            changes["fast_decode"] = False
         if plan.steps != request.steps:
             changes["steps"] = plan.steps
         if loaded.info.family is Family.FLUX and request.negative_prompt:
@@ -346,6 +382,7 @@ class Engine:
                 kwargs = self._call_arguments(pipe, loaded, plan, request, seeds, on_step, cancel)
                 report("Generating…")
                 result = self._invoke(pipe, kwargs)
+                images = self._images(loaded, pipe, plan, request, result)
             except torch.OutOfMemoryError:
                 out_of_memory = True
             except (RuntimeError, ValueError) as exc:
@@ -354,7 +391,7 @@ class Engine:
                     details=traceback.format_exc(),
                 ) from exc
             if not out_of_memory:
-                return [np.clip(np.rint(image * 255), 0, 255).astype(np.uint8) for image in result.images]
+                return images
             # Outside the except block: the exception and its frames (holding tensors) are gone.
             pipe = kwargs = None
             pipelines.free_memory()
@@ -373,6 +410,19 @@ class Engine:
     def _invoke(self, pipe: Any, kwargs: dict[str, Any]) -> Any:
         """Call the pipeline (one place, so tests can inject faults here)."""
         return pipe(**kwargs)
+
+    @staticmethod
+    def _images(
+        loaded: _Loaded, pipe: Any, plan: Plan, request: GenerationRequest, result: Any
+    ) -> list[np.ndarray]:
+        """The call's images as ``(H, W, 3)`` uint8: decoded by the pipeline's VAE, or, for fast
+        decoding, from the latents it returned by the tiny decoder."""
+        if request.fast_decode:
+            from sfumato.inference import pipelines
+
+            latents = pipelines.unpack_latents(pipe, result.images, plan.size)
+            return list(loaded.tiny_decoder.decode(latents))
+        return [np.clip(np.rint(image * 255), 0, 255).astype(np.uint8) for image in result.images]
 
     def _call_arguments(
         self,
@@ -413,9 +463,41 @@ class Engine:
             "image": [plan.image] * count if plan.image is not None else None,
             "mask_image": [plan.mask] * count if plan.mask is not None else None,
             "strength": plan.strength,
-            "output_type": "np",
+            "output_type": "latent" if request.fast_decode else "np",
             "callback_on_step_end": on_step_end,
             "callback_on_step_end_tensor_inputs": ["latents"],
         }
         accepted = inspect.signature(pipe.__call__).parameters
         return {key: value for key, value in wanted.items() if key in accepted and value is not None}
+
+
+def _adapter(reference: str) -> AdapterUse | None:
+    """The catalog adapter ``reference`` names, with the model it runs on (``None``: it names a
+    model). A folder is never an adapter, so loading one asks the model store nothing."""
+    if Path(reference).expanduser().is_dir():
+        return None
+    from sfumato.model_store import ModelStoreError, adapter_use
+
+    try:
+        return adapter_use(reference)
+    except ModelStoreError as exc:
+        raise ModelError(str(exc), exc.details) from exc
+
+
+def _tiny_decoder_ready(loaded: _Loaded, notices: list[str]) -> bool:
+    """Whether the loaded model's tiny decoder can decode its final images; if not, a notice
+    says why and what to install."""
+    from sfumato.inference import preview
+
+    if loaded.tiny_decoder is not None:
+        try:
+            loaded.tiny_decoder.load()
+            return True
+        except Exception:
+            log.warning("the tiny decoder in %s failed to load", loaded.tiny_decoder.folder, exc_info=True)
+            notices.append("Fast decode: the tiny decoder could not be loaded; the VAE decoded instead.")
+            return False
+    wanted = preview.suggested_decoder(loaded.info)
+    how = f" (`sfumato models download {wanted}`, or Models › Model Manager…)" if wanted else ""
+    notices.append(f"Fast decode needs a tiny decoder for this model{how}; the VAE decoded instead.")
+    return False

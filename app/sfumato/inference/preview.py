@@ -5,9 +5,10 @@ least-squares fit from latent channels (plus a bias) to the patterns' colours th
 intermediate latent into a small RGB image with one matrix product per step. The fit works for
 every family's VAE (4 or 16 channels) without shipping per-family coefficients.
 
-The tiny decoder: a TAESD-family ``AutoencoderTiny`` (see :class:`TinyDecoderPreviewer`) gives
-a full-resolution preview close to what the VAE will decode, where one is installed (see
-:func:`find_tiny_decoder`). Imported only by the engine.
+The tiny decoder: a TAESD-family ``AutoencoderTiny`` (:class:`TinyDecoder`) gives a preview
+close to what the VAE will decode, where one is installed (see :func:`find_tiny_decoder`); a
+request that asks for fast decoding gets its final images from it too. Imported only by the
+engine.
 """
 
 from __future__ import annotations
@@ -86,40 +87,24 @@ class LatentPreviewer:
         return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
 
 
-class TinyDecoderPreviewer:
-    """Decodes a step's latents with a tiny autoencoder (diffusers ``AutoencoderTiny``).
+class TinyDecoder:
+    """A tiny autoencoder (diffusers ``AutoencoderTiny``, the TAESD family) that decodes latents.
 
-    The decoder is loaded from ``folder`` (a diffusers model folder: ``config.json`` and
-    safetensors weights) on the first preview, onto ``device`` in ``dtype``. Latents are fed the
-    way a pipeline feeds a drop-in tiny VAE: ``latents / scaling_factor + shift_factor`` of the
-    tiny decoder's own config. Any failure (loading or decoding) is logged once and every later
-    preview comes from ``fallback``, so a broken decoder never fails a generation.
+    Loaded from ``folder`` (a diffusers model folder: ``config.json`` and safetensors weights)
+    on first use, onto ``device`` in ``dtype``. Latents are fed the way a pipeline feeds a
+    drop-in tiny VAE: ``latents / scaling_factor + shift_factor`` of the tiny decoder's own
+    config. One instance serves a loaded model's live previews and, when a request asks for
+    fast decoding, its final images.
     """
 
-    def __init__(self, folder: Path, device: str, dtype: torch.dtype, fallback: LatentPreviewer) -> None:
+    def __init__(self, folder: Path, device: str, dtype: torch.dtype) -> None:
         self.folder = folder
         self._device = device
         self._dtype = dtype
-        self._fallback = fallback
         self._decoder: Any = None
-        self._failed = False
 
-    def __call__(self, latents: torch.Tensor) -> np.ndarray:
-        """The first image of an unpacked ``(B, C, h, w)`` latent batch as ``(H, W, 3)`` uint8."""
-        if not self._failed:
-            try:
-                return self._decode(latents)
-            except Exception:
-                self._failed = True
-                self._decoder = None
-                log.warning(
-                    "the tiny preview decoder in %s failed; previews use the linear map from now on",
-                    self.folder,
-                    exc_info=True,
-                )
-        return self._fallback(latents)
-
-    def _decode(self, latents: torch.Tensor) -> np.ndarray:
+    def load(self) -> Any:
+        """The decoder, loaded on the first call; raises whatever loading raises."""
         if self._decoder is None:
             from diffusers import AutoencoderTiny
 
@@ -127,17 +112,50 @@ class TinyDecoderPreviewer:
                 str(self.folder), dtype=self._dtype, use_safetensors=True, local_files_only=True
             )
             self._decoder = decoder.to(self._device).eval()
-        config = self._decoder.config
-        latent = latents[:1].detach()
+        return self._decoder
+
+    def decode(self, latents: torch.Tensor, max_side: int | None = None) -> np.ndarray:
+        """Unpacked ``(B, C, h, w)`` latents as ``(B, H, W, 3)`` uint8 images; latents with a
+        side above ``max_side`` are area-downscaled first (a small preview of a big image)."""
+        decoder = self.load()
+        config = decoder.config
+        latent = latents.detach()
         side = max(latent.shape[-2:])
-        if side > MAX_TINY_LATENT_SIDE:
-            size = tuple(max(1, n * MAX_TINY_LATENT_SIDE // side) for n in latent.shape[-2:])
+        if max_side is not None and side > max_side:
+            size = tuple(max(1, n * max_side // side) for n in latent.shape[-2:])
             latent = torch.nn.functional.interpolate(latent.float(), size=size, mode="area")
         latent = latent.to(self._device, self._dtype) / config.scaling_factor + (config.shift_factor or 0.0)
         with torch.no_grad():
-            image = self._decoder.decode(latent).sample[0]
-        rgb = (image.float() / 2 + 0.5).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+            images = decoder.decode(latent).sample
+        rgb = (images.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy()
         return np.rint(rgb * 255).astype(np.uint8)
+
+
+class TinyDecoderPreviewer:
+    """Previews from a :class:`TinyDecoder`: the first image of a step's latents, at most
+    8 × :data:`MAX_TINY_LATENT_SIDE` pixels on its longer side. Any failure (loading or
+    decoding) is logged once and every later preview comes from ``fallback``, so a broken
+    decoder never fails a generation.
+    """
+
+    def __init__(self, decoder: TinyDecoder, fallback: LatentPreviewer) -> None:
+        self.decoder = decoder
+        self._fallback = fallback
+        self._failed = False
+
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        """The first image of an unpacked ``(B, C, h, w)`` latent batch as ``(H, W, 3)`` uint8."""
+        if not self._failed:
+            try:
+                return self.decoder.decode(latents[:1], MAX_TINY_LATENT_SIDE)[0]
+            except Exception:
+                self._failed = True
+                log.warning(
+                    "the tiny preview decoder in %s failed; previews use the linear map from now on",
+                    self.decoder.folder,
+                    exc_info=True,
+                )
+        return self._fallback(latents)
 
 
 TINY_DECODER_FOLDER = "taesd"
@@ -165,13 +183,23 @@ def find_tiny_decoder(info: ModelInfo) -> Path | None:
         return None
 
 
-def make_previewer(
-    vae: Any, tiny_decoder: Path | None, device: str, dtype: torch.dtype
-) -> LatentPreviewer | TinyDecoderPreviewer:
-    """The previewer for a loaded model: the tiny decoder in ``tiny_decoder`` if there is one,
-    falling back to the linear map fitted to ``vae``."""
+def suggested_decoder(info: ModelInfo) -> str | None:
+    """The id of the catalog's preview decoder made for the model ``info`` describes (``taesd``
+    for SD 1.x/2.x …), or ``None`` if the catalog has none or cannot be read."""
+    from sfumato.model_store import ModelStoreError, load_catalog
+
+    try:
+        decoders = load_catalog().preview_decoders
+    except ModelStoreError:
+        return None
+    return next((d.id for d in decoders if info.family_id in d.families), None)
+
+
+def make_previewer(vae: Any, tiny_decoder: TinyDecoder | None) -> LatentPreviewer | TinyDecoderPreviewer:
+    """The previewer for a loaded model: ``tiny_decoder`` if it has one, falling back to the
+    linear map fitted to ``vae``."""
     linear = LatentPreviewer(vae)
-    return linear if tiny_decoder is None else TinyDecoderPreviewer(tiny_decoder, device, dtype, linear)
+    return linear if tiny_decoder is None else TinyDecoderPreviewer(tiny_decoder, linear)
 
 
 class StepPreviews:

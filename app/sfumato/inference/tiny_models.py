@@ -353,6 +353,29 @@ def build_tiny_decoder(folder: Path, latent_channels: int) -> Path:
     return folder
 
 
+LORA_FILE = "pytorch_lora_weights.safetensors"
+"""The file name diffusers' ``save_lora_weights`` writes (and LoRA repos such as
+``latent-consistency/lcm-lora-sdv1-5`` hold)."""
+
+
+def build_unet_lora(model: Path, folder: Path, rank: int = 4) -> Path:
+    """A random-weight LoRA made with PEFT for the UNet of the tiny SD model in ``model``
+    (rank ``rank`` on every attention projection), saved by diffusers' ``save_lora_weights`` as
+    ``folder/pytorch_lora_weights.safetensors``; returns that file. Seeded: the same every time."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet = UNet2DConditionModel.from_pretrained(model, subfolder="unet", local_files_only=True)
+    torch.manual_seed(0)
+    # init_lora_weights=False: random up and down weights, so the LoRA changes the output at once
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=targets))
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
+    return folder / LORA_FILE
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "sd15": build_sd15,
     "sd2": build_sd2,

@@ -25,11 +25,19 @@ from sfumato.model_store.errors import (
 from sfumato.model_store.fit import MemoryEstimate, RunPlan, plan_model, plan_run, starter_set
 from sfumato.model_store.hardware import GpuInfo, HardwareProfile, hardware_tier, probe_hardware
 from sfumato.model_store.hardware import describe as describe_hardware
-from sfumato.model_store.manager import ModelManager, VerifyResult, preview_decoder_path, resolve_model
+from sfumato.model_store.manager import (
+    AdapterUse,
+    ModelManager,
+    VerifyResult,
+    adapter_use,
+    preview_decoder_path,
+    resolve_model,
+)
 from sfumato.model_store.progress import DownloadProgress, ProgressCallback
 from sfumato.model_store.transfer import TransferSettings
 
 __all__ = [
+    "AdapterUse",
     "Catalog",
     "CatalogError",
     "CatalogModel",
@@ -61,6 +69,7 @@ __all__ = [
     "UnsupportedModelError",
     "Variant",
     "VerifyResult",
+    "adapter_use",
     "describe_hardware",
     "hardware_tier",
     "load_catalog",

@@ -1,7 +1,8 @@
 """The model catalog: ``models/catalog.json``, validated against ``models/catalog.schema.json``.
 
 The catalog names public checkpoints (hub repo, revision, which files make each variant), their
-licence, recommended generation defaults and per-tier starter sets. It holds no weights and no
+licence, recommended generation defaults and per-tier starter sets, and adapters (LoRAs) that run
+on one of its checkpoints (``adapter_for``). It holds no weights and no
 guessed facts: unknown sizes, hashes and memory figures are ``None``.
 """
 
@@ -94,6 +95,8 @@ class CatalogModel:
     variants: tuple[Variant, ...]
     defaults: Defaults
     notes: str
+    adapter_for: str | None = None
+    """For an adapter (a LoRA for one model): the id of the catalog model it runs on."""
 
     @property
     def repo(self) -> str:
@@ -249,8 +252,13 @@ def _build(data: dict[str, Any], root: Path, path: Path) -> Catalog:
                 variants=variants,
                 defaults=Defaults(**m["defaults"]),
                 notes=m.get("notes", ""),
+                adapter_for=m.get("adapter_for"),
             )
         )
+    by_id = {m.id: m for m in models}
+    for i, m in enumerate(models):
+        if m.adapter_for is not None:
+            _check_adapter(m, by_id, path, f'models[{i}] "{m.id}"')
     starters: dict[str, tuple[str, ...]] = {}
     for tier, ids in data["starter_sets"].items():
         for model_id in ids:
@@ -281,6 +289,17 @@ def _build(data: dict[str, Any], root: Path, path: Path) -> Catalog:
     return Catalog(
         families=families, models=tuple(models), starter_sets=starters, preview_decoders=tuple(decoders)
     )
+
+
+def _check_adapter(m: CatalogModel, by_id: Mapping[str, CatalogModel], path: Path, where: str) -> None:
+    """An adapter runs on a model of its own family that is not an adapter, and is one file."""
+    base = by_id.get(m.adapter_for or "")
+    if base is None or base.adapter_for is not None:
+        raise _bad(path, f"{where}.adapter_for", f"{m.adapter_for!r} is not a model in the catalog")
+    if base.family.id != m.family.id:
+        raise _bad(path, f"{where}.family", f"an adapter for {base.id} must be of family {base.family.id}")
+    if any(v.layout != "single_file" for v in m.variants):
+        raise _bad(path, f"{where}.variants", "an adapter's variants are single files")
 
 
 def _variant(v: dict[str, Any], path: Path, where: str) -> Variant:

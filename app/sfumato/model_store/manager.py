@@ -84,6 +84,18 @@ class VerifyResult:
 
 
 @dataclass(frozen=True)
+class AdapterUse:
+    """An installed catalog adapter (a LoRA) and the installed model it runs on."""
+
+    model_id: str
+    """The adapter's catalog id (``sd15-lcm-lora``)."""
+    file: Path
+    """The adapter's weights file."""
+    base: Path
+    """The path of the model it applies to, as :meth:`ModelManager.resolve` gives it."""
+
+
+@dataclass(frozen=True)
 class _Job:
     remote: RemoteFile
     destination: Path
@@ -199,12 +211,17 @@ class ModelManager:
         ``revision`` applies to repos outside the catalog, whose entries pin their own).
 
         Resumes staged bytes, verifies every file, places them atomically and records the model
-        last. Raises a :class:`ModelStoreError` subclass on failure; nothing half-done is recorded.
+        last. An adapter (a catalog entry with ``adapter_for``) installs the model it runs on
+        first, when that is not installed yet. Raises a :class:`ModelStoreError` subclass on
+        failure; nothing half-done is recorded.
         """
         cancel = cancel or threading.Event()
         if file and not _REPO_ID.match(ref):
             raise UnknownModelError(f"A single file needs a hub repo id (org/name), not {ref!r}.")
         entry = None if file else self._catalog_entry(ref)
+        base_id = entry.adapter_for if entry is not None else None
+        if base_id and not any(m.model_id == base_id for m in self.cache.read_all()):
+            self.install(base_id, on_progress=on_progress, cancel=cancel)
         decoder = None if file else self.catalog.preview_decoder(ref)
         if decoder is not None:
             chosen = Variant("default", "component", None, None, None, "float32", None, None, None)
@@ -290,6 +307,29 @@ class ModelManager:
         model = InstalledModel(f"url:{name}", "url", family, (record,))
         self._record(model)
         return model
+
+    def adapter_use(self, ref: str) -> AdapterUse | None:
+        """What running ``ref`` means when it names an installed catalog adapter (its id,
+        ``id@variant``, or its file's path): the adapter's file and the model it runs on.
+        ``None`` for any other reference. :class:`NotInstalledError` when the adapter, or the
+        model it runs on, is not installed."""
+        entry = self._catalog_entry(ref)
+        installed = None
+        if entry is None:
+            path = Path(ref).expanduser()
+            if not path.is_file():
+                return None
+            path = path.resolve()
+            installed = next(
+                (m for m in self.cache.read_all() if m.model_id and m.path.resolve() == path), None
+            )
+            if installed is None or installed.model_id is None:
+                return None
+            entry = self.catalog.get(installed.model_id)
+        if entry.adapter_for is None:
+            return None
+        installed = installed or self.resolve(ref)
+        return AdapterUse(entry.id, installed.path, self.resolve(entry.adapter_for).path)
 
     def _catalog_entry(self, ref: str) -> CatalogModel | None:
         base = ref.split("@", 1)[0]
@@ -682,6 +722,12 @@ def preview_decoder_path(families: Collection[str]) -> Path | None:
     """The folder of an installed preview decoder for any of ``families`` (catalog family ids),
     or ``None`` when none is installed."""
     return ModelManager().preview_decoder_for(families)
+
+
+def adapter_use(ref: str) -> AdapterUse | None:
+    """:meth:`ModelManager.adapter_use` in the default cache: the adapter ``ref`` names and the
+    model it runs on, or ``None`` when ``ref`` is not an installed catalog adapter."""
+    return ModelManager().adapter_use(ref)
 
 
 def resolve_model(ref: str) -> Path:
