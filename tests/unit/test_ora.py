@@ -446,3 +446,23 @@ def test_zip_bombs_are_refused_from_declared_sizes(case: str, tmp_path: Path,
     monkeypatch.setattr(zipfile.ZipFile, "open", guarded_open)
     with pytest.raises(OraError, match="implausibly large"):
         load_ora(path)
+
+
+@pytest.mark.parametrize(("declared", "eotf"), [('mypaint:eotf="2.2"', 2.2), ('mypaint:eotf="1.0"', 1.0),
+                                                ("", None), ('mypaint:eotf="fast"', None),
+                                                ('mypaint:eotf="0"', None), ('mypaint:eotf="-2.2"', None),
+                                                ('mypaint:eotf="nan"', None), ('mypaint:eotf="inf"', None)])
+def test_a_files_eotf_is_kept_when_it_is_a_positive_number(declared: str, eotf: float | None,
+                                                           tmp_path: Path) -> None:
+    stack = (f'<?xml version="1.0"?><image xmlns:mypaint="{ora.MYPAINT_NS}" w="2" h="1" {declared}>'
+             '<stack><layer name="half" src="data/half.png"/><layer name="white" src="data/white.png"/>'
+             "</stack></image>").encode()
+    path = _write_zip(tmp_path / "eotf.ora", [
+        ("mimetype", b"image/openraster"), ("stack.xml", stack),
+        ("data/white.png", _png(_solid(2, 1, (255, 255, 255, 255)))),
+        ("data/half.png", _png(_solid(2, 1, (0, 0, 0, 128)))),
+    ])
+    doc = load_ora(path)
+    assert doc.eotf == eotf
+    # half-transparent black over white: 127 as stored, 255 · (1 − 128/255) ** (1/2.2) = 186 in light
+    assert doc.composite()[0, 0].tolist() == ([186] * 3 if eotf == 2.2 else [127] * 3) + [255]

@@ -70,6 +70,9 @@ class Document:
         self.history = History(history_budget)
         self.events = DocumentEvents()
         self.path: Path | None = None
+        #: The file's ``mypaint:eotf`` (see :func:`sfumato.document.ora.load_ora`): layers blend in
+        #: its linear light and saving writes it back. ``None``: colours blend as stored.
+        self.eotf: float | None = None
         self.revision = 0  # grows with every change; autosave and "modified" compare against it
         self.saved_revision = 0
         self._active_uid: int | None = None
@@ -115,7 +118,13 @@ class Document:
         Mask layers are left out unless ``show_masks`` (then drawn as tinted overlays).
         """
         rect = (rect or self.rect).clamp(self.width, self.height)
-        return composite_rgba(self.layers, rect, show_masks=show_masks, premultiplied=premultiplied)
+        return composite_rgba(self.layers, rect, show_masks=show_masks, premultiplied=premultiplied,
+                              eotf=self.blend_eotf)
+
+    @property
+    def blend_eotf(self) -> float:
+        """The EOTF layers blend with: :attr:`eotf`, or 1.0 (stored values) when there is none."""
+        return 1.0 if self.eotf is None else self.eotf
 
     def combined_mask(self) -> np.ndarray:
         """The union (maximum) of the visible mask layers, ``[H, W]`` uint8."""

@@ -8,6 +8,7 @@ written ``visibility="hidden"`` so that other programs do not draw them, with th
 in ``sfumato:visible``; per-layer metadata (generation parameters) lives in ``data/sfumato.json``.
 A layer that keeps pixels beyond the canvas (:class:`~sfumato.document.layers.OffCanvas`) is
 written with them, at a negative ``x``/``y`` where they start left of or above the canvas.
+A document that came from a file declaring ``mypaint:eotf`` writes it back (see :func:`load_ora`).
 
 Files from other programs are read too (https://www.openraster.org/baseline/layer-stack-spec.html):
 layers keep their offsets, visibility, opacity and composite-op, and their pixels beyond the
@@ -44,6 +45,8 @@ from sfumato.document.layers import DEFAULT_MASK_TINT, BlendMode, Layer, LayerKi
 from sfumato.errors import UserFacingError
 
 SFUMATO_NS = "urn:sfumato:openraster:1"
+#: MyPaint's namespace (``OPENRASTER_MYPAINT_NS`` in its ``lib/xml.py``).
+MYPAINT_NS = "http://mypaint.org/ns/openraster"
 MIMETYPE = b"image/openraster"
 THUMBNAIL_SIZE = 256
 #: All layers of a loaded document together may take at most this much memory.
@@ -58,10 +61,12 @@ _SFUMATO_JSON = "data/sfumato.json"
 _KIND = f"{{{SFUMATO_NS}}}kind"
 _TINT = f"{{{SFUMATO_NS}}}tint"
 _VISIBLE = f"{{{SFUMATO_NS}}}visible"
+_EOTF = f"{{{MYPAINT_NS}}}eotf"
 _XML_INVALID = str.maketrans({c: None for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20),
                                                 0xFFFE, 0xFFFF, *range(0xD800, 0xE000)]})
 
 ET.register_namespace("sfumato", SFUMATO_NS)
+ET.register_namespace("mypaint", MYPAINT_NS)
 
 
 class OraError(UserFacingError):
@@ -97,8 +102,10 @@ def _layer_png(layer: Layer, pixels: np.ndarray) -> Image.Image:
 
 
 def _stack_xml(width: int, height: int, layers: Sequence[Layer], sources: list[str],
-               offsets: list[tuple[int, int]], active: Layer | None) -> bytes:
+               offsets: list[tuple[int, int]], active: Layer | None, eotf: float | None) -> bytes:
     image = ET.Element("image", {"version": "0.0.5", "w": str(width), "h": str(height)})
+    if eotf is not None:
+        image.set(_EOTF, repr(float(eotf)))
     stack = ET.SubElement(image, "stack")
     for layer, src, (x, y) in reversed(list(zip(layers, sources, offsets, strict=True))):  # top first
         visible = "true" if layer.visible else "false"
@@ -129,10 +136,12 @@ def _png_into(zf: zipfile.ZipFile, name: str, image: Image.Image, compress_level
 
 
 def write_ora(fh: BinaryIO, width: int, height: int, layers: Sequence[Layer],
-              active: Layer | None = None, *, compress_level: int = 6) -> None:
+              active: Layer | None = None, *, compress_level: int = 6, eotf: float | None = None) -> None:
     """Write an OpenRaster file of ``layers`` (bottom first) to the open binary file ``fh``.
 
-    ``compress_level`` is the PNG zlib level (autosave uses a fast 1).
+    ``compress_level`` is the PNG zlib level (autosave uses a fast 1). ``eotf`` is the
+    document's :attr:`~sfumato.document.document.Document.eotf`: written as ``mypaint:eotf``
+    and used for ``mergedimage.png``.
     """
     sources = [f"data/layer{i:03d}.png" for i in range(len(layers))]
     placed = [_placed(layer, width, height) for layer in layers]
@@ -141,7 +150,7 @@ def write_ora(fh: BinaryIO, width: int, height: int, layers: Sequence[Layer],
     with zipfile.ZipFile(fh, "w") as zf:
         zf.writestr(zipfile.ZipInfo("mimetype", now), MIMETYPE, compress_type=zipfile.ZIP_STORED)
         zf.writestr(zipfile.ZipInfo("stack.xml", now),
-                    _stack_xml(width, height, layers, sources, offsets, active),
+                    _stack_xml(width, height, layers, sources, offsets, active, eotf),
                     compress_type=zipfile.ZIP_DEFLATED)
         for layer, src, (_, _, pixels) in zip(layers, sources, placed, strict=True):
             _png_into(zf, src, _layer_png(layer, pixels), compress_level)
@@ -150,7 +159,8 @@ def write_ora(fh: BinaryIO, width: int, height: int, layers: Sequence[Layer],
                             for layer, src in zip(layers, sources, strict=True) if layer.metadata}}
         zf.writestr(zipfile.ZipInfo(_SFUMATO_JSON, now), json.dumps(extra, ensure_ascii=False),
                     compress_type=zipfile.ZIP_DEFLATED)
-        merged = Image.fromarray(composite_rgba(list(layers), Rect(0, 0, width, height)), "RGBA")
+        merged = Image.fromarray(composite_rgba(list(layers), Rect(0, 0, width, height),
+                                                eotf=1.0 if eotf is None else eotf), "RGBA")
         _png_into(zf, "mergedimage.png", merged, compress_level)
         merged.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         _png_into(zf, "Thumbnails/thumbnail.png", merged, compress_level)
@@ -163,7 +173,8 @@ def save_ora(doc: Document, path: Path | str) -> None:
     previous file is then unchanged.
     """
     path = Path(path)
-    atomic_write(path, lambda fh: write_ora(fh, doc.width, doc.height, doc.layers, doc.active_layer))
+    atomic_write(path, lambda fh: write_ora(fh, doc.width, doc.height, doc.layers, doc.active_layer,
+                                            eotf=doc.eotf))
     doc.mark_saved(path)
 
 
@@ -465,8 +476,9 @@ class _Reader:
             return rgba[..., 3] if has_alpha else rgba[..., 0]
         return rgba
 
-    def render(self, group: _Group, window: Rect) -> tuple[Rect, np.ndarray]:
-        """``group`` composited alone over the part of ``window`` its layers cover: ``(frame, rgba)``."""
+    def render(self, group: _Group, window: Rect, eotf: float) -> tuple[Rect, np.ndarray]:
+        """``group`` composited alone (in the light of ``eotf``) over the part of ``window`` its
+        layers cover: ``(frame, rgba)``."""
         parts: list[tuple[Layer, int, int]] = []
         for item in group.items:
             if not item.drawn:
@@ -474,7 +486,7 @@ class _Reader:
             if isinstance(item, _Leaf):
                 x, y, pixels = _int_attr(item.element, "x"), _int_attr(item.element, "y"), self.image(item)
             else:
-                frame, pixels = self.render(item, window)
+                frame, pixels = self.render(item, window, eotf)
                 x, y = frame.x, frame.y
             layer = Layer("", LayerKind.RASTER, pixels, opacity=item.opacity, blend=_blend(item.element))
             parts.append((layer, x, y))
@@ -482,7 +494,7 @@ class _Reader:
         for layer, x, y in parts:
             frame = frame.union(Rect(x, y, layer.width, layer.height).intersect(window))
         self.reserve(frame.w * frame.h * 20)  # float planes and the uint8 result
-        return frame, composite_placed(parts, frame)
+        return frame, composite_placed(parts, frame, eotf=eotf)
 
 
 def _canvas_size(image: ET.Element, what: str) -> tuple[int, int]:
@@ -496,6 +508,16 @@ def _canvas_size(image: ET.Element, what: str) -> tuple[int, int]:
     return width, height
 
 
+def _eotf(image: ET.Element) -> float | None:
+    """The ``mypaint:eotf`` that ``image`` declares: a positive number, else ``None`` (MyPaint too
+    ignores a value it cannot read, ``gui/compatibility.py``)."""
+    try:
+        value = float(image.get(_EOTF, ""))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
 def _read_document(reader: _Reader) -> Document:
     what = reader.what
     if reader.read("mimetype", 256, "the “mimetype” entry is missing").strip() != MIMETYPE:
@@ -506,6 +528,7 @@ def _read_document(reader: _Reader) -> Document:
     if image.tag != "image" or root is None:
         raise OraError(f"{what} is damaged: its layer list has no stack.")
     width, height = _canvas_size(image, what)
+    eotf = _eotf(image)
     items = _with_undrawn(_items(root, True, 1.0))
     reader.reserve(sum(width * height * (1 if isinstance(i, _Leaf) and i.is_mask else 4) for i in items))
     metadata: dict[str, dict[str, str]] = {}
@@ -516,6 +539,7 @@ def _read_document(reader: _Reader) -> Document:
         except ValueError:
             metadata = {}
     doc = Document(width, height)
+    doc.eotf = eotf
     active: Layer | None = None
     for number, item in enumerate(items, 1):
         element = item.element
@@ -523,7 +547,7 @@ def _read_document(reader: _Reader) -> Document:
             x, y, pixels = _int_attr(element, "x"), _int_attr(element, "y"), reader.image(item)
             kind = LayerKind.MASK if item.is_mask else LayerKind.RASTER
         else:
-            frame, pixels = reader.render(item, _keep_window(width, height))
+            frame, pixels = reader.render(item, _keep_window(width, height), doc.blend_eotf)
             x, y, kind = frame.x, frame.y, LayerKind.RASTER
         on_canvas, off_canvas = _on_canvas(pixels, x, y, width, height)
         if off_canvas is not None:
@@ -550,6 +574,16 @@ def _read_document(reader: _Reader) -> Document:
 
 def load_ora(path: Path | str) -> Document:
     """Open the OpenRaster file at ``path`` as a new document (marked saved at ``path``).
+
+    A file that declares ``mypaint:eotf`` (MyPaint 2.0 writes 2.2 in its default mode and 1.0
+    in its 1.x mode, ``lib/document.py``) keeps it as the document's
+    :attr:`~sfumato.document.document.Document.eotf`: the layers hold the bytes the file holds,
+    the document blends them in that linear light as MyPaint does (on the canvas, in exports and
+    as the source of a generation), and saving writes the attribute back, so the painting looks
+    as MyPaint showed it, here and when MyPaint opens it again. Converting the layers to colours
+    that blend as stored instead cannot keep that look: a blend mode or a soft edge computed in
+    linear light has no equivalent on stored colours, so only a flattened image would survive.
+    Files without the attribute blend as stored, as Krita and the OpenRaster spec do.
 
     Raises :class:`OraError` with a short message when the file is missing, damaged, hostile or
     too large; nothing else is touched.
