@@ -76,6 +76,8 @@ class Snapshot:
     title: str
     source_path: str | None
     taken_at: float
+    eotf: float | None = None
+    """The document's :attr:`~sfumato.document.document.Document.eotf`, written back with it."""
 
     @property
     def active_layer(self) -> Layer | None:
@@ -119,6 +121,7 @@ def take_snapshot(doc: Document, title: str | None = None,
         title=title or (doc.path.name if doc.path else "Untitled"),
         source_path=str(doc.path) if doc.path else None,
         taken_at=time.time(),
+        eotf=doc.eotf,
     )
 
 
@@ -290,7 +293,7 @@ class AutosaveWriter:
         path = self.path_for(snap.doc_id)
         started = time.perf_counter()
         atomic_write(path, lambda fh: write_ora(fh, snap.width, snap.height, snap.layers, snap.active_layer,
-                                                compress_level=_AUTOSAVE_COMPRESS_LEVEL))
+                                                compress_level=_AUTOSAVE_COMPRESS_LEVEL, eotf=snap.eotf))
         _write_json(path.with_suffix(".json"), {
             "title": snap.title, "source_path": snap.source_path, "revision": snap.revision,
             "width": snap.width, "height": snap.height, "taken_at": snap.taken_at,

@@ -197,7 +197,7 @@ class DisplayCache(QObject):
         step = 2 ** math.ceil(math.log2(max(doc.width, doc.height) / PREVIEW_SIDE))
         sampled = [dataclasses.replace(layer, pixels=layer.pixels[::step, ::step]) for layer in doc.layers]
         small = Rect(0, 0, -(-doc.width // step), -(-doc.height // step))
-        preview = composite_rgba(sampled, small, show_masks=True, premultiplied=True)
+        preview = composite_rgba(sampled, small, show_masks=True, premultiplied=True, eotf=doc.blend_eotf)
         for k, level in enumerate(self.levels):
             if 2**k >= step:
                 preview_here = preview[:: 2**k // step, :: 2**k // step]
