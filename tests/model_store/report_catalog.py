@@ -1,9 +1,10 @@
 """Print, for every catalog entry's default variant, what a download fetches from the real layout.
 
-Not a test: a report. For each entry the files selected from the repo as its Hub pages list it
-(``tests/fixtures/hub_layouts``), their number, their size at real scale from the pages, how many
-of them no stored page lists (filled in by :func:`real_hub.assumed_paths`), and the first page the
-layout came from. Run with ``.venv/bin/python tests/model_store/report_catalog.py``.
+Not a test: a report, planned for the 12 GB RTX 3060 the every-entry test uses. For each entry:
+the files selected from the repo as its Hub pages list it (``tests/fixtures/hub_layouts``), their
+number, their size at real scale from the pages, how many of them no stored page lists (filled
+in by :func:`real_hub.assumed_paths`), and the first page the layout came from. Run with
+``.venv/bin/python tests/model_store/report_catalog.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +16,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from real_hub import assumed_paths, build_repo, download_bytes, layout
-from test_real_catalog import TINY
+from test_real_catalog import RTX_3060, TINY
 
 from sfumato.model_store import load_catalog
 from sfumato.model_store.fit import plan_model
-from sfumato.model_store.hardware import probe_hardware
 from sfumato.model_store.hub import parse_index, select_files
 
 
 def main() -> None:
     """Print one row per catalog entry."""
     catalog = load_catalog()
-    profile = probe_hardware()
+    profile = RTX_3060  # the machine the every-entry test plans downloads for
     with tempfile.TemporaryDirectory() as tmp:
         built: dict[str, Path] = {}
         print(f"{'entry':18} {'variant':8} {'files':>5} {'assumed':>7} {'real size':>10}  layout page")
