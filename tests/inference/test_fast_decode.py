@@ -13,8 +13,9 @@ import pytest
 import torch
 from diffusers import AutoencoderKL, AutoencoderTiny
 
+from sfumato.cli import main
 from sfumato.generation import InpaintRequest, Txt2ImgRequest
-from sfumato.generation.metadata import parse_parameters
+from sfumato.generation.metadata import parse_parameters, read_parameters
 from sfumato.inference import Engine, profile_for
 from sfumato.inference.tiny_models import build_tiny_decoder
 from sfumato.model_store import InstalledModel, ModelManager, SourceRecord
@@ -115,3 +116,22 @@ def test_a_tiny_decoder_that_cannot_load_leaves_the_decoding_to_the_vae(
     result = Engine(profile_for("cpu")).run(_request(tiny_models["sd15"], fast=True))
     assert result.images[0].full().std() > 0
     assert result.notices == ("Fast decode: the tiny decoder could not be loaded; the VAE decoded instead.",)
+
+
+def test_the_command_line_fast_decodes_and_says_when_it_cannot(
+    tiny_models: dict[str, Path],
+    with_decoder: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def generate(model: Path, out: Path) -> str:
+        args = ["generate", "--model", str(model), "--prompt", "a boat", "--steps", "1", "--width", "64",
+                "--height", "64", "--fast-decode", "--out", str(out)]  # fmt: skip
+        assert main(args) == 0
+        return capsys.readouterr().err
+
+    generate(with_decoder["sd15"], tmp_path / "fast.png")
+    assert parse_parameters(read_parameters(tmp_path / "fast.png") or "").values["Fast decode"] == "True"
+    err = generate(tiny_models["sd15"], tmp_path / "vae.png")
+    assert "note: Fast decode needs a tiny decoder for this model" in err
+    assert "Fast decode" not in parse_parameters(read_parameters(tmp_path / "vae.png") or "").values

@@ -10,11 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 from pytestqt.qtbot import QtBot
 
 from sfumato.generation import schedulers
 from sfumato.settings import Settings
+from sfumato.ui.generation_controller import build_request
+from sfumato.ui.generation_source import Capture, Mode
 from sfumato.ui.model_choices import ModelChoice, family_defaults, installed_choices, schedulers_for
 from sfumato.ui.prompt_panel import (
     MODEL_DEFAULT_SCHEDULER,
@@ -52,6 +55,7 @@ def test_choosing_a_model_applies_its_defaults_and_schedulers(qtbot: QtBot) -> N
 
 
 CATALOG_SCHEDULERS = {
+    "LCMScheduler": schedulers.LCM,
     "EulerAncestralDiscreteScheduler": schedulers.EULER_A,
     "EulerDiscreteScheduler": schedulers.EULER,
     "DPMSolverMultistepScheduler": schedulers.DPMPP_2M,
@@ -79,6 +83,29 @@ def test_catalog_defaults_reach_the_panel(qtbot: QtBot) -> None:
         if expected in schedulers_for(entry.family.id):
             assert panel.scheduler.currentText() == expected, entry.id
     assert any(e.defaults.cfg == 0.0 for e in entries)  # the few-step models run without CFG
+    few_step = {"sd-turbo": (1, 0.0, schedulers.EULER), "sd15-lcm-lora": (4, 1.0, schedulers.LCM)}
+    for model_id, wanted in few_step.items():
+        panel.model.setCurrentIndex(panel.model.findText(model_id))
+        assert (panel.steps.value(), panel.cfg.value(), panel.scheduler.currentText()) == wanted
+        assert panel.width_box.value() == 512
+
+
+def test_fast_decode_is_off_by_default_kept_in_the_settings_and_reaches_the_request(qtbot: QtBot) -> None:
+    settings = Settings()
+    panel = PromptPanel(settings)
+    qtbot.addWidget(panel)
+    panel.set_models([_choice("sd-turbo", "sd2")])
+    panel.auto_size.setChecked(False)
+    assert not panel.fast_decode.isChecked() and not panel.parameters().fast_decode
+
+    panel.fast_decode.setChecked(True)
+    again = PromptPanel(settings)
+    qtbot.addWidget(again)
+    again.set_models([_choice("sd-turbo", "sd2")])
+    params = again.parameters()
+    assert again.fast_decode.isChecked() and params.fast_decode
+    request = build_request(Mode.TXT2IMG, cast(Capture, None), params, 512)  # txt2img at a set size
+    assert request.fast_decode
 
 
 def test_flux_takes_no_negative_prompt_and_the_field_says_so(qtbot: QtBot) -> None:

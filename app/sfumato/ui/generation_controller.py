@@ -112,6 +112,7 @@ def build_request(mode: Mode, cap: Capture, params: Parameters, native: int) -> 
     region = params.size or (0, 0)
     assert cap.source is not None
     if mode is Mode.IMG2IMG:
+        "fast_decode": params.fast_decode,
         return Img2ImgRequest(**common, source=cap.source, strength=params.strength, width=whole[0],
                               height=whole[1], batch_size=params.batch)
     if mode is Mode.VARIATIONS:
