@@ -33,8 +33,10 @@ def test_background_recomposite_converges_to_the_document(qtbot: QtBot) -> None:
     doc = new_document(700, 600)
     paint = doc.add_layer()
     paint.pixels[100:500, 50:650] = (10, 200, 30, 128)
+    doc.notify_pixels(paint, doc.rect)  # pixels written by hand are announced, as strokes do
     mask = doc.add_layer(LayerKind.MASK)
     mask.pixels[300:350, 300:690] = 255
+    doc.notify_pixels(mask, doc.rect)
     cache = DisplayCache(doc)
     try:
         qtbot.waitUntil(lambda: not cache.pending, timeout=10_000)

@@ -37,6 +37,14 @@ class LayerLockedError(UserFacingError):
     """Raised when a locked layer would be changed."""
 
 
+@dataclass(frozen=True)
+class MaskSummary:
+    """A mask's largest value and the bounding box of its values above 0 (``None``: empty)."""
+
+    peak: int
+    bounds: Rect | None
+
+
 @dataclass
 class DocumentEvents:
     """What a document announces.
@@ -77,6 +85,7 @@ class Document:
         self.saved_revision = 0
         self._active_uid: int | None = None
         self._group: StepGroup | None = None
+        self._selection_summary: tuple[np.ndarray | None, MaskSummary] = (None, MaskSummary(0, None))
 
     # ----------------------------------------------------------------- queries
     @property
@@ -126,12 +135,37 @@ class Document:
         """The EOTF layers blend with: :attr:`eotf`, or 1.0 (stored values) when there is none."""
         return 1.0 if self.eotf is None else self.eotf
 
-    def combined_mask(self) -> np.ndarray:
-        """The union (maximum) of the visible mask layers, ``[H, W]`` uint8."""
-        out = np.zeros((self.height, self.width), np.uint8)
+    def combined_mask(self, rect: Rect | None = None) -> np.ndarray:
+        """The union (maximum) of the visible mask layers over ``rect`` (default: everything),
+        ``[h, w]`` uint8. Only ``rect`` is read."""
+        rect = (rect or self.rect).clamp(self.width, self.height)
+        out = np.zeros((rect.h, rect.w), np.uint8)
         for layer in self.mask_layers():
-            np.maximum(out, layer.pixels, out=out)
+            np.maximum(out, layer.pixels[rect.slices], out=out)
         return out
+
+    def mask_summary(self) -> MaskSummary:
+        """Peak and bounds of the union of the visible mask layers, from each layer's coverage
+        (only the tiles painted since the last call are scanned)."""
+        peak, bounds = 0, None
+        for layer in self.mask_layers():
+            coverage = layer.coverage()
+            peak = max(peak, coverage.peak())
+            box = coverage.bounds()
+            if box is not None:
+                bounds = box if bounds is None else bounds.union(box)
+        return MaskSummary(peak, bounds)
+
+    def selection_summary(self) -> MaskSummary:
+        """Peak and bounds of the selection (scanned once per selection: selections are replaced,
+        never changed in place)."""
+        mask = self.selection.mask
+        cached_mask, summary = self._selection_summary
+        if mask is not cached_mask:
+            summary = MaskSummary(0, None) if mask is None else MaskSummary(int(mask.max()),
+                                                                            self.selection.bounds())
+            self._selection_summary = (mask, summary)
+        return summary
 
     # ------------------------------------------------------------ notification
     def notify_pixels(self, layer: Layer | None, rect: Rect) -> None:
@@ -139,7 +173,7 @@ class Document:
         rect = rect.clamp(self.width, self.height)
         self.revision += 1
         if layer is not None:
-            layer.pixel_version += 1
+            layer.mark_changed(rect)
         if not rect.empty:
             self.events.pixels_changed.emit(rect)
 
@@ -207,6 +241,7 @@ class Document:
             default = f"Mask {count}" if kind is LayerKind.MASK else f"Layer {count}"
             maker = Layer.mask if kind is LayerKind.MASK else Layer.raster
             layer = maker(name or default, self.width, self.height)
+            layer.assume_blank_outside(None)
         elif layer.pixels.shape[:2] != (self.height, self.width):
             raise ValueError("layer size does not match the document")
         if index is None:
@@ -217,20 +252,18 @@ class Document:
         return layer
 
     def add_image_layer(self, rgba: np.ndarray, name: str, at: tuple[int, int] = (0, 0),
-                        *, label: str | None = None, metadata: dict[str, str] | None = None) -> Layer:
-        """Add ``rgba`` (``[h, w, 4]`` uint8) as a new layer with its top-left corner at ``at``.
+                        *, label: str | None = None, metadata: dict[str, str] | None = None,
+                        index: int | None = None) -> Layer:
+        """Add ``rgba`` (``[h, w, 4]`` uint8) as a new layer with its top-left corner at ``at``
+        (at stack position ``index``; default: above the active layer).
 
-        The part outside the document is cut off. One undo step.
+        The part outside the document is cut off; only ``rgba``'s rectangle is read or scanned.
+        One undo step.
         """
-        layer = Layer.raster(name, self.width, self.height)
+        layer = Layer.placed(name, self.width, self.height, rgba, at)
         if metadata:
             layer.metadata.update(metadata)
-        h, w = rgba.shape[:2]
-        target = Rect(at[0], at[1], w, h).clamp(self.width, self.height)
-        if not target.empty:
-            src = target.translated(-at[0], -at[1])
-            layer.pixels[target.slices] = rgba[src.slices]
-        return self.add_layer(layer=layer, label=label or f"Add image {name}")
+        return self.add_layer(layer=layer, index=index, label=label or f"Add image {name}")
 
     def delete_layer(self, layer: Layer) -> None:
         """Remove ``layer`` from the stack; one undo step."""

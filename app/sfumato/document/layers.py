@@ -8,7 +8,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from sfumato.document.geometry import Rect, nonzero_bounds
+from sfumato.document.coverage import PlaneCoverage
+from sfumato.document.geometry import Rect
 
 _uids = itertools.count(1)
 
@@ -82,7 +83,8 @@ class Layer:
     ``metadata`` carries text such as the generation parameters of a result layer;
     ``off_canvas`` what a loaded file had beyond the canvas (see :class:`OffCanvas`).
     Code that writes ``pixels`` outside :class:`Document` methods must call
-    ``Document.notify_pixels(layer, rect)`` so views repaint and ``pixel_version`` moves on.
+    ``Document.notify_pixels(layer, rect)`` so views repaint, ``pixel_version`` moves on and
+    :meth:`coverage` rescans the rectangle.
     """
 
     name: str
@@ -98,11 +100,29 @@ class Layer:
     uid: int = field(default_factory=lambda: next(_uids))
     #: grows whenever ``pixels`` change through the document; lets autosave reuse unchanged copies
     pixel_version: int = field(default=0, compare=False)
+    _coverage: PlaneCoverage | None = field(default=None, init=False, repr=False, compare=False)
+    _coverage_version: int = field(default=-1, init=False, repr=False, compare=False)
 
     @classmethod
     def raster(cls, name: str, width: int, height: int) -> Layer:
         """A transparent raster layer."""
         return cls(name, LayerKind.RASTER, np.zeros((height, width, 4), np.uint8))
+
+    @classmethod
+    def placed(cls, name: str, width: int, height: int, rgba: np.ndarray, at: tuple[int, int]) -> Layer:
+        """A ``width × height`` raster layer holding ``rgba`` with its top-left corner at ``at``.
+
+        What falls outside the layer is cut off. Only ``rgba``'s rectangle is scanned for the
+        layer's :meth:`coverage` (the rest is known to be transparent), so placing a small
+        picture on a big canvas costs what the picture costs.
+        """
+        layer = cls.raster(name, width, height)
+        h, w = rgba.shape[:2]
+        target = Rect(at[0], at[1], w, h).clamp(width, height)
+        if not target.empty:
+            layer.pixels[target.slices] = rgba[target.translated(-at[0], -at[1]).slices]
+        layer.assume_blank_outside(target)
+        return layer
 
     @classmethod
     def mask(cls, name: str, width: int, height: int) -> Layer:
@@ -114,9 +134,49 @@ class Layer:
         """True for one-channel mask layers."""
         return self.kind is LayerKind.MASK
 
+    def coverage(self) -> PlaneCoverage:
+        """Where the layer's alpha (or mask) is above 0, per tile, brought up to date.
+
+        Only the tiles changed since the last call (as told through :meth:`mark_changed`) are
+        scanned; a layer whose pixels were replaced or changed untold is scanned whole.
+        """
+        coverage = self._coverage
+        if (coverage is None or coverage.shape != self.pixels.shape[:2]
+                or self._coverage_version != self.pixel_version):
+            coverage = self._coverage = PlaneCoverage(self.height, self.width)
+        if coverage.stale:
+            coverage.refresh(self.pixels if self.is_mask else self.pixels[..., 3])
+        self._coverage_version = self.pixel_version
+        return coverage
+
+    def mark_changed(self, rect: Rect) -> None:
+        """Pixels inside ``rect`` changed: ``pixel_version`` moves on, :meth:`coverage` rescans it.
+
+        :meth:`Document.notify_pixels` calls this; call it directly only for a layer that is
+        not in a document.
+        """
+        tracked = self._coverage is not None and self._coverage_version == self.pixel_version
+        self.pixel_version += 1
+        if tracked and self._coverage is not None:
+            self._coverage.mark(rect)
+            self._coverage_version = self.pixel_version
+
+    def assume_blank_outside(self, rect: Rect | None) -> None:
+        """Declare every pixel outside ``rect`` (everywhere, for ``None``) 0: the coverage
+        starts from that and scans only ``rect``. For layers just made, before anyone else sees
+        them."""
+        self._coverage = PlaneCoverage(self.height, self.width, known_zero=True)
+        if rect is not None:
+            self._coverage.mark(rect)
+        self._coverage_version = self.pixel_version
+
     def content_bounds(self) -> Rect | None:
         """Where the layer can show: the bounding box of alpha (or mask) above 0, or ``None``."""
-        return nonzero_bounds(self.pixels if self.is_mask else self.pixels[..., 3])
+        return self.coverage().bounds()
+
+    def peak(self) -> int:
+        """The largest alpha (or mask) value of the layer."""
+        return self.coverage().peak()
 
     @property
     def width(self) -> int:
@@ -130,7 +190,7 @@ class Layer:
 
     def duplicate(self, name: str | None = None) -> Layer:
         """A deep copy with a new uid."""
-        return Layer(
+        copy = Layer(
             name or f"{self.name} copy",
             self.kind,
             self.pixels.copy(),
@@ -142,6 +202,10 @@ class Layer:
             dict(self.metadata),
             self.off_canvas,
         )
+        if self._coverage is not None and self._coverage_version == self.pixel_version:
+            copy._coverage = self._coverage.copy()
+            copy._coverage_version = copy.pixel_version
+        return copy
 
     def props(self) -> dict[str, object]:
         """The editable, non-pixel properties (see :meth:`Document.set_layer_props`)."""

@@ -45,6 +45,16 @@ def _soften(pixels: np.ndarray, radius: float) -> np.ndarray:
     return np.asarray(image)
 
 
+def _blur_radius(margins: Margins) -> float:
+    return max(2.0, max(margins.as_tuple()) / 4)
+
+
+def growth_context(margins: Margins) -> int:
+    """How many pixels of the original next to each grown side :func:`grow_canvas` reads: a
+    source cut to at least this much beside every grown side grows exactly as the whole would."""
+    return int(3 * _blur_radius(margins)) + 1
+
+
 def grow_canvas(source: np.ndarray, margins: Margins) -> tuple[np.ndarray, np.ndarray]:
     """The grown canvas and its mask (255 over the new area, 0 over the original)."""
     left, top, right, bottom = margins.as_tuple()
@@ -52,8 +62,8 @@ def grow_canvas(source: np.ndarray, margins: Margins) -> tuple[np.ndarray, np.nd
     height, width = source.shape[:2]
     mask = np.full(canvas.shape[:2], 255, dtype=np.uint8)
     mask[top : top + height, left : left + width] = 0
-    radius = max(2.0, max(margins.as_tuple()) / 4)
-    strips = _strips(margins, canvas.shape[1], canvas.shape[0], int(3 * radius) + 1)
+    radius = _blur_radius(margins)
+    strips = _strips(margins, canvas.shape[1], canvas.shape[0], growth_context(margins))
     blurred = [_soften(canvas[box.slices()], radius) for box in strips]
     for box, smooth in zip(strips, blurred, strict=True):
         new_area = mask[box.slices()] > 0

@@ -154,6 +154,18 @@ def _placed(start: int, stop: int, limit: int) -> tuple[int, int]:
     return start + shift, stop + shift
 
 
+def region_box(bounds: Box, width: int, height: int, padding: int) -> Box:
+    """The box :func:`plan_region` picks for a mask whose values above 0 lie within ``bounds``
+    on a ``width × height`` canvas (so a caller that knows the bounds needs no mask scan)."""
+    x0, x1 = _grown(bounds.x0 - padding, bounds.x1 + padding, MIN_SIDE)
+    y0, y1 = _grown(bounds.y0 - padding, bounds.y1 + padding, MIN_SIDE)
+    x0, x1 = _grown(x0, x1, math.ceil((y1 - y0) / MAX_ASPECT))
+    y0, y1 = _grown(y0, y1, math.ceil((x1 - x0) / MAX_ASPECT))
+    x0, x1 = _placed(x0, x1, width)
+    y0, y1 = _placed(y0, y1, height)
+    return Box(x0, y0, x1, y1)
+
+
 def plan_region(mask: np.ndarray, padding: int, target_area: int, multiple: int) -> Region:
     """The region an inpaint of ``mask`` works on.
 
@@ -168,13 +180,8 @@ def plan_region(mask: np.ndarray, padding: int, target_area: int, multiple: int)
     if bounds is None:
         raise ValueError("the mask has nothing to repaint")
     height, width = mask.shape
-    x0, x1 = _grown(bounds.x0 - padding, bounds.x1 + padding, MIN_SIDE)
-    y0, y1 = _grown(bounds.y0 - padding, bounds.y1 + padding, MIN_SIDE)
-    x0, x1 = _grown(x0, x1, math.ceil((y1 - y0) / MAX_ASPECT))
-    y0, y1 = _grown(y0, y1, math.ceil((x1 - x0) / MAX_ASPECT))
-    x0, x1 = _placed(x0, x1, width)
-    y0, y1 = _placed(y0, y1, height)
-    box = Box(x0, y0, x1, y1)
+    box = region_box(bounds, width, height, padding)
+    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
     fx0, fx1 = _grown(x0, x1, math.ceil((y1 - y0) / MAX_ASPECT))
     fy0, fy1 = _grown(y0, y1, math.ceil((x1 - x0) / MAX_ASPECT))
     frame = Box(fx0, fy0, fx1, fy1)

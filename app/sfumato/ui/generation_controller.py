@@ -22,7 +22,6 @@ from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QMenuBar, QVBoxLayout, QWidget
 
 from sfumato.document.document import Document, new_document
-from sfumato.document.geometry import Rect
 from sfumato.document.layers import Layer
 from sfumato.errors import UserFacingError
 from sfumato.generation.requests import (
@@ -82,7 +81,15 @@ class Batch:
     context: JobContext
     images: tuple[GeneratedImage, ...]
     landings: list[Landing]
-    overlays: list[QImage] = field(default_factory=list)
+    overlays: dict[int, QImage] = field(default_factory=dict)
+    """The results shown on the canvas so far, made when first shown."""
+
+    def overlay(self, index: int) -> QImage:
+        """Result ``index`` as the canvas shows it (made once, on first use)."""
+        image = self.overlays.get(index)
+        if image is None:
+            image = self.overlays[index] = _rgba_image(self.landings[index].rgba)
+        return image
 
 
 def layer_name(prompt: str, mode: Mode, seed: int) -> str:
@@ -105,6 +112,7 @@ def build_request(mode: Mode, cap: Capture, params: Parameters, native: int) -> 
         "guidance": params.cfg,
         "seed": params.seed,
         "scheduler": params.scheduler,
+        "fast_decode": params.fast_decode,
     }
     whole = params.size or working_size(cap, native)
     if mode is Mode.TXT2IMG:
@@ -112,7 +120,6 @@ def build_request(mode: Mode, cap: Capture, params: Parameters, native: int) -> 
     region = params.size or (0, 0)
     assert cap.source is not None
     if mode is Mode.IMG2IMG:
-        "fast_decode": params.fast_decode,
         return Img2ImgRequest(**common, source=cap.source, strength=params.strength, width=whole[0],
                               height=whole[1], batch_size=params.batch)
     if mode is Mode.VARIATIONS:
@@ -126,14 +133,6 @@ def build_request(mode: Mode, cap: Capture, params: Parameters, native: int) -> 
     assert cap.margins is not None
     return OutpaintRequest(**common, source=cap.source, margins=cap.margins, padding=OUTPAINT_PADDING,
                            width=region[0], height=region[1], batch_size=params.batch)
-
-
-def _with_alpha(pixels: np.ndarray) -> np.ndarray:
-    if pixels.shape[2] == 4:
-        return pixels
-    out = np.full((*pixels.shape[:2], 4), 255, np.uint8)
-    out[..., :3] = pixels
-    return out
 
 
 def _rgba_image(rgba: np.ndarray) -> QImage:
@@ -377,8 +376,8 @@ class GenerationController(QObject):
         small = Image.fromarray(qimage_to_rgba(preview)[..., :3])
         rgb = np.asarray(small.resize(size, Image.Resampling.BILINEAR))
         alpha: np.ndarray | int = 255
-        if cap.mode is Mode.INPAINT and cap.mask is not None:
-            crop = Image.fromarray(np.ascontiguousarray(cap.mask[rect.slices]))
+        if cap.mode is Mode.INPAINT and cap.mask is not None:  # the mask covers the preview's box
+            crop = Image.fromarray(np.ascontiguousarray(cap.mask))
             alpha = np.asarray(crop.resize(size, Image.Resampling.BILINEAR))
         rgba = np.empty((size[1], size[0], 4), np.uint8)
         rgba[..., :3] = rgb
@@ -414,11 +413,10 @@ class GenerationController(QObject):
                                      "shown. Generate again.", "")
             return
         landings = [landing(context.capture, image) for image in images]
-        self.batch = Batch(job, context, images, landings, [_rgba_image(lnd.rgba) for lnd in landings])
+        self.batch = Batch(job, context, images, landings)
         captions = [f"seed {image.seed}" for image in images]
-        thumbs = [_rgba_image(_with_alpha(image.pixels)) for image in images]
         self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
-                              thumbs, captions)
+                              [image.pixels for image in images], captions)
         self._enable_result_actions()
         self.results_dock.show()
         self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
@@ -441,9 +439,7 @@ class GenerationController(QObject):
         batch = self.batch
         if batch is None or not 0 <= index < len(batch.landings):
             return
-        lnd = batch.landings[index]
-        height, width = lnd.rgba.shape[:2]
-        self._w.canvas.set_overlay(batch.overlays[index], Rect(*lnd.overlay_at, width, height))
+        self._w.canvas.set_overlay(batch.overlay(index), batch.landings[index].overlay)
 
     def _check_batch(self) -> Batch | None:
         batch, doc = self.batch, self._w.doc
@@ -482,19 +478,13 @@ class GenerationController(QObject):
                     doc.resize_canvas(grow[0], grow[1], grow[2], label="Extend canvas")
                 for i in indices:
                     image, lnd = batch.images[i], batch.landings[i]
-                    layer = Layer.raster(layer_name(params.prompt, mode, image.seed), doc.width, doc.height)
-                    target = Rect(lnd.at[0], lnd.at[1], lnd.rgba.shape[1], lnd.rgba.shape[0])
-                    inside = target.clamp(doc.width, doc.height)
-                    layer.pixels[inside.slices] = lnd.rgba[inside.translated(-target.x, -target.y).slices]
-                    layer.metadata.update({
-                        "parameters": image.parameters,
-                        "sfumato:mode": mode.value,
-                        "sfumato:seed": str(image.seed),
-                    })
                     rasters = [n for n, lyr in enumerate(doc.layers) if not lyr.is_mask]
                     index = rasters[-1] + 1 if rasters else len(doc.layers)
-                    doc.add_layer(layer=layer, index=index, label=label)
-                    layers.append(layer)
+                    metadata = {"parameters": image.parameters, "sfumato:mode": mode.value,
+                                "sfumato:seed": str(image.seed)}
+                    layers.append(doc.add_image_layer(
+                        lnd.pixels(), layer_name(params.prompt, mode, image.seed), (lnd.rect.x, lnd.rect.y),
+                        label=label, metadata=metadata, index=index))
         except UserFacingError as exc:
             self._w.show_error(exc)
             return []

@@ -16,7 +16,8 @@ from PIL import Image
 
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
-from sfumato.generation.region import REPAINT_THRESHOLD, mask_bounds, plan_region, scaled_size
+from sfumato.generation.outpaint import growth_context
+from sfumato.generation.region import REPAINT_THRESHOLD, Box, region_box, scaled_size
 from sfumato.generation.requests import Margins
 from sfumato.inference.results import GeneratedImage
 
@@ -49,16 +50,34 @@ _TITLES = {
 }
 
 
-def repaint_mask(doc: Document) -> np.ndarray | None:
-    """The mask an inpaint would use: the visible mask layers, else the selection, else ``None``."""
-    masks = doc.mask_layers()
-    if masks:
-        combined = doc.combined_mask()
-        if combined.max() >= REPAINT_THRESHOLD:
-            return combined
-    selection = doc.selection.mask
-    if selection is not None and selection.max() >= REPAINT_THRESHOLD:
-        return selection
+@dataclass(frozen=True)
+class RepaintArea:
+    """What an inpaint would repaint, without its pixels: the visible mask layers (``masked``)
+    or else the selection, and the bounding box of its values above 0."""
+
+    masked: bool
+    bounds: Rect
+
+    def mask(self, doc: Document, rect: Rect) -> np.ndarray:
+        """The mask values over ``rect`` (only ``rect`` is read)."""
+        if self.masked:
+            return doc.combined_mask(rect)
+        selection = doc.selection.mask
+        assert selection is not None
+        return selection[rect.slices].copy()
+
+
+def repaint_area(doc: Document) -> RepaintArea | None:
+    """The area an inpaint would use: the visible mask layers, else the selection, else ``None``.
+
+    Read from the document's per-tile coverage: nothing is scanned but what changed.
+    """
+    masks = doc.mask_summary()
+    if masks.peak >= REPAINT_THRESHOLD and masks.bounds is not None:
+        return RepaintArea(True, masks.bounds)
+    selection = doc.selection_summary()
+    if selection.peak >= REPAINT_THRESHOLD and selection.bounds is not None:
+        return RepaintArea(False, selection.bounds)
     return None
 
 
@@ -102,7 +121,7 @@ def detect_mode(doc: Document | None, frame: Rect | None) -> Mode:
         return Mode.TXT2IMG
     if outpaint_margins(doc, frame) is not None:
         return Mode.OUTPAINT
-    if repaint_mask(doc) is not None:
+    if repaint_area(doc) is not None:
         return Mode.INPAINT
     return Mode.TXT2IMG if canvas_is_empty(doc) else Mode.IMG2IMG
 
@@ -119,13 +138,10 @@ def describe_mode(doc: Document | None, frame: Rect | None) -> str:
         h = doc.height + margins.top + margins.bottom
         return f"{mode.title}: extend the canvas to {w} × {h} px"
     if mode is Mode.INPAINT:
-        mask = repaint_mask(doc)
-        assert mask is not None
-        box = mask_bounds(mask)
-        masked = bool(doc.mask_layers()) and doc.combined_mask().max() >= REPAINT_THRESHOLD
-        what = "the masked area" if masked else "the selection"
-        size = f" ({box.width} × {box.height} px)" if box is not None else ""
-        return f"{mode.title}: {what}{size}"
+        area = repaint_area(doc)
+        assert area is not None
+        what = "the masked area" if area.masked else "the selection"
+        return f"{mode.title}: {what} ({area.bounds.w} × {area.bounds.h} px)"
     if mode is Mode.IMG2IMG:
         return f"{mode.title}: the visible canvas ({doc.width} × {doc.height} px)"
     return f"{mode.title}: fill the empty canvas ({doc.width} × {doc.height} px)"
@@ -137,6 +153,11 @@ class Capture:
 
     ``target`` is where the model's picture goes in document coordinates at submit time
     (for outpaint it reaches beyond the canvas); ``preview`` is where the live preview draws.
+    ``source`` and ``mask`` cover only what the job works on: the region's box for an inpaint,
+    the part of the canvas inside the region's box for an outpaint, the target otherwise.
+    ``origin`` is where the top-left corner of the engine's picture (``source``, grown by the
+    margins for an outpaint) lies in the coordinates results land in: the document's, or the
+    grown canvas's for an outpaint.
     """
 
     mode: Mode
@@ -146,21 +167,68 @@ class Capture:
     source: np.ndarray | None = field(default=None, repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
     margins: Margins | None = None
+    origin: tuple[int, int] = (0, 0)
+
+
+def _box(rect: Rect) -> Box:
+    return Box(rect.x, rect.y, rect.right, rect.bottom)
+
+
+def _rect(box: Box) -> Rect:
+    return Rect(box.x0, box.y0, box.width, box.height)
+
+
+def _new_area_bounds(margins: Margins, width: int, height: int) -> Rect:
+    """The bounding box, on the grown canvas, of what an outpaint by ``margins`` adds."""
+    grown_w = width + margins.left + margins.right
+    grown_h = height + margins.top + margins.bottom
+    strips = [
+        Rect(0, 0, margins.left, grown_h),
+        Rect(margins.left + width, 0, margins.right, grown_h),
+        Rect(0, 0, grown_w, margins.top),
+        Rect(0, margins.top + height, grown_w, margins.bottom),
+    ]
+    bounds = Rect(0, 0, 0, 0)
+    for strip in strips:
+        bounds = bounds.union(strip)
+    return bounds
+
+
+def _outpaint_crop(box: Rect, margins: Margins, width: int, height: int) -> Rect:
+    """The part of a ``width × height`` canvas an outpaint of region ``box`` (in document
+    coordinates) needs: the box, and beside each grown side what the canvas growth reads.
+
+    The box reaches every grown side, so the engine, growing this crop by the same margins,
+    sees the region exactly as it would on the whole canvas.
+    """
+    reach = growth_context(margins)
+    x0, y0, x1, y1 = box.x, box.y, box.right, box.bottom
+    if margins.left:
+        x1 = max(x1, reach)
+    if margins.right:
+        x0 = min(x0, width - reach)
+    if margins.top:
+        y1 = max(y1, reach)
+    if margins.bottom:
+        y0 = min(y0, height - reach)
+    return Rect(x0, y0, x1 - x0, y1 - y0).clamp(width, height)
 
 
 def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
-    """Take the pixels ``mode`` needs from ``doc`` (the visible composite, the mask)."""
+    """Take the pixels ``mode`` needs from ``doc``: the visible composite and the mask of only
+    the box the engine will work on (:func:`~sfumato.generation.region.region_box`), so the
+    cost follows the region, not the document."""
     size = (doc.width, doc.height)
     whole = doc.rect
     if mode is Mode.TXT2IMG:
         return Capture(mode, size, whole, whole)
     if mode is Mode.INPAINT:
-        mask = repaint_mask(doc)
-        if mask is None:
+        area = repaint_area(doc)
+        if area is None:
             raise ValueError("nothing to inpaint")
-        box = plan_region(mask, INPAINT_PADDING, 64 * 64, 8).box  # the box the engine will plan
-        rect = Rect(box.x0, box.y0, box.width, box.height)
-        return Capture(mode, size, rect, rect, doc.composite(), mask.copy())
+        rect = _rect(region_box(_box(area.bounds), doc.width, doc.height, INPAINT_PADDING))
+        return Capture(mode, size, rect, rect, doc.composite(rect), area.mask(doc, rect),
+                       origin=(rect.x, rect.y))
     if mode is Mode.OUTPAINT:
         margins = outpaint_margins(doc, frame)
         if margins is None:
@@ -168,18 +236,20 @@ def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
         grown_w = doc.width + margins.left + margins.right
         grown_h = doc.height + margins.top + margins.bottom
         target = Rect(-margins.left, -margins.top, grown_w, grown_h)
-        grown_mask = np.full((grown_h, grown_w), 255, np.uint8)
-        grown_mask[margins.top : margins.top + doc.height, margins.left : margins.left + doc.width] = 0
-        box = plan_region(grown_mask, OUTPAINT_PADDING, 64 * 64, 8).box
-        preview = Rect(box.x0 - margins.left, box.y0 - margins.top, box.width, box.height)
-        return Capture(mode, size, target, preview, doc.composite(), None, margins)
+        new_area = _new_area_bounds(margins, doc.width, doc.height)
+        box = _rect(region_box(_box(new_area), grown_w, grown_h, OUTPAINT_PADDING))
+        preview = box.translated(-margins.left, -margins.top)
+        crop = _outpaint_crop(preview, margins, doc.width, doc.height)
+        # the engine grows the crop by the margins: its picture starts at the crop's corner
+        return Capture(mode, size, target, preview, doc.composite(crop), None, margins,
+                       origin=(crop.x, crop.y))
     # img2img and variations: the selection's box if there is one (variations of a region)
     rect = whole
     if mode is Mode.VARIATIONS and doc.selection.active:
-        bounds = doc.selection.bounds()
+        bounds = doc.selection_summary().bounds
         if bounds is not None and bounds.w >= 8 and bounds.h >= 8:
             rect = bounds
-    return Capture(mode, size, rect, rect, doc.composite(rect))
+    return Capture(mode, size, rect, rect, doc.composite(rect), origin=(rect.x, rect.y))
 
 
 def working_size(capture: Capture, native: int) -> tuple[int, int]:
@@ -189,23 +259,27 @@ def working_size(capture: Capture, native: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Landing:
-    """A result ready to become a layer: ``rgba`` goes at ``at`` once the canvas has ``grow``n.
+    """A result ready to become a layer: ``rgba`` goes over ``rect`` once the canvas has ``grow``n.
 
-    ``grow`` is ``(width, height, offset)`` for :meth:`Document.resize_canvas`, or ``None``.
-    ``at`` is in the coordinates of the grown canvas; ``overlay_at`` in today's.
+    ``rgba`` keeps the size it came at: the region's for inpaint and outpaint (so it covers
+    exactly ``rect``), the model's for whole-image tasks (scaled to ``rect`` only when applied,
+    :meth:`pixels`). ``grow`` is ``(width, height, offset)`` for :meth:`Document.resize_canvas`,
+    or ``None``. ``rect`` is in the coordinates of the grown canvas; ``overlay`` in today's.
     """
 
     rgba: np.ndarray
-    at: tuple[int, int]
-    overlay_at: tuple[int, int]
+    rect: Rect
+    overlay: Rect
     grow: tuple[int, int, tuple[int, int]] | None = None
 
-
-def _resized(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    if rgb.shape[1] == width and rgb.shape[0] == height:
-        return rgb
-    image = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
-    return np.asarray(image.resize((width, height), Image.Resampling.LANCZOS))
+    def pixels(self) -> np.ndarray:
+        """``rgba`` at the size of ``rect``."""
+        height, width = self.rgba.shape[:2]
+        if (width, height) == (self.rect.w, self.rect.h):
+            return self.rgba
+        image = Image.fromarray(np.ascontiguousarray(self.rgba[..., :3]))
+        rgb = np.asarray(image.resize((self.rect.w, self.rect.h), Image.Resampling.LANCZOS))
+        return _opaque(rgb)
 
 
 def _opaque(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
@@ -216,24 +290,26 @@ def _opaque(rgb: np.ndarray, alpha: np.ndarray | None = None) -> np.ndarray:
 
 
 def landing(capture: Capture, image: GeneratedImage) -> Landing:
-    """Where and how ``image`` lands as a layer so nothing outside what it repaints changes."""
+    """Where and how ``image`` lands as a layer so nothing outside what it repaints changes.
+
+    Region results (``image.box`` in the engine's picture) are placed at ``capture.origin``;
+    nothing is scaled or grown to the canvas here.
+    """
+    ox, oy = capture.origin
     if capture.mode is Mode.INPAINT and image.box is not None and capture.mask is not None:
         box = image.box
         # opaque wherever the mask is above 0: the pixels there hold the soft blend already
         alpha = np.where(capture.mask[box.slices()] > 0, 255, 0).astype(np.uint8)
-        rgba = _opaque(image.pixels, alpha)
-        return Landing(rgba, (box.x0, box.y0), (box.x0, box.y0))
+        rect = Rect(ox + box.x0, oy + box.y0, box.width, box.height)
+        return Landing(_opaque(image.pixels, alpha), rect, rect)
     if capture.mode is Mode.OUTPAINT and image.box is not None and capture.margins is not None:
         m = capture.margins
         box = image.box
         width, height = capture.doc_size
-        inside = np.zeros((capture.target.h, capture.target.w), bool)
-        inside[m.top : m.top + height, m.left : m.left + width] = True
-        alpha = np.where(inside[box.slices()], 0, 255).astype(np.uint8)
-        rgba = _opaque(image.pixels, alpha)
+        rect = Rect(ox + box.x0, oy + box.y0, box.width, box.height)
+        alpha = np.full((box.height, box.width), 255, np.uint8)
+        old = Rect(m.left, m.top, width, height).intersect(rect).translated(-rect.x, -rect.y)
+        alpha[old.slices] = 0  # the old picture is not covered
         grow = (capture.target.w, capture.target.h, (m.left, m.top))
-        return Landing(rgba, (box.x0, box.y0), (box.x0 - m.left, box.y0 - m.top), grow)
-    target = capture.target
-    rgb = _resized(image.full(), target.w, target.h)
-    return Landing(_opaque(rgb), (target.x, target.y), (target.x, target.y))
-
+        return Landing(_opaque(image.pixels, alpha), rect, rect.translated(-m.left, -m.top), grow)
+    return Landing(_opaque(image.full()), capture.target, capture.target)

@@ -6,6 +6,7 @@ one undo step) or discarded; nothing is written into the document before that.
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -20,6 +21,22 @@ from PySide6.QtWidgets import (
 )
 
 THUMB = 112
+
+
+def thumbnail(pixels: np.ndarray) -> QImage:
+    """A ``THUMB``-sided thumbnail of ``(h, w, 3|4)`` uint8 pixels, keeping the aspect ratio.
+
+    The pixels are thinned to about twice the thumbnail's size before the smooth scaling, so a
+    big result costs about what a small one does.
+    """
+    step = max(1, max(pixels.shape[:2]) // (2 * THUMB))
+    small = pixels[::step, ::step]
+    rgba = np.full((*small.shape[:2], 4), 255, np.uint8)
+    rgba[..., : small.shape[2]] = small
+    height, width = rgba.shape[:2]
+    image = QImage(rgba.data, width, height, width * 4, QImage.Format.Format_RGBA8888).copy()
+    return image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
+                        Qt.TransformationMode.SmoothTransformation)
 
 
 class ResultsStrip(QWidget):
@@ -98,14 +115,12 @@ class ResultsStrip(QWidget):
         """The selected result's index (-1 when empty)."""
         return self.list.currentRow()
 
-    def show_batch(self, title: str, images: list[QImage], captions: list[str]) -> None:
-        """Show a new batch, selecting its first result."""
+    def show_batch(self, title: str, images: list[np.ndarray], captions: list[str]) -> None:
+        """Show a new batch (``(h, w, 3|4)`` uint8 pixels), selecting its first result."""
         self.list.blockSignals(True)
         self.list.clear()
-        for image, caption in zip(images, captions, strict=True):
-            thumb = image.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
-            item = QListWidgetItem(QIcon(QPixmap.fromImage(thumb)), caption)
+        for pixels, caption in zip(images, captions, strict=True):
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(thumbnail(pixels))), caption)
             item.setToolTip(caption)
             self.list.addItem(item)
         self.list.blockSignals(False)
