@@ -15,6 +15,7 @@ def setup_logging(verbose: bool = False) -> None:
     if getattr(root, "_sfumato_configured", False):
         return
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.raiseExceptions = False  # a full disk must not print a traceback for every record
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         handler: logging.Handler = logging.handlers.RotatingFileHandler(

@@ -137,7 +137,7 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
         ("no_config", "holds only the transformer"),
         ("mask_size", "must be the same size"),
         ("empty_mask", "mask is empty"),
-        ("not_image", "not an image file"),
+        ("not_image", "--image: “notes.txt” is not an image Sfumato can open"),
         ("zero_margins", "at least one above 0"),
         ("absurd_margins", "at most 8192"),
         ("bad_margins", "four whole numbers"),

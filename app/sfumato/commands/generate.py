@@ -8,12 +8,17 @@ goes to stderr; bad input exits 2 with one ``error: …`` line.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from sfumato.document.image_io import ImageLoadError, load_image, load_mask
 from sfumato.errors import UserFacingError
 from sfumato.generation import (
     GenerationRequest,
@@ -25,6 +30,9 @@ from sfumato.generation import (
     VariationsRequest,
 )
 from sfumato.generation.metadata import save_png
+from sfumato.paths import is_frozen
+
+log = logging.getLogger(__name__)
 
 
 class UsageError(UserFacingError):
@@ -64,24 +72,45 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="compute in float32 throughout (slower; by default a CPU with bfloat16 uses it)",
     )
-    parser.add_argument("--out", type=Path, required=True, help="output PNG")
-    parser.set_defaults(run=run)
     parser.add_argument(
         "--fast-decode",
         action="store_true",
         help="decode the final image with the model's tiny decoder (TAESD; `sfumato models download "
         "taesd`) instead of its VAE: much faster on a CPU, a little softer",
     )
+    parser.add_argument("--out", type=Path, required=True, help="output PNG")
+    parser.set_defaults(run=run)
 
 
-def _load_image(path: Path, mode: str, what: str) -> np.ndarray:
+def _read(path: Path, option: str, loader: Callable[[Path], np.ndarray]) -> np.ndarray:
+    """``loader(path)`` (the window's image reader, with its size limits), or a usage error."""
+    if not path.is_file():
+        raise UsageError(f"{option} {path} is not a file." if path.exists() else
+                         f"{option} {path} does not exist.")
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert(mode))
-    except FileNotFoundError as exc:
-        raise UsageError(f"The {what} {path} does not exist.") from exc
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UsageError(f"The {what} {path} is not an image file Sfumato can read.") from exc
+        with _native_messages_logged(f"{option} {path}"):
+            return loader(path)
+    except ImageLoadError as exc:
+        raise UsageError(f"{option}: {exc}", exc.details) from exc
+
+
+@contextlib.contextmanager
+def _native_messages_logged(what: str) -> Iterator[None]:
+    """Send what C libraries print on stderr meanwhile (libtiff on a damaged TIFF) to the log,
+    so a refused file still gives exactly one ``error:`` line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", "replace").strip()
+            if text:
+                log.info("while reading %s: %s", what, text)
 
 
 def _parse_margins(text: str) -> Margins:
@@ -107,26 +136,42 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         "scheduler": args.scheduler,
         "width": args.width,
         "height": args.height,
+        "fast_decode": args.fast_decode,
     }
     if args.image is None:
         for option in ("mask", "outpaint", "variations", "strength"):
-        "fast_decode": args.fast_decode,
             if getattr(args, option) is not None:
                 raise UsageError(f"--{option} needs --image.")
         return Txt2ImgRequest(**common)
     chosen = [opt for opt in ("mask", "outpaint", "variations") if getattr(args, opt) is not None]
     if len(chosen) > 1:
         raise UsageError(f"Choose one of --{' / --'.join(chosen)}.")
-    source = _load_image(args.image, "RGB", "image")
+    source = np.ascontiguousarray(_read(args.image, "--image", load_image)[..., :3])
     strength = {} if args.strength is None else {"strength": args.strength}
     if args.mask is not None:
-        mask = _load_image(args.mask, "L", "mask")
+        mask = _read(args.mask, "--mask", load_mask)
         return InpaintRequest(**common, source=source, mask=mask, **strength)
     if args.outpaint is not None:
         return OutpaintRequest(**common, source=source, margins=_parse_margins(args.outpaint), **strength)
     if args.variations is not None:
         return VariationsRequest(**common, source=source, count=args.variations, **strength)
     return Img2ImgRequest(**common, source=source, **strength)
+
+
+def require_torch() -> None:
+    """Import torch, or say in one line how to install it (the packaged app ships without it)."""
+    command = "sfumato-cli" if is_frozen() else "sfumato"
+    try:
+        import torch  # noqa: F401
+    except (ImportError, OSError) as exc:
+        if isinstance(exc, ModuleNotFoundError) and exc.name == "torch":
+            how = "." if is_frozen() else " (and set SFUMATO_USE_RUNTIME=1), or pip install torch."
+            raise UsageError(f"PyTorch is not installed, so Sfumato cannot generate: run `{command} "
+                             f"runtime install` to install the build for this computer{how}",
+                             details=str(exc)) from exc
+        # a broken install: a missing DLL or dependency, a build for another architecture
+        raise UsageError(f"PyTorch is installed but cannot be loaded ({exc}); reinstall it with "
+                         f"`{command} runtime install`.", details=str(exc)) from exc
 
 
 def output_paths(out: Path, count: int, numbered: bool) -> list[Path]:
@@ -143,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         raise UsageError(f"The folder for --out ({args.out.parent}) does not exist.")
     request = build_request(args)
+    require_torch()
 
     from sfumato.inference import Engine, StepProgress
     from sfumato.inference.device import cpu_threads

@@ -7,11 +7,14 @@ large allocation.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,6 +24,8 @@ from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 from sfumato.document.atomic import atomic_write
 from sfumato.document.document import MAX_SIDE, Document
 from sfumato.errors import UserFacingError
+
+log = logging.getLogger(__name__)
 
 #: The largest image we decode: 128 megapixels (512 MiB as RGBA).
 MAX_IMAGE_PIXELS = 2**27
@@ -48,6 +53,17 @@ class ExportError(UserFacingError):
     """The composite could not be exported in the requested format."""
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Pillow's warnings while reading (a bomb warning, damaged EXIF) go to the log, not stderr:
+    our own size limits replace the bomb check, and damaged metadata does not stop a picture."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        log.info("while reading an image: %s", warning.message)
+
+
 def check_image_size(width: int, height: int, what: str, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
     """Refuse ``width × height`` pixels beyond ``MAX_SIDE`` on a side or ``max_pixels`` in all."""
     if width <= 0 or height <= 0:
@@ -63,8 +79,7 @@ def open_checked(fp: BinaryIO, what: str, *, formats: tuple[str, ...] = _IMPORT_
                  max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Open ``fp`` lazily (header only) and check its size; raise :class:`ImageLoadError`."""
     try:
-        with warnings.catch_warnings():  # our own limits below replace Pillow's bomb warning
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with _quiet():
             image = Image.open(fp, formats=list(formats))
     except UnidentifiedImageError as exc:
         raise ImageLoadError(
@@ -100,8 +115,9 @@ def _to_rgba(image: Image.Image) -> np.ndarray:
 def decode_rgba(image: Image.Image, what: str) -> np.ndarray:
     """Decode an image opened by :func:`open_checked` into RGBA, mapping decoder errors."""
     try:
-        image.load()
-        return _to_rgba(image)
+        with _quiet():
+            image.load()
+            return _to_rgba(image)
     except MemoryError as exc:
         raise ImageLoadError(f"Not enough memory to open {what}.") from exc
     except _DECODE_ERRORS as exc:
@@ -133,12 +149,25 @@ def load_image(source: Path | str | bytes) -> np.ndarray:
     with fp:
         image = open_checked(fp, what)
         try:
-            image.load()
-            oriented = ImageOps.exif_transpose(image)
+            with _quiet():
+                image.load()
+                oriented = ImageOps.exif_transpose(image)
         except _DECODE_ERRORS as exc:
             raise ImageLoadError(f"{what} is damaged or incomplete and cannot be read.",
                                  details=str(exc)) from exc
         return decode_rgba(oriented, what)
+
+
+def load_mask(source: Path | str | bytes) -> np.ndarray:
+    """Read an image as an inpaint mask: ``[H, W]`` uint8, 255 = repaint, 0 = keep.
+
+    Any mode :func:`load_image` reads will do: the grey level (ITU-R 601 luma, as Pillow's
+    ``L``) weighted by alpha, so white on transparent marks the same area as white on black.
+    Raises :class:`ImageLoadError` as :func:`load_image` does.
+    """
+    rgba = load_image(source).astype(np.uint32)
+    luma = (rgba[..., 0] * 19595 + rgba[..., 1] * 38470 + rgba[..., 2] * 7471 + 0x8000) >> 16
+    return ((luma * rgba[..., 3] + 127) // 255).astype(np.uint8)
 
 
 def _flatten_on_white(rgba: np.ndarray) -> np.ndarray:
