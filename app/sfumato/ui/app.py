@@ -1,27 +1,36 @@
-"""Starting the GUI: Qt application, asyncio loop (qasync), logging, crash handling, recovery."""
+"""Starting the GUI: Qt application, asyncio loop (qasync), logging, crash handling, recovery.
+
+A start never fails for want of a folder: when autosave, the settings or the model cache cannot
+be written (no permission, no file locks, a full disk), the window opens anyway and says once
+what is off and where to fix it. SIGTERM, SIGHUP and the session manager's commit request
+autosave the open document first; what they leave is offered on the next start.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import signal
+import socket
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import qasync
-from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette, QSessionManager
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from sfumato.document.autosave import AutosaveWriter, find_recoverable
+from sfumato.document.autosave import AutosaveError, AutosaveWriter, find_recoverable
 from sfumato.errors import UserFacingError
 from sfumato.logs import setup_logging
-from sfumato.paths import data_dir
-from sfumato.settings import load_settings
+from sfumato.paths import cache_dir, config_dir, data_dir, folder_problem
+from sfumato.settings import Settings, load_settings
 from sfumato.ui import error_dialog
 from sfumato.ui.file_open_events import FileOpenHandler
 from sfumato.ui.main_window import MainWindow
@@ -81,7 +90,11 @@ def install_excepthook(parent: QWidget) -> None:
 
 
 def offer_recovery(window: MainWindow, directory: Path) -> None:
-    """If a previous session died with unsaved documents, offer to reopen one."""
+    """If a previous session died with unsaved documents, offer to reopen one.
+
+    A recovered document moves into this session's autosave; with autosave off its old
+    autosave stays until the next start, so nothing is lost before it is saved.
+    """
     entries = find_recoverable(directory)
     if not entries:
         return
@@ -97,8 +110,122 @@ def offer_recovery(window: MainWindow, directory: Path) -> None:
             window.show_error(exc)
             return
         window.set_document(doc, entry.title)
-        window.autosave_now()  # into this session's folder, before the old autosave goes
-        entry.discard()
+        if window.autosave_enabled:
+            window.autosave_now()  # into this session's folder, before the old autosave goes
+            entry.discard()
+
+
+@dataclass(frozen=True)
+class StartupProblem:
+    """Something a start could not set up: ``feature`` (``autosave``, ``settings``, ``models``)
+    and one sentence saying what is off, why, and where to fix it."""
+
+    feature: str
+    message: str
+
+
+def start_autosave(directory: Path, on_error: Callable[[Exception], None]
+                   ) -> tuple[AutosaveWriter | None, StartupProblem | None]:
+    """The session's autosave writer, or ``None`` and why autosave is off."""
+    try:
+        return AutosaveWriter(directory, on_error=on_error), None
+    except AutosaveError as exc:
+        log.warning("%s (%s)", exc, exc.details)
+        return None, StartupProblem("autosave", f"{exc} Fix that, or set SFUMATO_DATA_DIR to another "
+                                                "folder.")
+
+
+def model_cache_root(settings: Settings) -> Path:
+    """Where the model manager keeps its models (the setting, else the per-user cache)."""
+    return Path(settings.model_cache_dir) if settings.model_cache_dir else cache_dir() / "models"
+
+
+def folder_problems(settings: Settings) -> list[StartupProblem]:
+    """The settings and model cache folders that cannot be written, each with what it turns off."""
+    problems = []
+    folder = config_dir()
+    if (reason := folder_problem(folder)) is not None:
+        problems.append(StartupProblem(
+            "settings", f"Settings will not be kept: {reason} ({folder}). Fix that, or set "
+                        "SFUMATO_CONFIG_DIR to another folder."))
+    folder = model_cache_root(settings)
+    if (reason := folder_problem(folder)) is not None:
+        problems.append(StartupProblem(
+            "models", f"Models cannot be downloaded or installed: {reason} ({folder}). Fix that, or "
+                      "set SFUMATO_CACHE_DIR (or model_cache_dir in settings.json) to another folder."))
+    return problems
+
+
+def show_startup_problems(window: MainWindow, problems: Sequence[StartupProblem]) -> QMessageBox:
+    """Say once, without blocking the window, what is off and where to fix it."""
+    for problem in problems:
+        log.warning("start: %s", problem.message)
+    box = QMessageBox(QMessageBox.Icon.Warning, "Sfumato", "Sfumato started, but some things are off.",
+                      QMessageBox.StandardButton.Ok, window)
+    box.setObjectName("startupProblems")
+    box.setInformativeText("\n\n".join(problem.message for problem in problems))
+    box.setWindowModality(Qt.WindowModality.NonModal)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.show()
+    return box
+
+
+#: Signals that end the session from outside (``kill``, a logout, a closed terminal).
+SESSION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class SessionEndWatcher(QObject):
+    """Autosaves before the system ends the session.
+
+    SIGTERM and SIGHUP close the window through :meth:`MainWindow.end_session` (the autosave is
+    kept for the next start); the session manager's commit request (logout) autosaves and waits
+    until it is written. Python runs signal handlers only between bytecodes, which never happens
+    while Qt waits for events, so the C-level handler's wake-up byte (``signal.set_wakeup_fd``)
+    arrives on a socket that Qt watches.
+    """
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self._reader, self._writer = socket.socketpair()
+        self._reader.setblocking(False)
+        self._writer.setblocking(False)
+        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno())
+        self._previous = {number: signal.signal(number, _note_signal) for number in SESSION_SIGNALS}
+        self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._woken)
+        app = QGuiApplication.instance()
+        if isinstance(app, QGuiApplication):
+            app.commitDataRequest.connect(self.commit)
+
+    def commit(self, _manager: QSessionManager | None = None) -> None:
+        """The session manager asks for unsaved work to be kept (a logout)."""
+        log.info("the session is ending: autosaving")
+        self._window.commit_session()
+
+    def _woken(self) -> None:
+        try:
+            received = self._reader.recv(64)
+        except BlockingIOError:
+            return
+        numbers = [number for number in received if number in SESSION_SIGNALS]
+        if numbers and not self._window.session_ended:
+            log.info("%s received: autosaving and closing", signal.Signals(numbers[0]).name)
+            self._window.end_session()
+            QApplication.exit(0)
+
+    def close(self) -> None:
+        """Give the signals and the wake-up descriptor back to what had them before."""
+        self._notifier.setEnabled(False)
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._reader.close()
+        self._writer.close()
+
+
+def _note_signal(_number: int, _frame: FrameType | None) -> None:
+    """Replaces the default action (ending the process); the wake-up byte does the work."""
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -137,9 +264,10 @@ def run_app(argv: Sequence[str]) -> int:
         if window is not None:
             window.autosave_failed.emit(error_dialog.describe(exc)[0])
 
-    writer = AutosaveWriter(directory, on_error=autosave_failed)
+    writer, autosave_problem = start_autosave(directory, autosave_failed)
     window = MainWindow(settings, writer)
     install_excepthook(window)
+    watcher = SessionEndWatcher(window)
     app.installEventFilter(FileOpenHandler(window))  # macOS hands double-clicked .ora files over here
     window.show()
     smoke = None
@@ -156,8 +284,13 @@ def run_app(argv: Sequence[str]) -> int:
         services_for(window).offer_first_run()
 
     def start() -> None:
+        problems = [autosave_problem] if autosave_problem is not None else []
+        problems += folder_problems(settings)
+        if problems:
+            show_startup_problems(window, problems)
         offer_recovery(window, directory)
-        QTimer.singleShot(FIRST_RUN_DELAY_MS, offer_first_run)
+        if not any(problem.feature == "models" for problem in problems):
+            QTimer.singleShot(FIRST_RUN_DELAY_MS, offer_first_run)
         files = [p for p in args.files if p.exists()]
         missing = [p for p in args.files if not p.exists()]
         if files:
@@ -175,8 +308,13 @@ def run_app(argv: Sequence[str]) -> int:
         with loop:
             loop.run_until_complete(closed.wait())
     finally:
-        writer.close()
+        watcher.close()
+        if writer is not None:
+            writer.close(keep=window.session_ended)
     if smoke is not None:
         return smoke.exit_code
-    log.info("Sfumato closed normally")
+    if window.session_ended:
+        log.info("Sfumato closed for the system; unsaved changes are kept for the next start")
+    else:
+        log.info("Sfumato closed normally")
     return 0

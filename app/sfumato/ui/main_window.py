@@ -28,7 +28,12 @@ from PySide6.QtWidgets import (
 from sfumato.document.autosave import AutosaveWriter, Snapshot, document_id, take_snapshot
 from sfumato.document.brush import BrushSettings
 from sfumato.document.document import Document, new_document
-from sfumato.document.image_io import SUPPORTED_IMPORT_SUFFIXES, export_image, load_image
+from sfumato.document.image_io import (
+    SUPPORTED_IMPORT_SUFFIXES,
+    check_image_size,
+    export_image,
+    load_image,
+)
 from sfumato.document.ora import load_ora, save_ora
 from sfumato.errors import UserFacingError
 from sfumato.qt_bridge.images import qimage_to_rgba
@@ -49,6 +54,7 @@ from sfumato.ui.tool_state import ToolState
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+SESSION_END_WAIT_S = 20  # how long ending the session waits for the last autosave to be written
 BACKEND_PROBE_MS = 1000  # after the window is up: the probe runs subprocesses and imports the store
 OPEN_FILTER = "Images and OpenRaster ({})".format(
     " ".join(f"*{s}" for s in (".ora", *SUPPORTED_IMPORT_SUFFIXES)))
@@ -81,6 +87,7 @@ class MainWindow(QMainWindow):
         self._autosaved_revision: int | None = None
         self._last_snapshot: Snapshot | None = None
         self._close_confirmed = False
+        self._session_ending = False
         self.setObjectName("mainWindow")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -261,7 +268,7 @@ class MainWindow(QMainWindow):
             self.save(on_saved=then)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if self.busy:
+        if self.busy and not self._session_ending:  # ending the session waits for the task below
             self.statusBar().showMessage("Please wait until the file is written.", 4000)
             event.ignore()
             return
@@ -274,7 +281,8 @@ class MainWindow(QMainWindow):
         self.tasks.shutdown()
         self.generation.shutdown()
         self._store_settings()
-        self._drop_autosave()  # a clean exit leaves nothing to recover
+        if not self._session_ending:
+            self._drop_autosave()  # a clean exit leaves nothing to recover
         event.accept()
 
     def _close_now(self) -> None:
@@ -390,11 +398,15 @@ class MainWindow(QMainWindow):
         if mime is not None and mime.hasImage():
             image = clipboard.image()
             if not image.isNull():
-                rgba = qimage_to_rgba(image)
-                if self.doc is None:
-                    self.set_document(image_document(rgba, "Pasted image"), "Pasted image")
-                else:
-                    self._add_layers([("Pasted image", rgba)], self.canvas.view_center_point())
+                try:
+                    check_image_size(image.width(), image.height(), "The pasted image")
+                    rgba = qimage_to_rgba(image)
+                    if self.doc is None:
+                        self.set_document(image_document(rgba, "Pasted image"), "Pasted image")
+                    else:
+                        self._add_layers([("Pasted image", rgba)], self.canvas.view_center_point())
+                except UserFacingError as exc:
+                    self.show_error(exc)
                 return
         if mime is not None and mime.hasUrls():
             paths = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
@@ -502,10 +514,16 @@ class MainWindow(QMainWindow):
         self.menu_actions.refresh_recent()
 
     # -------------------------------------------------------------- autosave
-    def autosave_now(self) -> None:
-        """Hand a snapshot of a changed document to the autosave writer (cheap on this thread)."""
+    def autosave_now(self, urgent: bool = False) -> None:
+        """Hand a snapshot of a changed document to the autosave writer (cheap on this thread).
+
+        It waits while a file is read or written or a stroke is under way, unless ``urgent``
+        (the session is ending: what is there now is all there will be).
+        """
         doc = self.doc
-        if doc is None or self._autosave is None or self.busy or self.canvas.gesture_active:
+        if doc is None or self._autosave is None:
+            return
+        if not urgent and (self.busy or self.canvas.gesture_active):
             return
         if not doc.modified or doc.revision == self._autosaved_revision:
             return
@@ -516,6 +534,33 @@ class MainWindow(QMainWindow):
         # unchanged layers share the previous snapshot's copies: only what changed is copied
         self._last_snapshot = take_snapshot(doc, self._title, previous)
         self._autosave.submit(self._last_snapshot)
+
+    def commit_session(self) -> None:
+        """The system asks for unsaved work to be kept (logout, SIGTERM): autosave it now and
+        wait until it is on disk, so the next start offers it."""
+        self.autosave_now(urgent=True)
+        if self._autosave is not None and not self._autosave.flush(SESSION_END_WAIT_S):
+            log.error("the last autosave was not written within %d s", SESSION_END_WAIT_S)
+
+    def end_session(self) -> None:
+        """Close for the system without asking, keeping unsaved work as an autosave (SIGTERM).
+
+        A file being written is finished first; the autosave stays for the next start.
+        """
+        self.commit_session()
+        self._session_ending = True
+        self._close_confirmed = True
+        self.close()
+
+    @property
+    def autosave_enabled(self) -> bool:
+        """Whether this window has an autosave writer (autosave may be off: see the start notice)."""
+        return self._autosave is not None
+
+    @property
+    def session_ended(self) -> bool:
+        """True once :meth:`end_session` closed the window (its autosave is to be kept)."""
+        return self._session_ending
 
     def _drop_autosave(self) -> None:
         """Forget the current document's autosave (it was saved, closed or replaced)."""
