@@ -9,6 +9,9 @@ pastes a flat colour as the engine would (``plan_request`` and ``Plan.finish``, 
 Figures, each on the GUI thread (targets from issue 13):
 
 * **press → queued**: ``generate`` from reading the canvas to the job in the queue (< 16 ms);
+  the picture itself is composited on the inference thread when the job runs (timed too);
+* **stroke while jobs wait**: a brush segment over the region while captured jobs wait in the
+  queue (the first change to a layer copies its part of the region for each waiting job);
 * **result arrives**: the controller taking a finished batch in (landings, overlays, strip),
   per result (< 16 ms);
 * **apply**: one result becoming a layer, and the events handled right after it (repaints,
@@ -41,6 +44,7 @@ from sfumato.document.brush import BrushSettings, Tool
 from sfumato.document.document import Document, new_document
 from sfumato.document.layers import BlendMode, Layer, LayerKind
 from sfumato.document.mask_ops import clear_mask
+from sfumato.document.snapshot import RegionSnapshot
 from sfumato.document.stroke import Stroke
 from sfumato.inference.planning import plan_request
 from sfumato.inference.results import GenerationResult
@@ -156,7 +160,18 @@ def main() -> int:
     controller.service.finished.disconnect(finished)
     controller.service.finished.connect(timed_finished)
 
-    # 1. pressing Generate, the inference thread idle (the stand-in waits)
+    composites: list[float] = []
+    composite = RegionSnapshot.composite
+
+    def timed_composite(snapshot: RegionSnapshot) -> object:
+        t0 = time.perf_counter()
+        out = composite(snapshot)
+        composites.append(time.perf_counter() - t0)
+        return out
+
+    RegionSnapshot.composite = timed_composite  # type: ignore[method-assign]
+
+    # 1. pressing Generate (the stand-in holds the first job, the others wait in the queue)
     presses = []
     for _ in range(args.presses):
         app.processEvents()
@@ -164,6 +179,16 @@ def main() -> int:
         job = controller.generate()
         presses.append(time.perf_counter() - t0)
         assert job is not None, window.statusBar().currentMessage()
+    wait_until(app, lambda: len(composites) >= 1)
+    strokes = {"first": [], "later": []}
+    for index in (3, 5, 7):
+        stroke = Stroke(doc, doc.layers[index], Tool.BRUSH, BrushSettings(size=40))
+        for i in range(6):
+            t0 = time.perf_counter()
+            stroke.add_point(3700 + 40 * i, 3400 + 25 * i)
+            strokes["first" if i == 0 else "later"].append(time.perf_counter() - t0)
+        stroke.finish()
+        doc.undo()
     controller.service.cancel_all()
     engine.go.set()
     wait_until(app, lambda: not controller.service.busy)
@@ -212,6 +237,9 @@ def main() -> int:
     after_clear = time.perf_counter() - t0
 
     print(f"press → queued (inpaint)     {_ms(presses)}")
+    print(f"  picture, inference thread  {_ms(composites)}")
+    print(f"stroke while {args.presses - 1} jobs wait:  first segment on a layer {_ms(strokes['first'])}")
+    print(f"                             later segments           {_ms(strokes['later'])}")
     print(f"result arrives, per result   {_ms(arrivals)}")
     print(f"apply, per result            {_ms(applies)}")
     print(f"events after apply, per res. {_ms(after_apply)}")

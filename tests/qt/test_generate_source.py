@@ -62,7 +62,7 @@ def test_an_inpaint_result_covers_only_the_mask() -> None:
     assert cap.target == Rect(0, 0, 64, 64)  # the mask box padded by 32, moved inside the canvas
     box = Box(0, 0, cap.target.w, cap.target.h)  # in the captured picture
     pixels = np.full((box.height, box.width, 3), 200, np.uint8)
-    result = landing(cap, GeneratedImage(pixels, 7, "p", box, cap.source))
+    result = landing(cap, GeneratedImage(pixels, 7, "p", box, cap.source()))
     assert result.rect == cap.target and result.grow is None
     alpha = result.rgba[..., 3]
     assert alpha.sum() == (10 * 20 + 1) * 255  # opaque exactly where the mask is above 0
@@ -127,7 +127,9 @@ def test_an_inpaint_press_reads_only_the_region() -> None:
     assert describe_mode(doc, None) == "Inpaint: the masked area (60 × 40 px)"
     cap = capture(doc, Mode.INPAINT, None)
     assert cap.target == region and cap.origin == (region.x, region.y)
-    assert cap.source is not None and cap.source.shape == (region.h, region.w, 4)
+    source = cap.source()  # composited (later, on the inference thread) from the region only
+    assert source is not None and source.shape == (region.h, region.w, 4)
+    np.testing.assert_array_equal(source, gradient(1200, 900)[region.slices])
     assert cap.mask is not None and cap.mask.shape == (region.h, region.w)
 
 
@@ -142,7 +144,8 @@ def test_a_one_sided_outpaint_press_reads_only_the_canvas_inside_its_region() ->
     assert inside.w < 1200 / 3
     _guard(doc, inside)
     cap = capture(doc, Mode.OUTPAINT, cap_rect)
-    assert cap.source is not None and cap.source.shape[:2] == (inside.h, inside.w)
+    source = cap.source()
+    assert source is not None and source.shape[:2] == (inside.h, inside.w)
     assert cap.origin == (left, 0) and cap.preview == Rect(box.x0, 0, box.width, 900)
 
 
@@ -189,8 +192,9 @@ def test_an_inpaint_from_the_region_lands_the_pixels_a_whole_canvas_inpaint_did(
     expected[rows, cols, 3] = np.where(doc.combined_mask()[rows, cols] > 0, 255, 0)
 
     cap = capture(doc, Mode.INPAINT, None)
-    assert cap.source is not None and cap.mask is not None
-    region = InpaintRequest(model="m", prompt="", source=cap.source, mask=cap.mask)
+    source = cap.source()
+    assert source is not None and cap.mask is not None
+    region = InpaintRequest(model="m", prompt="", source=source, mask=cap.mask)
     image = _full_canvas_result(region)
     assert image.pixels.shape[:2] == (cap.target.h, cap.target.w)  # region-sized until applied
     np.testing.assert_array_equal(_region_layer(doc, cap, image), expected)
@@ -205,7 +209,8 @@ def test_an_outpaint_from_the_region_lands_the_pixels_a_whole_canvas_outpaint_di
     doc = new_document(220, 200)
     doc.add_image_layer(rng.integers(0, 256, (200, 220, 4), dtype=np.uint8), "Noise")
     cap = capture(doc, Mode.OUTPAINT, frame)
-    assert cap.margins is not None and cap.source is not None
+    source = cap.source()
+    assert cap.margins is not None and source is not None
     whole = OutpaintRequest(model="m", prompt="", source=doc.composite(), margins=cap.margins)
     before = _full_canvas_result(whole)
     assert before.box is not None
@@ -216,7 +221,7 @@ def test_an_outpaint_from_the_region_lands_the_pixels_a_whole_canvas_outpaint_di
     m = cap.margins
     expected[m.top : m.top + 200, m.left : m.left + 220, 3] = 0  # the old picture is not covered
 
-    region = OutpaintRequest(model="m", prompt="", source=cap.source, margins=cap.margins)
+    region = OutpaintRequest(model="m", prompt="", source=source, margins=cap.margins)
     image = _full_canvas_result(region)
     assert image.pixels.shape == before.pixels.shape  # region-sized, not the grown canvas
     np.testing.assert_array_equal(_region_layer(doc, cap, image), expected)

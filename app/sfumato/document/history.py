@@ -69,6 +69,7 @@ class PixelPatch:
 
     def _write(self, doc: Document, which: int) -> None:
         layer = doc.layer_by_uid(self.layer_uid)
+        layer.will_change(self.bounds)
         for key, pair in self.tiles.items():
             rows, cols = _tile_rect(key, layer.width, layer.height).slices
             layer.pixels[rows, cols] = pair[which]
@@ -103,6 +104,7 @@ class PatchRecorder:
         rect = rect.clamp(self.layer.width, self.layer.height)
         if rect.empty:
             return rect
+        self.layer.will_change(rect)
         for key in _tiles_in(rect):
             if key not in self._before:
                 rows, cols = _tile_rect(key, self.layer.width, self.layer.height).slices

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import mmap
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 import numpy as np
 
@@ -48,6 +50,24 @@ class BlendMode(StrEnum):
 
 
 DEFAULT_MASK_TINT = (230, 40, 70)
+
+
+def blank_pixels(shape: tuple[int, ...]) -> np.ndarray:
+    """Zeroed uint8 pixels of ``shape`` that cost time and memory only where they are written.
+
+    An anonymous mapping, which the system fills with zeros page by page as pages are first
+    touched. numpy's own large allocations ask for 2 MB pages instead, each zeroed whole when
+    first touched: placing a 1360×1056 result on a new 8192² layer then zeroed about 70 MB
+    (90 ms here) where this touches the 6 MB written (5 ms).
+    """
+    return np.frombuffer(mmap.mmap(-1, int(np.prod(shape))), np.uint8).reshape(shape)
+
+
+class PixelWatcher(Protocol):
+    """Something that must see a layer's pixels before they change in place (a pending snapshot)."""
+
+    def preserve(self, layer: Layer, rect: Rect) -> None:
+        """``layer`` is about to change within ``rect``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,11 +122,12 @@ class Layer:
     pixel_version: int = field(default=0, compare=False)
     _coverage: PlaneCoverage | None = field(default=None, init=False, repr=False, compare=False)
     _coverage_version: int = field(default=-1, init=False, repr=False, compare=False)
+    _watchers: list[PixelWatcher] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @classmethod
     def raster(cls, name: str, width: int, height: int) -> Layer:
         """A transparent raster layer."""
-        return cls(name, LayerKind.RASTER, np.zeros((height, width, 4), np.uint8))
+        return cls(name, LayerKind.RASTER, blank_pixels((height, width, 4)))
 
     @classmethod
     def placed(cls, name: str, width: int, height: int, rgba: np.ndarray, at: tuple[int, int]) -> Layer:
@@ -127,7 +148,7 @@ class Layer:
     @classmethod
     def mask(cls, name: str, width: int, height: int) -> Layer:
         """An empty mask layer."""
-        return cls(name, LayerKind.MASK, np.zeros((height, width), np.uint8), opacity=0.5)
+        return cls(name, LayerKind.MASK, blank_pixels((height, width)), opacity=0.5)
 
     @property
     def is_mask(self) -> bool:
@@ -160,6 +181,25 @@ class Layer:
         if tracked and self._coverage is not None:
             self._coverage.mark(rect)
             self._coverage_version = self.pixel_version
+
+    def watch(self, watcher: PixelWatcher) -> None:
+        """Have ``watcher.preserve(self, rect)`` called before pixels in ``rect`` change in place."""
+        self._watchers.append(watcher)
+
+    def unwatch(self, watcher: PixelWatcher) -> None:
+        """Stop telling ``watcher`` (nothing happens if it was not watching)."""
+        if watcher in self._watchers:
+            self._watchers.remove(watcher)
+
+    def will_change(self, rect: Rect) -> None:
+        """Pixels inside ``rect`` are about to be written in place: tell the watchers first.
+
+        Every in-place write through the document calls this (strokes and
+        :meth:`Document.edit_pixels` through :class:`~sfumato.document.history.PatchRecorder`,
+        undo and redo through :class:`~sfumato.document.history.PixelPatch`).
+        """
+        for watcher in list(self._watchers):
+            watcher.preserve(self, rect)
 
     def assume_blank_outside(self, rect: Rect | None) -> None:
         """Declare every pixel outside ``rect`` (everywhere, for ``None``) 0: the coverage

@@ -51,7 +51,9 @@ class GenerationJob:
 
     ``context`` is whatever the submitter needs when the results arrive (where they land);
     the service never looks at it. ``total`` and ``step`` follow the progress reports, ``stage``
-    the last stage report (loading the model, …) until the first step.
+    the last stage report (loading the model, …) until the first step. ``prepare``, if given,
+    is called on the inference thread just before the job runs and returns the request to run
+    (so the submitter's picture of the canvas is composited there, not on the GUI thread).
     """
 
     request: GenerationRequest
@@ -66,6 +68,7 @@ class GenerationJob:
     started_at: float | None = None
     first_step_at: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    prepare: Callable[[GenerationRequest], GenerationRequest] | None = field(default=None, repr=False)
 
     def seconds_left(self, now: float | None = None) -> float | None:
         """An estimate of the time to the last step, from the pace of the steps so far."""
@@ -171,6 +174,8 @@ class _Worker(threading.Thread):
                 self._report_plan(engine)  # a stage after loading: the plan is known now
                 relay.stage.emit(job, text)
 
+            if job.prepare is not None:
+                job.request, job.prepare = job.prepare(job.request), None
             try:
                 result = engine.run(job.request, on_step, job.cancel_event, on_stage)
             finally:
@@ -285,11 +290,13 @@ class InferenceService(QObject):
         return self._notices.get(job.id, ())
 
     # ----------------------------------------------------------------- commands
-    def submit(self, request: GenerationRequest, label: str, context: Any = None) -> GenerationJob:
-        """Queue ``request``; it runs after the jobs before it. Returns its job."""
+    def submit(self, request: GenerationRequest, label: str, context: Any = None, *,
+               prepare: Callable[[GenerationRequest], GenerationRequest] | None = None) -> GenerationJob:
+        """Queue ``request``; it runs after the jobs before it (see :class:`GenerationJob` for
+        ``prepare``). Returns its job."""
         if self._stopped:
             raise RuntimeError("the inference service has been shut down")
-        job = GenerationJob(request, label, context)
+        job = GenerationJob(request, label, context, prepare=prepare)
         self._jobs.append(job)
         if not self._worker.is_alive():
             self._worker.start()

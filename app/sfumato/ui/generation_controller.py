@@ -10,6 +10,7 @@ outpaint), all in one undo step.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -80,15 +81,23 @@ class Batch:
     job: GenerationJob
     context: JobContext
     images: tuple[GeneratedImage, ...]
-    landings: list[Landing]
+    landings: dict[int, Landing] = field(default_factory=dict)
+    """The results shown or applied so far, as layers would take them (made on first use)."""
     overlays: dict[int, QImage] = field(default_factory=dict)
     """The results shown on the canvas so far, made when first shown."""
+
+    def landing(self, index: int) -> Landing:
+        """Where and how result ``index`` lands (made once, on first use)."""
+        made = self.landings.get(index)
+        if made is None:
+            made = self.landings[index] = landing(self.context.capture, self.images[index])
+        return made
 
     def overlay(self, index: int) -> QImage:
         """Result ``index`` as the canvas shows it (made once, on first use)."""
         image = self.overlays.get(index)
         if image is None:
-            image = self.overlays[index] = _rgba_image(self.landings[index].rgba)
+            image = self.overlays[index] = _rgba_image(self.landing(index).rgba)
         return image
 
 
@@ -101,7 +110,12 @@ def layer_name(prompt: str, mode: Mode, seed: int) -> str:
 
 
 def build_request(mode: Mode, cap: Capture, params: Parameters, native: int) -> GenerationRequest:
-    """The frozen request for ``mode`` from the captured pixels and the panel's values."""
+    """The frozen request for ``mode`` from the capture and the panel's values.
+
+    Its source is a stand-in of the captured picture's size (zeros the system hands out without
+    touching memory), so the request is checked now; :func:`with_picture` puts the captured
+    pixels in when the job runs.
+    """
     if params.model is None:
         raise UserFacingError("Choose a model first (or use … to pick a model folder or file).")
     common = {
@@ -118,21 +132,29 @@ def build_request(mode: Mode, cap: Capture, params: Parameters, native: int) -> 
     if mode is Mode.TXT2IMG:
         return Txt2ImgRequest(**common, width=whole[0], height=whole[1], batch_size=params.batch)
     region = params.size or (0, 0)
-    assert cap.source is not None
+    assert cap.picture is not None
+    source = np.zeros((cap.picture.rect.h, cap.picture.rect.w, 4), np.uint8)
     if mode is Mode.IMG2IMG:
-        return Img2ImgRequest(**common, source=cap.source, strength=params.strength, width=whole[0],
+        return Img2ImgRequest(**common, source=source, strength=params.strength, width=whole[0],
                               height=whole[1], batch_size=params.batch)
     if mode is Mode.VARIATIONS:
-        return VariationsRequest(**common, source=cap.source, strength=params.strength, count=params.batch,
+        return VariationsRequest(**common, source=source, strength=params.strength, count=params.batch,
                                  width=whole[0], height=whole[1])
     if mode is Mode.INPAINT:
         assert cap.mask is not None
-        return InpaintRequest(**common, source=cap.source, mask=cap.mask, padding=INPAINT_PADDING,
+        return InpaintRequest(**common, source=source, mask=cap.mask, padding=INPAINT_PADDING,
                               strength=params.strength, width=region[0], height=region[1],
                               batch_size=params.batch)
     assert cap.margins is not None
-    return OutpaintRequest(**common, source=cap.source, margins=cap.margins, padding=OUTPAINT_PADDING,
+    return OutpaintRequest(**common, source=source, margins=cap.margins, padding=OUTPAINT_PADDING,
                            width=region[0], height=region[1], batch_size=params.batch)
+
+
+def with_picture(request: GenerationRequest, cap: Capture) -> GenerationRequest:
+    """``request`` with the captured picture as its source, composited now (the inference
+    thread calls this just before the job runs)."""
+    source = cap.source()
+    return request if source is None else dataclasses.replace(request, source=source)
 
 
 def _rgba_image(rgba: np.ndarray) -> QImage:
@@ -343,7 +365,8 @@ class GenerationController(QObject):
             return None
         label = f"{mode.title}: {layer_name(params.prompt, mode, params.seed)}"
         self.progress.clear_error()
-        return self.service.submit(request, label, JobContext(doc, cap, params))
+        return self.service.submit(request, label, JobContext(doc, cap, params),
+                                   prepare=lambda stand_in: with_picture(stand_in, cap))
 
     def cancel_running(self) -> None:
         """Stop the running job after its current step or loading stage (Esc)."""
@@ -412,8 +435,7 @@ class GenerationController(QObject):
             self.progress.show_error("The canvas changed size while this job ran, so its results were not "
                                      "shown. Generate again.", "")
             return
-        landings = [landing(context.capture, image) for image in images]
-        self.batch = Batch(job, context, images, landings)
+        self.batch = Batch(job, context, images)
         captions = [f"seed {image.seed}" for image in images]
         self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
                               [image.pixels for image in images], captions)
@@ -423,11 +445,13 @@ class GenerationController(QObject):
         self._job_over(job)
 
     def _failed(self, job: GenerationJob, message: str, details: str) -> None:
+        self._context(job).capture.release()
         self.progress.job_ended(job, "Failed")
         self.progress.show_error(message, details)
         self._job_over(job)
 
     def _cancelled(self, job: GenerationJob) -> None:
+        self._context(job).capture.release()
         self.progress.job_ended(job, "Cancelled")
         self._job_over(job)
 
@@ -437,9 +461,9 @@ class GenerationController(QObject):
     # --------------------------------------------------------------- results
     def _show_result(self, index: int) -> None:
         batch = self.batch
-        if batch is None or not 0 <= index < len(batch.landings):
+        if batch is None or not 0 <= index < len(batch.images):
             return
-        self._w.canvas.set_overlay(batch.overlay(index), batch.landings[index].overlay)
+        self._w.canvas.set_overlay(batch.overlay(index), batch.landing(index).overlay)
 
     def _check_batch(self) -> Batch | None:
         batch, doc = self.batch, self._w.doc
@@ -473,11 +497,11 @@ class GenerationController(QObject):
         layers: list[Layer] = []
         try:
             with doc.grouped(label):
-                grow = batch.landings[indices[0]].grow
+                grow = batch.landing(indices[0]).grow
                 if grow is not None:
                     doc.resize_canvas(grow[0], grow[1], grow[2], label="Extend canvas")
                 for i in indices:
-                    image, lnd = batch.images[i], batch.landings[i]
+                    image, lnd = batch.images[i], batch.landing(i)
                     rasters = [n for n, lyr in enumerate(doc.layers) if not lyr.is_mask]
                     index = rasters[-1] + 1 if rasters else len(doc.layers)
                     metadata = {"parameters": image.parameters, "sfumato:mode": mode.value,

@@ -16,6 +16,7 @@ from PIL import Image
 
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
+from sfumato.document.snapshot import RegionSnapshot
 from sfumato.generation.outpaint import growth_context
 from sfumato.generation.region import REPAINT_THRESHOLD, Box, region_box, scaled_size
 from sfumato.generation.requests import Margins
@@ -91,28 +92,29 @@ def outpaint_margins(doc: Document, frame: Rect | None) -> Margins | None:
 
 
 def _uniform(values: np.ndarray) -> bool:
+    if values.ndim == 3 and values.shape[2] == 4 and values.flags.c_contiguous:
+        values = values.view(np.uint32)  # one comparison per RGBA pixel
     flat = values.reshape(-1, values.shape[-1]) if values.ndim == 3 else values.reshape(-1)
     return bool((flat == flat[0]).all())
 
 
 def canvas_is_empty(doc: Document | None, *, exact: bool = False) -> bool:
-    """True when nothing has been painted: every visible raster layer is one flat colour.
+    """True when nothing has been painted: every visible raster layer is transparent or one flat colour.
 
-    Without ``exact`` each layer is sampled on a grid (cheap enough to run on every change).
+    Without ``exact`` each layer is sampled on a grid (cheap enough to run on every change);
+    with it, a layer is scanned whole only when every layer's samples were flat.
     """
     if doc is None:
         return True
-    for layer in doc.layers:
-        if layer.is_mask or not layer.visible or layer.opacity == 0:
-            continue
+    layers = [layer for layer in doc.layers if not layer.is_mask and layer.visible
+              and layer.opacity > 0 and layer.content_bounds() is not None]
+    for layer in layers:
         pixels = layer.pixels
-        if not exact:
-            step_y = max(1, pixels.shape[0] // _QUICK_SAMPLES)
-            step_x = max(1, pixels.shape[1] // _QUICK_SAMPLES)
-            pixels = pixels[::step_y, ::step_x]
-        if not _uniform(pixels):
+        step_y = max(1, pixels.shape[0] // _QUICK_SAMPLES)
+        step_x = max(1, pixels.shape[1] // _QUICK_SAMPLES)
+        if not _uniform(pixels[::step_y, ::step_x]):
             return False
-    return True
+    return not exact or all(_uniform(layer.pixels) for layer in layers)
 
 
 def detect_mode(doc: Document | None, frame: Rect | None) -> Mode:
@@ -153,21 +155,31 @@ class Capture:
 
     ``target`` is where the model's picture goes in document coordinates at submit time
     (for outpaint it reaches beyond the canvas); ``preview`` is where the live preview draws.
-    ``source`` and ``mask`` cover only what the job works on: the region's box for an inpaint,
-    the part of the canvas inside the region's box for an outpaint, the target otherwise.
-    ``origin`` is where the top-left corner of the engine's picture (``source``, grown by the
-    margins for an outpaint) lies in the coordinates results land in: the document's, or the
-    grown canvas's for an outpaint.
+    ``picture`` (the visible composite, taken when the job was asked for and composited when it
+    runs, see :class:`~sfumato.document.snapshot.RegionSnapshot`) and ``mask`` cover only what
+    the job works on: the region's box for an inpaint, the part of the canvas an outpaint's
+    region needs, the target otherwise. ``origin`` is where the top-left corner of the engine's
+    picture (:meth:`source`, grown by the margins for an outpaint) lies in the coordinates
+    results land in: the document's, or the grown canvas's for an outpaint.
     """
 
     mode: Mode
     doc_size: tuple[int, int]
     target: Rect
     preview: Rect
-    source: np.ndarray | None = field(default=None, repr=False)
+    picture: RegionSnapshot | None = field(default=None, repr=False)
     mask: np.ndarray | None = field(default=None, repr=False)
     margins: Margins | None = None
     origin: tuple[int, int] = (0, 0)
+
+    def source(self) -> np.ndarray | None:
+        """The captured picture as uint8 RGBA (composited on the first call, on any thread)."""
+        return None if self.picture is None else self.picture.composite()
+
+    def release(self) -> None:
+        """Forget the picture without compositing it (the job ended before it ran)."""
+        if self.picture is not None:
+            self.picture.release()
 
 
 def _box(rect: Rect) -> Box:
@@ -214,10 +226,15 @@ def _outpaint_crop(box: Rect, margins: Margins, width: int, height: int) -> Rect
     return Rect(x0, y0, x1 - x0, y1 - y0).clamp(width, height)
 
 
+def _snapshot(doc: Document, rect: Rect) -> RegionSnapshot:
+    return RegionSnapshot(doc.layers, rect.clamp(doc.width, doc.height), doc.blend_eotf)
+
+
 def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
-    """Take the pixels ``mode`` needs from ``doc``: the visible composite and the mask of only
-    the box the engine will work on (:func:`~sfumato.generation.region.region_box`), so the
-    cost follows the region, not the document."""
+    """Take what ``mode`` needs from ``doc``: a snapshot of the visible composite and the mask of
+    only the box the engine will work on (:func:`~sfumato.generation.region.region_box`). The
+    mask is copied now; the picture is composited when :meth:`Capture.source` is first called
+    (by the inference thread), from the pixels as they are now."""
     size = (doc.width, doc.height)
     whole = doc.rect
     if mode is Mode.TXT2IMG:
@@ -227,7 +244,7 @@ def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
         if area is None:
             raise ValueError("nothing to inpaint")
         rect = _rect(region_box(_box(area.bounds), doc.width, doc.height, INPAINT_PADDING))
-        return Capture(mode, size, rect, rect, doc.composite(rect), area.mask(doc, rect),
+        return Capture(mode, size, rect, rect, _snapshot(doc, rect), area.mask(doc, rect),
                        origin=(rect.x, rect.y))
     if mode is Mode.OUTPAINT:
         margins = outpaint_margins(doc, frame)
@@ -241,7 +258,7 @@ def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
         preview = box.translated(-margins.left, -margins.top)
         crop = _outpaint_crop(preview, margins, doc.width, doc.height)
         # the engine grows the crop by the margins: its picture starts at the crop's corner
-        return Capture(mode, size, target, preview, doc.composite(crop), None, margins,
+        return Capture(mode, size, target, preview, _snapshot(doc, crop), None, margins,
                        origin=(crop.x, crop.y))
     # img2img and variations: the selection's box if there is one (variations of a region)
     rect = whole
@@ -249,7 +266,7 @@ def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
         bounds = doc.selection_summary().bounds
         if bounds is not None and bounds.w >= 8 and bounds.h >= 8:
             rect = bounds
-    return Capture(mode, size, rect, rect, doc.composite(rect), origin=(rect.x, rect.y))
+    return Capture(mode, size, rect, rect, _snapshot(doc, rect), origin=(rect.x, rect.y))
 
 
 def working_size(capture: Capture, native: int) -> tuple[int, int]:
