@@ -135,3 +135,18 @@ def test_the_command_line_fast_decodes_and_says_when_it_cannot(
     err = generate(tiny_models["sd15"], tmp_path / "vae.png")
     assert "note: Fast decode needs a tiny decoder for this model" in err
     assert "Fast decode" not in parse_parameters(read_parameters(tmp_path / "vae.png") or "").values
+
+
+def test_with_fast_decode_the_last_step_brings_no_preview_the_final_decode_is_that_image(
+    with_decoder: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfumato.inference import StepProgress, preview
+
+    monkeypatch.setattr(preview, "CHEAP_PREVIEW_S", float("inf"))  # a preview every step
+    decodes = Decodes(monkeypatch)
+    updates: list[StepProgress] = []
+    request = _request(with_decoder["sd15"], fast=True, steps=3)
+    result = Engine(profile_for("cpu")).run(request, updates.append)
+    assert [u.step for u in updates] == [1, 2, 3] and len(result.images) == 1
+    assert [u.preview is not None for u in updates] == [True, True, False]
+    assert len(decodes.tiny) == 3  # two previews and the final image

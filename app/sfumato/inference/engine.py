@@ -444,7 +444,10 @@ class Engine:
             if on_step is not None:
                 latents = pipelines.unpack_latents(pipe, tensors["latents"], plan.size)
                 total = int(getattr(pipe, "num_timesteps", 0) or plan.steps)
-                on_step(StepProgress(step + 1, total, previews(latents)))
+                # fast decoding decodes the last step's latents with the same tiny decoder next:
+                # its preview would be that image, made twice (a 1-step model's only preview)
+                last = request.fast_decode and step + 1 >= total
+                on_step(StepProgress(step + 1, total, None if last else previews(latents)))
             if cancel is not None and cancel.is_set():
                 pipe._interrupt = True
             return {}
