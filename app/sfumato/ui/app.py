@@ -195,8 +195,9 @@ class SessionEndWatcher(QObject):
         self._notifier = QSocketNotifier(self._reader.fileno(), QSocketNotifier.Type.Read, self)
         self._notifier.activated.connect(self._woken)
         app = QGuiApplication.instance()
-        if isinstance(app, QGuiApplication):
-            app.commitDataRequest.connect(self.commit)
+        self._app = app if isinstance(app, QGuiApplication) else None
+        if self._app is not None:
+            self._app.commitDataRequest.connect(self.commit)
 
     def commit(self, _manager: QSessionManager | None = None) -> None:
         """The session manager asks for unsaved work to be kept (a logout)."""
@@ -216,6 +217,8 @@ class SessionEndWatcher(QObject):
 
     def close(self) -> None:
         """Give the signals and the wake-up descriptor back to what had them before."""
+        if self._app is not None:
+            self._app.commitDataRequest.disconnect(self.commit)
         self._notifier.setEnabled(False)
         for number, handler in self._previous.items():
             signal.signal(number, handler)
