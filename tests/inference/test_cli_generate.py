@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_inputs import pickle_corpus
 from PIL import Image
 from safetensors.numpy import save_file
 
@@ -123,6 +125,17 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
     bad["text"].write_text("not an image")
     flux = {"img_in.weight": (8, 64), "double_blocks.0.img_attn.qkv.weight": (4,)}  # no shipped config
     save_file({key: np.zeros(shape, np.float16) for key, shape in flux.items()}, str(bad["no_config"]))
+    for name, path in pickle_corpus(tmp_path).items():  # under every suffix the CLI opens
+        bad[name] = path
+    for suffix in (".safetensors", ".bin", ".pt", ".pth", ".pkl"):
+        bad[f"pickle{suffix}"] = tmp_path / f"pickle{suffix}"
+        bad[f"pickle{suffix}"].write_bytes(bad["pickle.png"].read_bytes())
+    pickled = tmp_path / "pickled-folder"  # a diffusers folder whose weights are pickles
+    shutil.copytree(tiny_models["sd15"], pickled)
+    for weights in pickled.rglob("*.safetensors"):
+        weights.unlink()
+        weights.with_suffix(".bin").write_bytes(bad["pickle.png"].read_bytes())
+    bad["pickled_folder"] = pickled
     return bad
 
 
@@ -148,6 +161,14 @@ def _write_bad_inputs(tmp_path: Path, tiny_models: dict[str, Path], source: np.n
         ("not_png", "must name a .png"),
         ("bad_int", "invalid int value"),
         ("width_only", "both width and height"),
+        ("pickle_safetensors", "not a complete .safetensors"),
+        ("pickle_bin", "is a pickle checkpoint (.bin)"),
+        ("pickle_pt", "is a pickle checkpoint (.pt)"),
+        ("pickle_pth", "is a pickle checkpoint (.pth)"),
+        ("pickle_pkl", "is a pickle checkpoint (.pkl)"),
+        ("pickled_folder", "is a pickle checkpoint (.bin)"),
+        ("pickle_image", "--image: “pickle.png” is not an image"),
+        ("pickle_mask", "--mask: “pickle.tiff” is not an image"),
     ],
 )
 def test_bad_input_exits_2_with_one_error_line(
@@ -183,6 +204,14 @@ def test_bad_input_exits_2_with_one_error_line(
         "not_png": _generate(model, tmp_path / "o.jpg"),
         "bad_int": [*_generate(model, out), "--steps", "many"],
         "width_only": [*_generate(model, out), "--height", "0"],
+        "pickle_safetensors": _generate(bad["pickle.safetensors"], out),
+        "pickle_bin": _generate(bad["pickle.bin"], out),
+        "pickle_pt": _generate(bad["pickle.pt"], out),
+        "pickle_pth": _generate(bad["pickle.pth"], out),
+        "pickle_pkl": _generate(bad["pickle.pkl"], out),
+        "pickled_folder": _generate(bad["pickled_folder"], out),
+        "pickle_image": _generate(model, out, "--image", str(bad["pickle.png"])),
+        "pickle_mask": _generate(model, out, "--image", str(image), "--mask", str(bad["pickle.tiff"])),
     }[case]
     if case == "bad_int":
         with pytest.raises(SystemExit) as exited:
@@ -190,9 +219,10 @@ def test_bad_input_exits_2_with_one_error_line(
         code = exited.value.code
     else:
         code = main(argv)
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     error_lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2
     assert len(error_lines) == 1 and message in error_lines[0], err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "unpickled!" not in captured.out + err
     assert not out.exists()
