@@ -10,7 +10,8 @@ from sfumato.paths import log_dir
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Send records to ``sfumato.log``; with ``verbose`` also to stderr."""
+    """Send records to ``sfumato.log`` (when its folder can be written); with ``verbose`` also to
+    stderr."""
     root = logging.getLogger()
     if getattr(root, "_sfumato_configured", False):
         return
@@ -21,8 +22,8 @@ def setup_logging(verbose: bool = False) -> None:
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
             log_dir() / "sfumato.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
         )
-    except OSError:
-        handler = logging.StreamHandler(sys.stderr)
+    except OSError:  # the log folder cannot be written: records reach stderr only with --verbose,
+        handler = logging.NullHandler()  # so a command's error stays one line and tracebacks stay out
     handler.setFormatter(fmt)
     root.addHandler(handler)
     if verbose:

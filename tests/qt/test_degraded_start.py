@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import SIGNAL
 from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
 from qt_helpers import show_document
 
 from sfumato import paths
@@ -127,6 +128,18 @@ def test_when_no_file_can_be_written_the_window_still_starts(tmp_path: Path) -> 
     assert "AUTOSAVE False" in lines
 
 
+def test_a_command_without_a_log_or_cache_folder_is_one_error_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    env = dict(os.environ, SFUMATO_CACHE_DIR=str(blocker / "cache"), SFUMATO_LOG_DIR=str(blocker / "log"))
+    done = subprocess.run([sys.executable, "-m", "sfumato", "models", "list"], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: The model cache folder {blocker / 'cache' / 'models'} cannot be "
+                                  "created (a file is in the way of the folder)")
+    assert done.stderr.count("\n") == 1
+
+
 # ----------------------------------------------------------------------------- the pieces
 def test_folder_problem_finds_what_stops_a_folder_and_leaves_nothing_behind(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,7 +183,7 @@ def test_a_model_cache_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -
 
 
 def test_with_autosave_off_a_recovered_document_keeps_its_old_autosave(
-        window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot) -> None:
     directory = tmp_path / "autosave"
     doc = new_document(40, 30)
     doc.layers[0].pixels[5:10, 5:10] = (1, 2, 3, 255)
@@ -182,6 +195,7 @@ def test_with_autosave_off_a_recovered_document_keeps_its_old_autosave(
     monkeypatch.setattr(RecoveryDialog, "exec", lambda dialog: dialog._finish("recover") or 1)
     assert not window.autosave_enabled
     offer_recovery(window, directory)
+    qtbot.waitUntil(lambda: window.doc is not None and not window.busy)
     assert window.doc is not None and tuple(window.doc.layers[0].pixels[7, 7]) == (1, 2, 3, 255)
     assert len(find_recoverable(directory)) == 1  # still there until the document is saved
 

@@ -27,6 +27,7 @@ from typing import Any
 from filelock import FileLock
 
 from sfumato.model_store.errors import ModelStoreError
+from sfumato.paths import os_error_reason
 
 
 @dataclass(frozen=True)
@@ -125,10 +126,9 @@ class ModelCache:
             for d in (self.installed_dir, self.staging_dir, *self.placed_dirs):
                 d.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
             raise ModelStoreError(
-                f"The model cache folder {root} cannot be created ({reason}), so models cannot be "
-                "downloaded or listed. Make it writable, or set SFUMATO_CACHE_DIR (or "
+                f"The model cache folder {root} cannot be created ({os_error_reason(exc)}), so models "
+                "cannot be downloaded or listed. Fix that, or set SFUMATO_CACHE_DIR (or "
                 "model_cache_dir in settings.json) to another folder.",
                 details=str(exc),
             ) from exc
