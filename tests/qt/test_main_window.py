@@ -208,13 +208,13 @@ def test_ctrl_n_asks_for_a_size(window: MainWindow, monkeypatch: pytest.MonkeyPa
     assert np.all(doc.layers[0].pixels == 255)
 
 
-def test_paste_clipboard_image_as_a_layer(window: MainWindow) -> None:
+def test_paste_clipboard_image_as_a_layer(qtbot: QtBot, window: MainWindow) -> None:
     doc = show_document(window, new_document(300, 300))
     image = QImage(30, 20, QImage.Format.Format_ARGB32)
     image.fill(Qt.GlobalColor.green)
     QGuiApplication.clipboard().setImage(image)
     key(window, "Ctrl+V")
-    assert len(doc.layers) == 2
+    qtbot.waitUntil(lambda: len(doc.layers) == 2)  # the layer is made in the background
     assert doc.layers[1].name == "Pasted image"
     assert np.count_nonzero(doc.layers[1].pixels[..., 3]) == 30 * 20
 
@@ -248,7 +248,7 @@ def test_autosave_snapshot_is_recoverable(window: MainWindow, tmp_path: Path) ->
 
 
 def test_recovery_at_start_reopens_what_a_killed_process_autosaved(
-        window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     directory = tmp_path / "autosave"
     child = f"""
 import os, signal
@@ -274,6 +274,7 @@ os.kill(os.getpid(), signal.SIGKILL)
     writer = AutosaveWriter(directory)  # this session's
     window._autosave = writer
     offer_recovery(window, directory)
+    qtbot.waitUntil(lambda: window.doc is not None and not window.busy)  # read in the background
     doc = window.doc
     assert doc is not None and (doc.width, doc.height) == (50, 40) and doc.modified
     assert tuple(doc.layers[0].pixels[15, 15]) == (7, 8, 9, 255)

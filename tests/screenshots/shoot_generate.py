@@ -59,6 +59,7 @@ def build_document() -> Document:
     y, x = np.mgrid[0:512, 0:768]
     blob = ((x - 520) / 95.0) ** 2 + ((y - 300) / 70.0) ** 2 < 1.0
     mask.pixels[blob] = 255
+    doc.notify_pixels(mask, doc.rect)  # written by hand: tell the document, as strokes do
     doc.saved_revision = doc.revision
     return doc
 

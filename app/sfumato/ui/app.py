@@ -27,7 +27,6 @@ from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette, QSessionMana
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from sfumato.document.autosave import AutosaveError, AutosaveWriter, find_recoverable
-from sfumato.errors import UserFacingError
 from sfumato.logs import setup_logging
 from sfumato.paths import cache_dir, config_dir, data_dir, folder_problem
 from sfumato.settings import Settings, load_settings
@@ -104,15 +103,7 @@ def offer_recovery(window: MainWindow, directory: Path) -> None:
         for entry in entries:
             entry.discard()
     elif dialog.choice == "recover" and (entry := dialog.selected()) is not None:
-        try:
-            doc = entry.load()
-        except UserFacingError as exc:
-            window.show_error(exc)
-            return
-        window.set_document(doc, entry.title)
-        if window.autosave_enabled:
-            window.autosave_now()  # into this session's folder, before the old autosave goes
-            entry.discard()
+        window.recover(entry)  # read in the background
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
 from sfumato.document.image_io import load_image
+from sfumato.document.layers import Layer
 from sfumato.errors import UserFacingError
 
 CASCADE = 24  # px between the centres of several images placed at once
@@ -17,17 +19,28 @@ CASCADE = 24  # px between the centres of several images placed at once
 Decoded = tuple[Path, np.ndarray | UserFacingError]
 
 
-def decode_images(paths: Sequence[Path]) -> list[Decoded]:
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``, called from the worker thread as each file is read."""
+
+
+def image_name(path: Path) -> str:
+    """The layer or document name a picture file gets."""
+    return path.stem or path.name
+
+
+def decode_images(paths: Sequence[Path], progress: Progress | None = None) -> list[Decoded]:
     """Each path with its RGBA pixels, or with the error that explains why it cannot be read.
 
-    Slow (disk and decoding): run it off the GUI thread.
+    Slow (disk and decoding): run it off the GUI thread. ``progress`` hears after each file.
     """
     out: list[Decoded] = []
-    for path in paths:
+    for done, path in enumerate(paths, start=1):
         try:
             out.append((path, load_image(path)))
         except UserFacingError as exc:
             out.append((path, exc))
+        if progress is not None:
+            progress(done, len(paths))
     return out
 
 
@@ -41,16 +54,70 @@ def image_document(rgba: np.ndarray, name: str) -> Document:
     return doc
 
 
-def add_centred(doc: Document, images: Sequence[tuple[str, np.ndarray]], centre: tuple[float, float]) -> None:
-    """Add each ``(name, rgba)`` as a layer centred at ``centre``, later ones offset diagonally.
+def placed_layers(images: Sequence[tuple[str, np.ndarray]], canvas: tuple[int, int],
+                  centre: tuple[float, float]) -> list[Layer]:
+    """Each ``(name, rgba)`` as a layer of a ``canvas``-sized document, centred at ``centre``,
+    later ones offset diagonally; one that would land entirely off the canvas is centred on it.
 
-    An image that would land entirely off the canvas is centred on the canvas instead. Each
-    layer is one undo step.
+    Nothing here touches a document, so it may run off the GUI thread.
     """
+    width, height = canvas
+    layers = []
     for i, (name, rgba) in enumerate(images):
         h, w = rgba.shape[:2]
         x = round(centre[0] - w / 2) + i * CASCADE
         y = round(centre[1] - h / 2) + i * CASCADE
-        if Rect(x, y, w, h).intersect(doc.rect).empty:
-            x, y = (doc.width - w) // 2, (doc.height - h) // 2
-        doc.add_image_layer(rgba, name, (x, y))
+        if Rect(x, y, w, h).intersect(Rect(0, 0, width, height)).empty:
+            x, y = (width - w) // 2, (height - h) // 2
+        layers.append(Layer.placed(name, width, height, rgba, (x, y)))
+    return layers
+
+
+def add_layers(doc: Document, layers: Sequence[Layer]) -> None:
+    """Add layers made by :func:`placed_layers` for ``doc``'s size, each as one undo step."""
+    for layer in layers:
+        doc.add_layer(layer=layer, label=f"Add image {layer.name}")
+
+
+def add_centred(doc: Document, images: Sequence[tuple[str, np.ndarray]], centre: tuple[float, float]) -> None:
+    """Add each ``(name, rgba)`` as a layer centred at ``centre`` (see :func:`placed_layers`).
+
+    Each layer is one undo step.
+    """
+    add_layers(doc, placed_layers(images, (doc.width, doc.height), centre))
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Pictures made ready, off the GUI thread, to join the window.
+
+    ``document`` is a new document of the first picture when none was open; ``layers`` are the
+    other pictures placed for a ``canvas``-sized document (``None``: no document to place them
+    on); ``images`` are those pictures themselves, to place again if the canvas changed size
+    meanwhile; ``errors`` say which files could not be read.
+    """
+
+    document: Document | None
+    title: str
+    canvas: tuple[int, int] | None
+    layers: list[Layer]
+    images: list[tuple[str, np.ndarray]]
+    errors: list[UserFacingError]
+
+
+def prepare_arrival(pictures: Sequence[tuple[str, np.ndarray | UserFacingError]],
+                    canvas: tuple[int, int] | None, centre: tuple[float, float] | None) -> Arrival:
+    """Make the document and layers for ``pictures`` (named pixels, or why a file could not be
+    read) that join a document of size ``canvas`` at ``centre``, or open as a new document when
+    ``canvas`` is ``None``. Slow for big pictures: run it off the GUI thread."""
+    images = [(name, rgba) for name, rgba in pictures if isinstance(rgba, np.ndarray)]
+    errors = [error for _, error in pictures if isinstance(error, UserFacingError)]
+    document, title = None, ""
+    if images and canvas is None:
+        title, rgba = images.pop(0)
+        document = image_document(rgba, title)
+        canvas, centre = (document.width, document.height), None
+    if canvas is None:
+        return Arrival(document, title, None, [], images, errors)
+    centre = centre or (canvas[0] / 2, canvas[1] / 2)
+    return Arrival(document, title, canvas, placed_layers(images, canvas, centre), images, errors)

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QByteArray, QPointF, QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
@@ -21,11 +20,18 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QToolBar,
     QWidget,
 )
 
-from sfumato.document.autosave import AutosaveWriter, Snapshot, document_id, take_snapshot
+from sfumato.document.autosave import (
+    AutosaveWriter,
+    RecoveryEntry,
+    Snapshot,
+    document_id,
+    take_snapshot,
+)
 from sfumato.document.brush import BrushSettings
 from sfumato.document.document import Document, new_document
 from sfumato.document.image_io import (
@@ -45,7 +51,15 @@ from sfumato.ui.backend_status import BackendField
 from sfumato.ui.background import BackgroundTasks
 from sfumato.ui.canvas_view import CanvasView, dropped_files
 from sfumato.ui.generation_controller import GenerationController, export_metadata
-from sfumato.ui.image_import import Decoded, add_centred, decode_images, image_document
+from sfumato.ui.image_import import (
+    Arrival,
+    add_layers,
+    decode_images,
+    image_document,
+    image_name,
+    placed_layers,
+    prepare_arrival,
+)
 from sfumato.ui.layers_panel import LayersPanel
 from sfumato.ui.new_document_dialog import NewDocumentDialog
 from sfumato.ui.tool_options import BrushOptionsBar, tool_actions
@@ -72,10 +86,12 @@ class MainWindow(QMainWindow):
     """Sfumato's window around one document at a time.
 
     ``autosave_failed(message)`` may be emitted from any thread (the autosave writer's); the
-    message then shows in the status bar.
+    message then shows in the status bar. ``task_progress(done, total)`` may be emitted from a
+    background task's thread: the status bar's progress bar (shown while a task runs) counts it.
     """
 
     autosave_failed = Signal(str)
+    task_progress = Signal(int, int)
 
     def __init__(self, settings: Settings, autosave: AutosaveWriter | None = None,
                  parent: QWidget | None = None) -> None:
@@ -93,6 +109,7 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.tools = ToolState(self._brush_from_settings())
+        self._when_idle: list[Callable[[], None]] = []
         self.tasks = BackgroundTasks(self)
         self.tasks.busy_changed.connect(self._busy_changed)
 
@@ -128,6 +145,13 @@ class MainWindow(QMainWindow):
         for label in (self._cursor_label, self._size_label, self._zoom_label):
             label.setObjectName("statusField")
             self.statusBar().addPermanentWidget(label)
+        self.task_bar = QProgressBar()
+        self.task_bar.setObjectName("taskProgress")
+        self.task_bar.setMaximumWidth(160)
+        self.task_bar.setTextVisible(False)
+        self.task_bar.hide()
+        self.statusBar().addPermanentWidget(self.task_bar)
+        self.task_progress.connect(self._show_task_progress)
 
         self.generation = GenerationController(self)
         self.backend = BackendMonitor(self.generation.service, self)
@@ -194,12 +218,31 @@ class MainWindow(QMainWindow):
     def _busy_changed(self, busy: bool) -> None:
         self.canvas.setEnabled(not busy)
         self.layers_panel.setEnabled(not busy)
+        self.task_bar.setRange(0, 0)  # a busy bar until the task counts its steps
+        self.task_bar.setVisible(busy)
+        if not busy and self._when_idle:
+            QTimer.singleShot(0, self._run_when_idle)
         if busy:
             QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         else:
             QApplication.restoreOverrideCursor()
             self.statusBar().clearMessage()
         self.menu_actions.refresh()
+
+    def when_idle(self, action: Callable[[], None]) -> None:
+        """Run ``action`` now, or once the file being read or written is done."""
+        if self.busy:
+            self._when_idle.append(action)
+        else:
+            action()
+
+    def _run_when_idle(self) -> None:
+        while self._when_idle and not self.busy:
+            self._when_idle.pop(0)()
+
+    def _show_task_progress(self, done: int, total: int) -> None:
+        self.task_bar.setRange(0, max(1, total))
+        self.task_bar.setValue(done)
 
     # --------------------------------------------------------------- document
     def set_document(self, doc: Document | None, title: str | None = None) -> None:
@@ -335,12 +378,27 @@ class MainWindow(QMainWindow):
             self._run(f"Opening {path.name}…", lambda: load_ora(path),
                       lambda doc: self._opened(doc, path))
         else:
-            self._run(f"Opening {path.name}…", lambda: load_image(path),
-                      lambda rgba: self._opened(image_document(rgba, _name_of(path)), path))
+            self._run(f"Opening {path.name}…", lambda: image_document(load_image(path), _name_of(path)),
+                      lambda doc: self._opened(doc, path))
 
     def _opened(self, doc: Document, path: Path) -> None:
         self.set_document(doc, _name_of(path))
         self.remember_recent(path)
+
+    def recover(self, entry: RecoveryEntry) -> None:
+        """Open the autosave ``entry`` (read in the background, the status bar saying so).
+
+        Once it is open it moves into this session's autosave and the old one goes; with
+        autosave off the old one stays until the next start. If it cannot be read, the error
+        shows and the window keeps what it had.
+        """
+        def opened(doc: Document) -> None:
+            self.set_document(doc, entry.title)
+            if self.autosave_enabled:
+                self.autosave_now()  # into this session's folder, before the old autosave goes
+                entry.discard()
+
+        self._run(f"Recovering “{entry.title}”…", entry.load, opened)
 
     # ------------------------------------------------------ import/paste/drop
     def import_dialog(self) -> None:
@@ -353,8 +411,12 @@ class MainWindow(QMainWindow):
     def open_dropped(self, paths: Sequence[Path], point: QPointF | None) -> None:
         """Files dropped: an .ora opens; images become layers centred at ``point``.
 
-        Without a document the first image opens as a document of its own size.
+        Without a document the first image opens as a document of its own size. Files handed
+        over while a file is read or written (a recovery at start-up) open once it is done.
         """
+        if self.busy:
+            self.when_idle(lambda: self.open_dropped(paths, point))
+            return
         ora = [p for p in paths if p.suffix.lower() == ".ora"]
         images = [p for p in paths if p.suffix.lower() != ".ora"]
         if ora:
@@ -366,30 +428,44 @@ class MainWindow(QMainWindow):
             self.import_images(images, point)
 
     def import_images(self, paths: Sequence[Path], point: QPointF | None) -> None:
-        """Decode ``paths`` in the background and add each as a layer centred at ``point``."""
+        """Decode ``paths`` in the background (counting files in the status bar) and add each as
+        a layer centred at ``point``; the layers are made there too."""
         paths = list(paths)
-        self._run("Reading images…", lambda: decode_images(paths),
-                  lambda results: self._place_images(results, point))
+        canvas, centre = self._landing_place(point)
 
-    def _place_images(self, results: list[Decoded], point: QPointF | None) -> None:
-        loaded = [(path, rgba) for path, rgba in results if isinstance(rgba, np.ndarray)]
-        failed = [error for _, error in results if isinstance(error, UserFacingError)]
-        if loaded and self.doc is None:
-            path, rgba = loaded.pop(0)
-            self.set_document(image_document(rgba, _name_of(path)), _name_of(path))
-            point = None
-        self._add_layers([(_name_of(path), rgba) for path, rgba in loaded], point)
-        if failed:
-            first = failed[0]
-            more = f" ({len(failed) - 1} more could not be read either.)" if len(failed) > 1 else ""
-            self.show_error(UserFacingError(f"{first}{more}", first.details))
+        def work() -> Arrival:
+            decoded = decode_images(paths, self.task_progress.emit)
+            return prepare_arrival([(image_name(path), rgba) for path, rgba in decoded], canvas, centre)
 
-    def _add_layers(self, images: Sequence[tuple[str, np.ndarray]], point: QPointF | None) -> None:
+        self._run("Reading images…", work, self._arrived)
+
+    def _landing_place(
+            self, point: QPointF | None) -> tuple[tuple[int, int] | None, tuple[float, float] | None]:
+        """The open document's size and where pictures arriving at ``point`` are centred."""
         doc = self.doc
-        if doc is None or not images:
-            return
+        if doc is None:
+            return None, None
         centre = point or self.canvas.view_center_point() or QPointF(doc.width / 2, doc.height / 2)
-        add_centred(doc, images, (centre.x(), centre.y()))
+        return (doc.width, doc.height), (centre.x(), centre.y())
+
+    def _arrived(self, arrival: Arrival) -> None:
+        """Pictures made ready in the background join the window: a document, then layers."""
+        images, layers = arrival.images, arrival.layers
+        if arrival.document is not None:
+            if self.doc is None:
+                self.set_document(arrival.document, arrival.title)
+            else:  # a document was opened meanwhile: the first picture joins it too
+                images = [(arrival.title, arrival.document.layers[0].pixels), *images]
+                layers = []
+        doc = self.doc
+        if doc is not None and images:
+            if (doc.width, doc.height) != arrival.canvas or len(layers) != len(images):
+                layers = placed_layers(images, (doc.width, doc.height), (doc.width / 2, doc.height / 2))
+            add_layers(doc, layers)
+        errors = arrival.errors
+        if errors:
+            more = f" ({len(errors) - 1} more could not be read either.)" if len(errors) > 1 else ""
+            self.show_error(UserFacingError(f"{errors[0]}{more}", errors[0].details))
 
     def paste(self) -> None:
         """Edit > Paste: a clipboard image (or copied image files) as a new layer."""
@@ -401,10 +477,9 @@ class MainWindow(QMainWindow):
                 try:
                     check_image_size(image.width(), image.height(), "The pasted image")
                     rgba = qimage_to_rgba(image)
-                    if self.doc is None:
-                        self.set_document(image_document(rgba, "Pasted image"), "Pasted image")
-                    else:
-                        self._add_layers([("Pasted image", rgba)], self.canvas.view_center_point())
+                    canvas, centre = self._landing_place(self.canvas.view_center_point())
+                    self._run("Pasting…", lambda: prepare_arrival([("Pasted image", rgba)], canvas, centre),
+                              self._arrived)
                 except UserFacingError as exc:
                     self.show_error(exc)
                 return
