@@ -358,10 +358,12 @@ def find_recoverable(directory: Path | str) -> list[RecoveryEntry]:
     nothing left to recover are deleted.
     """
     directory = Path(directory)
-    if not directory.is_dir():
+    try:
+        folders = list(directory.iterdir())
+    except OSError:  # missing or unreadable: nothing to offer (autosave says so at start)
         return []
     entries: list[RecoveryEntry] = []
-    for folder in directory.iterdir():
+    for folder in folders:
         if not (folder / SESSION_INFO).is_file() or not _session_is_over(folder):
             continue
         autosaves = sorted(folder.glob("*.ora"))
