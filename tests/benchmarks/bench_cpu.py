@@ -1,0 +1,385 @@
+"""CPU benchmark: bare diffusers float32, Sfumato's engine (auto dtype) and OpenVINO, side by side.
+
+Run ``.venv/bin/python tests/benchmarks/bench_cpu.py`` (``--family sdxl`` for SDXL's shapes,
+``--size 1024``, ``--steps 2``; ``--sections`` picks what runs). OpenVINO comes with the
+``bench`` extra (``pip install -e '.[bench]'``). Not a test: it prints figures.
+
+The model has a family's real architecture with random weights, built from the configs shipped
+in ``models/configs/<family>`` and saved once under ``~/.cache/sfumato-bench``. One image,
+classifier-free guidance (CFG 7.5, so every step runs the UNet on a batch of two), Euler.
+
+Sections:
+
+* ``unet``: one UNet step (batch 2) in float32, float32 + channels_last, bfloat16, bfloat16 +
+  channels_last and, with ``--compile``, bfloat16 + channels_last through ``torch.compile``
+  (its compile time printed; inductor's FX graph cache keeps it across runs);
+* ``vae``: one decode of the same latents in float32, bfloat16 and bfloat16 + channels_last:
+  time and the pixel difference against float32 (0–255 levels);
+* ``pipelines``: whole images, 4 steps by default — bare diffusers in float32 (SDPA), Sfumato's
+  engine as a user gets it (the planner's dtype for this CPU, its thread count), and the same
+  diffusers pipeline with the UNet and the VAE decoder replaced by OpenVINO models converted
+  from the same weights (``openvino.convert_model``, ``INFERENCE_PRECISION_HINT=bf16``; the
+  text encoder stays in torch). Per step: the median time between step callbacks; whole image:
+  the call, prompt encoding and decode included.
+
+Targets (issue 11): Sfumato ≤ 0.35× bare float32 per step, and ≤ 1.1× OpenVINO per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import numpy as np
+import torch
+import transformers
+from diffusers import (
+    AutoencoderKL,
+    EulerDiscreteScheduler,
+    StableDiffusionPipeline,
+    StableDiffusionXLPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+from sfumato.generation import Txt2ImgRequest
+from sfumato.model_store.catalog import load_catalog
+from sfumato.model_store.family_configs import single_file_config
+
+PROMPT = "a lighthouse on a cliff at dusk, oil painting"
+CFG = 7.5
+CACHE = Path.home() / ".cache" / "sfumato-bench"
+
+
+# ---------------------------------------------------------------------------------- the model
+def build_model(family: str) -> Path:
+    """A diffusers folder with ``family``'s real shapes and seeded random weights (built once)."""
+    target = CACHE / f"{family}-random"
+    if (target / "model_index.json").is_file():
+        return target
+    config = single_file_config(load_catalog().families[family], CACHE)
+    assert config is not None, f"no shipped config for {family}"
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    parts: dict[str, Any] = {
+        "unet": UNet2DConditionModel.from_config(UNet2DConditionModel.load_config(config / "unet")),
+        "vae": AutoencoderKL.from_config(AutoencoderKL.load_config(config / "vae")),
+        "text_encoder": CLIPTextModel(CLIPTextConfig.from_pretrained(config / "text_encoder")),
+        "tokenizer": CLIPTokenizer.from_pretrained(config / "tokenizer"),
+        "scheduler": EulerDiscreteScheduler.from_config(
+            EulerDiscreteScheduler.load_config(config / "scheduler")
+        ),
+    }
+    if family == "sdxl":
+        parts["text_encoder_2"] = CLIPTextModelWithProjection(
+            CLIPTextConfig.from_pretrained(config / "text_encoder_2")
+        )
+        parts["tokenizer_2"] = CLIPTokenizer.from_pretrained(config / "tokenizer_2")
+        pipe: Any = StableDiffusionXLPipeline(**parts)
+    else:
+        pipe = StableDiffusionPipeline(**parts, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+    # float16 on disk halves the files; every run below casts to the dtype it measures
+    pipe.to(torch.float16).save_pretrained(str(target), safe_serialization=True)
+    print(f"built {family} with random weights in {time.perf_counter() - started:.0f} s: {target}")
+    return target
+
+
+def load_bare(folder: Path, dtype: torch.dtype) -> Any:
+    """The diffusers pipeline as a script would load it, in ``dtype`` (SDPA attention)."""
+    index = (folder / "model_index.json").read_text()
+    cls = StableDiffusionXLPipeline if "StableDiffusionXLPipeline" in index else StableDiffusionPipeline
+    extra = {} if cls is StableDiffusionXLPipeline else {"safety_checker": None}
+    pipe = cls.from_pretrained(str(folder), dtype=dtype, local_files_only=True, **extra)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def unet_inputs(pipe: Any, size: int, dtype: torch.dtype) -> dict[str, Any]:
+    """What one CFG step hands the UNet (batch 2), in ``dtype``."""
+    unet = pipe.unet
+    side = size // pipe.vae_scale_factor
+    generator = torch.Generator("cpu").manual_seed(1)
+    inputs: dict[str, Any] = {
+        "sample": torch.randn(2, unet.config.in_channels, side, side, generator=generator).to(dtype),
+        "timestep": torch.tensor(500.0),
+        "encoder_hidden_states": torch.randn(
+            2, 77, unet.config.cross_attention_dim, generator=generator
+        ).to(dtype),
+    }
+    if unet.config.addition_embed_type == "text_time":
+        pooled = unet.add_embedding.linear_1.in_features - 6 * unet.config.addition_time_embed_dim
+        inputs["added_cond_kwargs"] = {
+            "text_embeds": torch.randn(2, pooled, generator=generator).to(dtype),
+            "time_ids": torch.tensor([[size, size, 0, 0, size, size]] * 2, dtype=dtype),
+        }
+    return inputs
+
+
+def timed(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median seconds of ``repeats`` calls after one warm-up, and the last result."""
+    result = call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+# ------------------------------------------------------------------------------------ sections
+def unet_section(folder: Path, size: int, compile_too: bool, repeats: int) -> dict[str, float]:
+    """Seconds per UNet step for each dtype and memory format (see the module docstring)."""
+    pipe = load_bare(folder, torch.float32)
+    unet = pipe.unet
+    figures: dict[str, float] = {}
+    variants: list[tuple[str, torch.dtype, bool]] = [
+        ("float32", torch.float32, False),
+        ("float32 + channels_last", torch.float32, True),
+        ("bfloat16", torch.bfloat16, False),
+        ("bfloat16 + channels_last", torch.bfloat16, True),
+    ]
+    for label, dtype, channels_last in variants:
+        unet.to(dtype=dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        inputs = unet_inputs(pipe, size, dtype)
+        with torch.inference_mode():
+            seconds, _ = timed(lambda: unet(**inputs, return_dict=False), repeats)  # noqa: B023
+        figures[label] = seconds
+        print(f"  unet {label:32s} {seconds:7.2f} s/step", flush=True)
+    if compile_too:
+        unet.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
+        inputs = unet_inputs(pipe, size, torch.bfloat16)
+        compiled = torch.compile(unet)
+        with torch.inference_mode():
+            started = time.perf_counter()
+            compiled(**inputs, return_dict=False)
+            compile_s = time.perf_counter() - started
+            seconds, _ = timed(lambda: compiled(**inputs, return_dict=False), repeats)
+        figures["bfloat16 + channels_last + compile"] = seconds
+        figures["compile time"] = compile_s
+        print(f"  unet {'bfloat16 + channels_last + compile':32s} {seconds:7.2f} s/step "
+              f"(first call, compiling: {compile_s:.0f} s)", flush=True)
+    base = figures["float32"]
+    for label, seconds in figures.items():
+        if label != "compile time":
+            print(f"    {label:36s} {seconds / base:5.2f}× float32")
+    return figures
+
+
+def vae_section(folder: Path, size: int, repeats: int) -> None:
+    """Decode time and pixel difference against float32, on the same latents."""
+    pipe = load_bare(folder, torch.float32)
+    vae = pipe.vae
+    side = size // pipe.vae_scale_factor
+    latents = torch.randn(1, 4, side, side, generator=torch.Generator("cpu").manual_seed(2))
+    latents = latents / vae.config.scaling_factor
+
+    def decode(dtype: torch.dtype) -> np.ndarray:
+        with torch.inference_mode():
+            image = vae.decode(latents.to(dtype), return_dict=False)[0]
+        return ((image.float() / 2 + 0.5).clamp(0, 1) * 255).round().numpy()
+
+    reference: np.ndarray | None = None
+    base = 0.0
+    for label, dtype, channels_last in (
+        ("float32", torch.float32, False),
+        ("float32 + channels_last", torch.float32, True),
+        ("bfloat16", torch.bfloat16, False),
+        ("bfloat16 + channels_last", torch.bfloat16, True),
+    ):
+        vae.to(dtype=dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        seconds, pixels = timed(lambda: decode(dtype), repeats)  # noqa: B023
+        if reference is None:
+            reference, base = pixels, seconds
+            unclipped = float(((pixels > 0) & (pixels < 255)).mean())
+            print(f"  vae {label:28s} {seconds:6.2f} s ({unclipped:.0%} of the pixels inside 1..254)")
+            continue
+        diff = np.abs(pixels - reference)
+        print(f"  vae {label:28s} {seconds:6.2f} s ({seconds / base:4.2f}× float32): max "
+              f"{diff.max():.0f} levels, mean {diff.mean():.2f}, 99th percentile "
+              f"{np.percentile(diff, 99):.0f}", flush=True)
+
+
+class StepClock:
+    """Step-end timestamps of one call (a ``callback_on_step_end`` or an engine ``on_step``)."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.ends: list[float] = []
+
+    def diffusers(self, pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        """As diffusers' ``callback_on_step_end``."""
+        self.ends.append(time.perf_counter())
+        return {}
+
+    def engine(self, progress: Any) -> None:
+        """As the engine's ``on_step``."""
+        self.ends.append(time.perf_counter())
+
+    def per_step(self) -> float:
+        """Median seconds between step ends (the first step also encodes the prompt)."""
+        gaps = [b - a for a, b in zip(self.ends, self.ends[1:], strict=False)]
+        return statistics.median(gaps) if gaps else self.ends[0] - self.start
+
+
+def run_diffusers(pipe: Any, size: int, steps: int) -> tuple[float, float]:
+    """Per-step and whole-image seconds of one diffusers call (after a 1-step warm-up)."""
+    call = {"prompt": PROMPT, "negative_prompt": "blurry", "guidance_scale": CFG, "width": size,
+            "height": size, "output_type": "np"}
+    pipe(**call, num_inference_steps=1, generator=torch.Generator("cpu").manual_seed(0))
+    clock = StepClock()
+    pipe(**call, num_inference_steps=steps, generator=torch.Generator("cpu").manual_seed(0),
+         callback_on_step_end=clock.diffusers)
+    return clock.per_step(), time.perf_counter() - clock.start
+
+
+def run_engine(folder: Path, size: int, steps: int) -> tuple[float, float, str]:
+    """Per-step and whole-image seconds of Sfumato's engine, and the precision it ran in."""
+    from sfumato.inference import Engine
+    from sfumato.inference.device import cpu_threads
+
+    engine = Engine(threads=cpu_threads())
+    engine.load(str(folder))
+    request = Txt2ImgRequest(model=str(folder), prompt=PROMPT, negative_prompt="blurry", steps=steps,
+                             guidance=CFG, seed=0, width=size, height=size, scheduler="Euler")
+    engine.run(Txt2ImgRequest(model=str(folder), prompt=PROMPT, steps=1, guidance=CFG, seed=0,
+                              width=size, height=size, scheduler="Euler"))  # warm-up
+    clock = StepClock()
+    engine.run(request, on_step=clock.engine)
+    whole = time.perf_counter() - clock.start
+    plan = engine.run_plan
+    precision = plan.precision if plan is not None else "?"
+    print(f"  engine: {precision}, {torch.get_num_threads()} threads", flush=True)
+    engine.unload()
+    return clock.per_step(), whole, precision
+
+
+def openvino_pipeline(folder: Path, size: int) -> Any:
+    """The bare pipeline with its UNet and VAE decoder run by OpenVINO (bf16 inference hint)."""
+    import openvino as ov
+
+    pipe = load_bare(folder, torch.float32)
+    unet, vae = pipe.unet, pipe.vae
+    inputs = unet_inputs(pipe, size, torch.float32)
+    sdxl = "added_cond_kwargs" in inputs
+
+    class UNetArgs(torch.nn.Module):
+        """The UNet with positional tensors in and one tensor out, as ``convert_model`` wants."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.unet = unet
+
+        def forward(self, sample: torch.Tensor, timestep: torch.Tensor, states: torch.Tensor,
+                    *extra: torch.Tensor) -> torch.Tensor:
+            added = {"text_embeds": extra[0], "time_ids": extra[1]} if extra else None
+            return self.unet(sample, timestep, states, added_cond_kwargs=added, return_dict=False)[0]
+
+    class Decoder(torch.nn.Module):
+        """The VAE's decode as one module."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.vae = vae
+
+        def forward(self, latents: torch.Tensor) -> torch.Tensor:
+            return self.vae.decode(latents, return_dict=False)[0]
+
+    example = [inputs["sample"], inputs["timestep"], inputs["encoder_hidden_states"]]
+    if sdxl:
+        example += [inputs["added_cond_kwargs"]["text_embeds"], inputs["added_cond_kwargs"]["time_ids"]]
+    core = ov.Core()
+    hint = {"INFERENCE_PRECISION_HINT": "bf16"}
+    started = time.perf_counter()
+    with torch.no_grad():
+        unet_model = ov.convert_model(UNetArgs(), example_input=tuple(example))
+        side = size // pipe.vae_scale_factor
+        decoder_model = ov.convert_model(Decoder(), example_input=(torch.randn(1, 4, side, side),))
+    converted = time.perf_counter() - started
+    ov_unet = core.compile_model(unet_model, "CPU", hint)
+    ov_decoder = core.compile_model(decoder_model, "CPU", hint)
+    del unet_model, decoder_model
+    print(f"  openvino {ov.__version__}: converted in {converted:.0f} s, compiled in "
+          f"{time.perf_counter() - started - converted:.0f} s", flush=True)
+
+    def unet_forward(sample: torch.Tensor, timestep: Any, encoder_hidden_states: torch.Tensor,
+                     added_cond_kwargs: dict[str, torch.Tensor] | None = None, **_: Any) -> tuple[Any]:
+        feed = [sample, torch.as_tensor(timestep, dtype=torch.float32), encoder_hidden_states]
+        if added_cond_kwargs is not None:
+            feed += [added_cond_kwargs["text_embeds"], added_cond_kwargs["time_ids"]]
+        out = ov_unet([t.float().numpy() for t in feed])[0]
+        return (torch.from_numpy(out),)
+
+    def decode(latents: torch.Tensor, return_dict: bool = False, generator: Any = None) -> tuple[Any]:
+        return (torch.from_numpy(ov_decoder([latents.float().numpy()])[0]),)
+
+    unet.to(torch.bfloat16)  # only its config and small parts are read now: halve what it holds
+    unet.forward = unet_forward
+    vae.decode = decode
+    gc.collect()
+    return pipe
+
+
+def pipelines_section(folder: Path, size: int, steps: int, openvino: bool) -> dict[str, tuple[float, float]]:
+    """Whole images from the three engines; prints per-step and whole-image times and ratios."""
+    rows: dict[str, tuple[float, float]] = {}
+    pipe = load_bare(folder, torch.float32)
+    rows["bare diffusers float32"] = run_diffusers(pipe, size, steps)
+    del pipe
+    gc.collect()
+    print(f"  bare float32: {rows['bare diffusers float32'][0]:.2f} s/step", flush=True)
+    per_step, whole, precision = run_engine(folder, size, steps)
+    rows[f"Sfumato engine ({precision})"] = (per_step, whole)
+    gc.collect()
+    if openvino:
+        pipe = openvino_pipeline(folder, size)
+        rows["OpenVINO bf16 (UNet, VAE decoder)"] = run_diffusers(pipe, size, steps)
+        del pipe
+        gc.collect()
+    bare_step, bare_whole = rows["bare diffusers float32"]
+    ov_row = rows.get("OpenVINO bf16 (UNet, VAE decoder)")
+    print(f"\n  {'':36s} {'s/step':>7s} {'image s':>8s} {'step ×bare':>10s} {'step ×OV':>9s}")
+    for label, (step_s, whole_s) in rows.items():
+        vs_ov = f"{step_s / ov_row[0]:9.2f}" if ov_row else f"{'-':>9s}"
+        print(f"  {label:36s} {step_s:7.2f} {whole_s:8.1f} {step_s / bare_step:10.2f} {vs_ov}")
+    print("  (whole image vs bare: "
+          + ", ".join(f"{k} {v[1] / bare_whole:.2f}×" for k, v in rows.items()) + ")")
+    return rows
+
+
+def main() -> None:
+    """Parse the options and run the chosen sections."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"))
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=2, help="timed calls per unet/vae variant")
+    parser.add_argument("--sections", default="unet,vae,pipelines")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile the UNet")
+    parser.add_argument("--no-openvino", action="store_true")
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    for library in (diffusers, transformers):
+        library.utils.logging.set_verbosity_error()
+        library.utils.logging.disable_progress_bar()
+    folder = build_model(args.family)
+    print(f"{args.family} random weights, {args.size}², CFG {CFG}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads at start", flush=True)
+    if "unet" in sections:
+        unet_section(folder, args.size, args.compile, args.repeats)
+        gc.collect()
+    if "vae" in sections:
+        vae_section(folder, args.size, args.repeats)
+        gc.collect()
+    if "pipelines" in sections:
+        pipelines_section(folder, args.size, args.steps, not args.no_openvino)
+
+
+if __name__ == "__main__":
+    main()
