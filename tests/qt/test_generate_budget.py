@@ -188,3 +188,15 @@ def test_the_mode_line_follows_mask_strokes_undo_and_clearing(
     assert _mode(gen).startswith("Image to image")
     gen.refresh_mode()  # as the document's events do, 120 ms later
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Image to image"))
+
+
+def test_thumbnails_keep_the_aspect_and_the_colours_of_big_and_small_results(qtbot: QtBot) -> None:
+    from sfumato.ui.results_strip import THUMB, thumbnail
+
+    wide = np.zeros((1000, 3000, 3), np.uint8)
+    wide[..., 0] = 200
+    image = thumbnail(wide)
+    assert (image.width(), image.height()) == (THUMB, round(THUMB / 3))
+    assert image.pixelColor(10, 10).red() == 200 and image.pixelColor(10, 10).alpha() == 255
+    small = thumbnail(np.full((20, 40, 4), 90, np.uint8))
+    assert (small.width(), small.height()) == (THUMB, THUMB // 2)
