@@ -92,11 +92,11 @@ class TinyDecoder:
 
     Loaded from ``folder`` (a diffusers model folder: ``config.json`` and safetensors weights)
     on first use, onto ``device`` in ``dtype``; on the CPU its convolutions run channels-last
-    (a bfloat16 TAESD decode at 512² took 1.17 s instead of 2.60 s on a busy 2-core AMX machine,
-    ``tests/benchmarks/bench_first_image.py``). Latents are fed the way a pipeline feeds a
-    drop-in tiny VAE: ``latents / scaling_factor + shift_factor`` of the tiny decoder's own
-    config. One instance serves a loaded model's live previews and, when a request asks for
-    fast decoding, its final images.
+    (measured 2026-12-01 on 2 shared AMX-BF16 cores: a bfloat16 512² TAESD decode in 1.17 s
+    instead of 2.60 s; in ``tests/benchmarks/bench_first_image.py``'s run, 0.21 s at best).
+    Latents are fed the way a pipeline feeds a drop-in tiny VAE: ``latents / scaling_factor +
+    shift_factor`` of the tiny decoder's own config. One instance serves a loaded model's live
+    previews and, when a request asks for fast decoding, its final images.
     """
 
     def __init__(self, folder: Path, device: str, dtype: torch.dtype) -> None:
