@@ -50,8 +50,12 @@ class PlaneCoverage:
         self._dirty[rect.y // TILE : (rect.bottom - 1) // TILE + 1,
                     rect.x // TILE : (rect.right - 1) // TILE + 1] = True
 
-    def refresh(self, plane: np.ndarray) -> None:
+    def refresh(self, plane: np.ndarray, shift: int = 0) -> None:
         """Rescan the dirty tiles of ``plane`` (which must have this coverage's shape).
+
+        The values are ``plane >> shift``: a raster layer's RGBA seen as little-endian uint32
+        with ``shift`` 24 is its alpha, read a whole pixel at a time (twice as fast as the
+        strided alpha bytes).
 
         Each row of tiles with dirty tiles is scanned once, from its first to its last dirty
         tile: column maxima give each tile's peak and horizontal bounds, and only the tiles with
@@ -67,7 +71,7 @@ class PlaneCoverage:
             x0, x1 = c0 * TILE, min(width, c1 * TILE)
             strip = plane[y0:y1, x0:x1]
             starts = np.arange(0, x1 - x0, TILE)
-            columns = strip.max(axis=0)
+            columns = strip.max(axis=0) >> shift
             peak = np.maximum.reduceat(columns, starts)
             xs = np.arange(x0, x1, dtype=np.int32)
             self._peak[row, c0:c1] = peak
@@ -78,7 +82,8 @@ class PlaneCoverage:
             if filled.size == 0:
                 continue
             f0, f1 = int(filled[0]), int(filled[-1]) + 1
-            rows = np.maximum.reduceat(strip[:, f0 * TILE : f1 * TILE], starts[: f1 - f0], axis=1) > 0
+            rows = (np.maximum.reduceat(strip[:, f0 * TILE : f1 * TILE], starts[: f1 - f0], axis=1)
+                    >> shift) > 0
             self._top[row, c0 + f0 : c0 + f1] = y0 + rows.argmax(axis=0)
             self._bottom[row, c0 + f0 : c0 + f1] = y1 - rows[::-1].argmax(axis=0)
 

@@ -166,7 +166,12 @@ class Layer:
                 or self._coverage_version != self.pixel_version):
             coverage = self._coverage = PlaneCoverage(self.height, self.width)
         if coverage.stale:
-            coverage.refresh(self.pixels if self.is_mask else self.pixels[..., 3])
+            if self.is_mask:
+                coverage.refresh(self.pixels)
+            elif self.pixels.flags.c_contiguous:
+                coverage.refresh(self.pixels.view("<u4")[..., 0], shift=24)  # alpha: the top byte
+            else:
+                coverage.refresh(self.pixels[..., 3])
         self._coverage_version = self.pixel_version
         return coverage
 
