@@ -139,8 +139,11 @@ class Document:
         """The union (maximum) of the visible mask layers over ``rect`` (default: everything),
         ``[h, w]`` uint8. Only ``rect`` is read."""
         rect = (rect or self.rect).clamp(self.width, self.height)
-        out = np.zeros((rect.h, rect.w), np.uint8)
-        for layer in self.mask_layers():
+        masks = self.mask_layers()
+        if not masks:
+            return np.zeros((rect.h, rect.w), np.uint8)
+        out = masks[0].pixels[rect.slices].copy()
+        for layer in masks[1:]:
             np.maximum(out, layer.pixels[rect.slices], out=out)
         return out
 
