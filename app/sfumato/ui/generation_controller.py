@@ -1,7 +1,9 @@
 """Generate from the canvas: from the panel's values and the document to a job, and back.
 
-The controller reads the mode from the canvas, captures the pixels it needs, builds one frozen
-request and queues it on the inference thread. While it runs, the step previews are drawn in
+The controller reads the mode from the canvas, captures what it needs (the region's mask, and
+a snapshot of the region's picture that the inference thread composites just before the job
+runs, so a press costs the GUI thread next to nothing), builds one frozen request and queues it
+on the inference thread. While it runs, the step previews are drawn in
 place on the canvas and the progress bar counts steps; when it ends, the batch shows in the
 results strip and the chosen result in place on the canvas. Only "Apply" changes the
 document: the result becomes a new layer above the picture (the canvas grows first for an
