@@ -90,19 +90,20 @@ def test_the_press_composites_nothing_and_the_job_gets_the_canvas_as_pressed(
 
     monkeypatch.setattr(RegionSnapshot, "composite", recorded)
     before = doc.composite()
-    stand_in.go.clear()  # the job waits in the engine until the canvas has changed
+    stand_in.go.clear()  # the first job holds the engine, so the second waits in the queue
+    first = gen.generate()
     job = gen.generate()
-    assert job is not None and not threads  # nothing composited on the GUI thread
+    assert first is not None and job is not None and threading.main_thread() not in threads
     stroke = Stroke(doc, doc.layers[1], Tool.BRUSH, BrushSettings(size=60, color=(255, 0, 0)))
     for x in range(120, 280, 10):
         stroke.add_point(x, 120)  # paint over the region right after the press
     stroke.finish()
-    with qtbot.waitSignal(gen.service.finished, timeout=TIMEOUT_MS):
-        stand_in.go.set()
-    assert threads and threading.main_thread() not in threads
-    cap = gen.batch.context.capture if gen.batch is not None else None
-    assert cap is not None
-    sent = stand_in.requests[-1]
+    assert not np.array_equal(doc.composite(), before)
+    stand_in.go.set()
+    qtbot.waitUntil(lambda: not gen.service.busy, timeout=TIMEOUT_MS)
+    assert len(threads) == 2 and threading.main_thread() not in threads
+    cap = job.context.capture
+    sent = stand_in.requests[-1]  # composited after the stroke, from the tiles saved before it
     np.testing.assert_array_equal(np.asarray(sent.source), before[cap.target.slices])  # type: ignore[attr-defined]
 
 
