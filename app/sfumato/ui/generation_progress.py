@@ -4,12 +4,14 @@ noted about the last job, the last error, and the queue."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,23 +30,50 @@ def format_seconds(seconds: float) -> str:
 
 
 class _JobRow(QWidget):
-    """One queued or running job with its cancel button."""
+    """One queued or running job with its cancel button.
+
+    The label's width is ignored by the layout (its text is elided to the room it gets, the
+    full label is the tooltip), so a long prompt never widens the dock and refits the canvas.
+    """
 
     def __init__(self, job: GenerationJob, cancel: Signal) -> None:
         super().__init__()
         self.job = job
+        self._text = ""
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        state = "running" if job.state is JobState.RUNNING else "queued"
-        self.label = QLabel(f"{job.label} — {state}")
+        self.label = QLabel()
         self.label.setObjectName("jobLabel")
         self.label.setToolTip(job.label)
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.cancel_button = QToolButton()
         self.cancel_button.setText("✕")
         self.cancel_button.setToolTip("Cancel this job")
         self.cancel_button.clicked.connect(lambda: cancel.emit(job))
         layout.addWidget(self.label, 1)
         layout.addWidget(self.cancel_button)
+        self.show_state()
+
+    def show_state(self) -> None:
+        """Say whether the job runs or waits (a no-op when that did not change)."""
+        state = "running" if self.job.state is JobState.RUNNING else "queued"
+        text = f"{self.job.label} — {state}"
+        if text != self._text:
+            self._text = text
+            self._elide()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        metrics = self.label.fontMetrics()
+        self.label.setText(metrics.elidedText(self._text, Qt.TextElideMode.ElideRight, self.label.width()))
+
+    @property
+    def text(self) -> str:
+        """The whole line (the label shows it elided to its width)."""
+        return self._text
 
 
 class GenerationProgress(QWidget):
@@ -191,20 +220,37 @@ class GenerationProgress(QWidget):
 
     # ----------------------------------------------------------------- queue
     def set_jobs(self, jobs: list[GenerationJob]) -> None:
-        """Show ``jobs`` (queued and running), each with its own cancel button."""
-        while self._rows.count():
-            item = self._rows.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
-        for job in jobs:
-            self._rows.addWidget(_JobRow(job, self.cancel_requested))
-        self.queue_title.setVisible(len(jobs) > 1)
+        """Show ``jobs`` (queued and running), each with its own cancel button.
+
+        Only what changed is touched: rows of jobs that left are removed, rows of new jobs are
+        added, and a row whose job moved on (queued → running) changes its text; the rest stay
+        as they are, so a submit costs one new row however long the queue is.
+        """
+        shown = len(jobs) > 1
+        wanted = {id(job) for job in jobs}
+        rows = {}
+        for row in self.rows():
+            if id(row.job) in wanted:
+                rows[id(row.job)] = row
+            else:
+                self._rows.removeWidget(row)
+                row.deleteLater()
+        for position, job in enumerate(jobs):
+            row = rows.get(id(job))
+            if row is None:
+                row = _JobRow(job, self.cancel_requested)
+                self._rows.insertWidget(position, row)
+                row.setVisible(shown)  # explicitly, or the layout shows it later
+                continue
+            if self._rows.indexOf(row) != position:
+                self._rows.removeWidget(row)
+                self._rows.insertWidget(position, row)
+            row.show_state()
+            if row.isHidden() == shown:
+                row.setVisible(shown)
+        if self.queue_title.isHidden() == shown:
+            self.queue_title.setVisible(shown)
         self.cancel_button.setEnabled(self._running is not None and not self._running.state.is_final)
-        for i in range(self._rows.count()):
-            item = self._rows.itemAt(i)
-            if item is not None and item.widget() is not None:
-                item.widget().setVisible(len(jobs) > 1)
 
     def rows(self) -> list[_JobRow]:
         """The queue's rows (for tests and keyboard access)."""
