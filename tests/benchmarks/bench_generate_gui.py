@@ -16,6 +16,8 @@ Figures, each on the GUI thread (targets from issue 13):
   per result (< 16 ms);
 * **apply**: one result becoming a layer, and the events handled right after it (repaints,
   layer panel), per result (< 16 ms);
+* **autosave snapshot**: the next autosave's copy of the document after an apply (the other
+  layers are shared with the previous autosave; the new layer is copied);
 * **mode line**: the Generate panel's mode line recomputed after a stroke segment, an undo and a
   mask clear while a mask is painted (< 2 ms).
 
@@ -40,6 +42,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
 import numpy as np
 from PySide6.QtWidgets import QApplication
 
+from sfumato.document.autosave import take_snapshot
 from sfumato.document.brush import BrushSettings, Tool
 from sfumato.document.document import Document, new_document
 from sfumato.document.layers import BlendMode, Layer, LayerKind
@@ -100,10 +103,18 @@ class StandInEngine:
         return GenerationResult(images, tuple(range(seed, seed + count)))
 
 
-def _ms(values: list[float]) -> str:
-    values = [v * 1000 for v in values]
-    return (f"median {statistics.median(values):8.2f} ms  max {max(values):8.2f} ms  "
-            f"(n={len(values)})")
+def _now() -> np.ndarray:
+    """Wall-clock and this thread's CPU time, in seconds (differences of two are durations)."""
+    return np.array([time.perf_counter(), time.thread_time()])
+
+
+def _ms(values: list[np.ndarray]) -> str:
+    """Median and max of wall-clock durations, then of the thread's CPU time (which other
+    processes on a busy machine do not inflate)."""
+    wall = [float(v[0]) * 1000 for v in values]
+    cpu = [float(v[1]) * 1000 for v in values]
+    return (f"median {statistics.median(wall):8.2f} ms  max {max(wall):8.2f} ms  "
+            f"(cpu {statistics.median(cpu):6.2f} / {max(cpu):6.2f})  (n={len(values)})")
 
 
 def wait_until(app: QApplication, done: Callable[[], bool], timeout: float = 600.0) -> None:
@@ -153,9 +164,9 @@ def main() -> int:
     finished = controller._finished
 
     def timed_finished(job: object, images: tuple, seeds: object) -> None:
-        t0 = time.perf_counter()
+        t0 = _now()
         finished(job, images, seeds)
-        arrivals.append((time.perf_counter() - t0) / max(1, len(images)))
+        arrivals.append((_now() - t0) / max(1, len(images)))
 
     controller.service.finished.disconnect(finished)
     controller.service.finished.connect(timed_finished)
@@ -164,9 +175,9 @@ def main() -> int:
     composite = RegionSnapshot.composite
 
     def timed_composite(snapshot: RegionSnapshot) -> object:
-        t0 = time.perf_counter()
+        t0 = _now()
         out = composite(snapshot)
-        composites.append(time.perf_counter() - t0)
+        composites.append(_now() - t0)
         return out
 
     RegionSnapshot.composite = timed_composite  # type: ignore[method-assign]
@@ -175,9 +186,9 @@ def main() -> int:
     submit = controller.service.submit
 
     def timed_submit(*args: object, **kwargs: object) -> object:
-        t0 = time.perf_counter()
+        t0 = _now()
         job = submit(*args, **kwargs)  # type: ignore[arg-type]
-        submits.append(time.perf_counter() - t0)
+        submits.append(_now() - t0)
         return job
 
     controller.service.submit = timed_submit  # type: ignore[method-assign]
@@ -186,18 +197,18 @@ def main() -> int:
     presses = []
     for _ in range(args.presses):
         app.processEvents()
-        t0 = time.perf_counter()
+        t0 = _now()
         job = controller.generate()
-        presses.append(time.perf_counter() - t0)
+        presses.append(_now() - t0)
         assert job is not None, window.statusBar().currentMessage()
     wait_until(app, lambda: len(composites) >= 1)
     strokes = {"first": [], "later": []}
     for index in (3, 5, 7):
         stroke = Stroke(doc, doc.layers[index], Tool.BRUSH, BrushSettings(size=40))
         for i in range(6):
-            t0 = time.perf_counter()
+            t0 = _now()
             stroke.add_point(3700 + 40 * i, 3400 + 25 * i)
-            strokes["first" if i == 0 else "later"].append(time.perf_counter() - t0)
+            strokes["first" if i == 0 else "later"].append(_now() - t0)
         stroke.finish()
         doc.undo()
     controller.service.cancel_all()
@@ -206,25 +217,29 @@ def main() -> int:
     app.processEvents()
 
     # 2. results arriving and being applied, one per job, then a whole batch at once
-    applies, after_apply = [], []
+    applies, after_apply, autosaves = [], [], []
+    saved = take_snapshot(doc)  # what the last autosave holds
     for _ in range(args.jobs + 1):
         arrived = len(arrivals)
         controller.generate()
         wait_until(app, lambda arrived=arrived: len(arrivals) > arrived)
         app.processEvents()
-        t0 = time.perf_counter()
+        t0 = _now()
         if len(applies) < args.jobs:
             layers = controller.apply(controller.strip.current)
             count = 1
         else:
             layers = controller.apply_all()
             count = len(layers)
-        t1 = time.perf_counter()
+        t1 = _now()
         app.processEvents()
-        t2 = time.perf_counter()
+        t2 = _now()
         assert layers, "nothing was applied"
         applies += [(t1 - t0) / count]
         after_apply += [(t2 - t1) / count]
+        t0 = _now()
+        take_snapshot(doc, previous=saved)  # the next autosave
+        autosaves.append(_now() - t0)
         doc.undo()
         app.processEvents()
 
@@ -233,19 +248,19 @@ def main() -> int:
     stroke = Stroke(doc, mask, Tool.MASK_BRUSH, BrushSettings(size=120, hardness=0.7))
     for i in range(args.segments):
         stroke.add_point(1500 + 30 * i, 6000 + 200 * math.sin(i / 5))
-        t0 = time.perf_counter()
+        t0 = _now()
         controller._show_mode()
-        modes.append(time.perf_counter() - t0)
+        modes.append(_now() - t0)
     stroke.finish()
     line_painted = panel.mode_label.text()
     doc.undo()
-    t0 = time.perf_counter()
+    t0 = _now()
     controller._show_mode()
-    after_undo = time.perf_counter() - t0
+    after_undo = _now() - t0
     clear_mask(doc, mask)
-    t0 = time.perf_counter()
+    t0 = _now()
     controller._show_mode()
-    after_clear = time.perf_counter() - t0
+    after_clear = _now() - t0
 
     print(f"press → queued (inpaint)     {_ms(presses)}")
     print(f"  of which queueing the job  {_ms(submits)}  (the queue panel showing it)")
@@ -255,9 +270,10 @@ def main() -> int:
     print(f"result arrives, per result   {_ms(arrivals)}")
     print(f"apply, per result            {_ms(applies)}")
     print(f"events after apply, per res. {_ms(after_apply)}")
+    print(f"autosave snapshot after it   {_ms(autosaves)}  (per apply, {len(layers)} layers the last)")
     print(f"mode line while painting     {_ms(modes)}")
-    print(f"mode line after undo         {after_undo * 1000:8.2f} ms")
-    print(f"mode line after clear        {after_clear * 1000:8.2f} ms  → {panel.mode_label.text()!r}")
+    print(f"mode line after undo         {_ms([after_undo])}")
+    print(f"mode line after clear        {_ms([after_clear])}  → {panel.mode_label.text()!r}")
     print(f"(while painting it read {line_painted!r})")
     doc.saved_revision = doc.revision
     controller.service.shutdown()

@@ -158,6 +158,7 @@ class Session:
         doc.add_image_layer(noise, "noise")
         mask = doc.add_layer(LayerKind.MASK, name="mask")
         mask.pixels[: HEIGHT // 3] = 255
+        doc.notify_pixels(mask, doc.rect)
         show_document(self.window, doc)
         if self.phase == "apply":
             generation = self.window.generation

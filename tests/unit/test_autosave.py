@@ -24,6 +24,7 @@ from sfumato.document.autosave import (
     take_snapshot,
 )
 from sfumato.document.document import Document, new_document
+from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, Layer, LayerKind
 from sfumato.document.ora import load_ora
 
@@ -44,8 +45,10 @@ rng = np.random.default_rng(5)
 doc = new_document(96, 64)
 paint = doc.add_layer(name="paint")
 paint.pixels[...] = rng.integers(0, 256, paint.pixels.shape, dtype=np.uint8)
+doc.notify_pixels(paint, doc.rect)
 mask = doc.add_layer(LayerKind.MASK, name="where to inpaint")
 mask.pixels[...] = rng.integers(0, 256, mask.pixels.shape, dtype=np.uint8)
+doc.notify_pixels(mask, doc.rect)
 doc.set_layer_props(paint, opacity=0.6, blend=BlendMode.SCREEN, locked=True)
 paint.metadata["parameters"] = "a lighthouse\nSteps: 20"
 doc.path = out / "lighthouse.ora"
@@ -88,8 +91,10 @@ def doc() -> Document:
     d = new_document(48, 32)
     layer = d.add_layer(name="paint")
     layer.pixels[...] = rng.integers(0, 256, layer.pixels.shape, dtype=np.uint8)
+    d.notify_pixels(layer, d.rect)
     mask = d.add_layer(LayerKind.MASK)
     mask.pixels[5:20, 5:20] = 255
+    d.notify_pixels(mask, d.rect)
     d.set_layer_props(layer, opacity=0.4, blend=BlendMode.MULTIPLY)
     layer.metadata["seed"] = "7"
     return d
@@ -263,3 +268,22 @@ def test_snapshot_shares_unchanged_layers_with_the_previous_one() -> None:
     third = take_snapshot(doc, previous=second)
     assert third.layers[1].pixels is not top_2.pixels
     assert not third.layers[1].pixels.any()
+
+
+def test_snapshot_of_a_placed_result_holds_it_and_follows_told_changes() -> None:
+    rng = np.random.default_rng(11)
+    doc = new_document(640, 480)
+    result = rng.integers(0, 256, (90, 120, 4), dtype=np.uint8)
+    result[..., 3] = rng.integers(1, 256, (90, 120), dtype=np.uint8)
+    placed = doc.add_image_layer(result, "result", (500, 400))  # its right and bottom are cut off
+    loaded = Layer("loaded", LayerKind.RASTER, rng.integers(0, 256, (480, 640, 4), dtype=np.uint8))
+    doc.add_layer(layer=loaded)
+    first = take_snapshot(doc)
+    frozen = {lyr.uid: lyr.pixels for lyr in first.layers}
+    assert np.array_equal(frozen[placed.uid], placed.pixels) and not frozen[placed.uid].flags.writeable
+    assert np.array_equal(frozen[loaded.uid], loaded.pixels) and not frozen[loaded.uid].flags.writeable
+    with doc.edit_pixels(placed, Rect(10, 20, 30, 40), "paint"):  # a change the document is told of
+        placed.pixels[20:60, 10:40] = 200
+    second = take_snapshot(doc, previous=first)
+    assert np.array_equal(next(lyr.pixels for lyr in second.layers if lyr.uid == placed.uid), placed.pixels)
+    assert not np.array_equal(frozen[placed.uid], placed.pixels)  # the first one did not change

@@ -86,13 +86,12 @@ class Snapshot:
 
 
 def _frozen_pixels(layer: Layer, previous: dict[int, Layer]) -> np.ndarray:
-    """A read-only copy of ``layer.pixels``, shared with ``previous`` if the layer is unchanged."""
+    """A read-only copy of ``layer.pixels`` (see :meth:`Layer.frozen_copy`), shared with
+    ``previous`` if the layer is unchanged."""
     old = previous.get(layer.uid)
     if old is not None and old.pixel_version == layer.pixel_version:
         return old.pixels
-    pixels = layer.pixels.copy()
-    pixels.flags.writeable = False
-    return pixels
+    return layer.frozen_copy()
 
 
 def take_snapshot(doc: Document, title: str | None = None,
@@ -101,7 +100,8 @@ def take_snapshot(doc: Document, title: str | None = None,
 
     ``title`` is what a recovery prompt shows (default: the file name, or "Untitled"). Layers
     whose pixels did not change since ``previous`` (same uid and ``pixel_version``) share its
-    read-only arrays instead of being copied again, so a big document costs only what changed.
+    read-only arrays instead of being copied again, and a changed layer whose coverage is known
+    copies only its content bounds, so a result applied on a big canvas costs the result's size.
     """
     before = {lyr.uid: lyr for lyr in previous.layers} if previous else {}
     layers = tuple(

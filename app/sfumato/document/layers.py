@@ -252,6 +252,26 @@ class Layer:
             copy._coverage_version = copy.pixel_version
         return copy
 
+    def frozen_copy(self) -> np.ndarray:
+        """A read-only copy of ``pixels`` (for an autosave), at the cost of the part that shows.
+
+        When the layer's coverage is followed (every change since it was known went through
+        :meth:`mark_changed`), only its content bounds are copied, into lazily zeroed memory:
+        a result placed on a big canvas costs its own size, not the canvas's. Colour under zero
+        alpha outside those bounds is not kept (it never shows). Otherwise the whole array is
+        copied.
+        """
+        tracked = self._coverage is not None and self._coverage_version == self.pixel_version
+        if tracked:
+            bounds = self.content_bounds()
+            out = blank_pixels(self.pixels.shape)
+            if bounds is not None:
+                out[bounds.slices] = self.pixels[bounds.slices]
+        else:
+            out = self.pixels.copy()
+        out.flags.writeable = False
+        return out
+
     def props(self) -> dict[str, object]:
         """The editable, non-pixel properties (see :meth:`Document.set_layer_props`)."""
         return {
