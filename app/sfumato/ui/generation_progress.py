@@ -32,8 +32,9 @@ def format_seconds(seconds: float) -> str:
 class _JobRow(QWidget):
     """One queued or running job with its cancel button.
 
-    The label's width is ignored by the layout (its text is elided to the room it gets, the
-    full label is the tooltip), so a long prompt never widens the dock and refits the canvas.
+    The label's width is ignored by the layout (its text is elided in the middle to the room it
+    gets, keeping the mode and the state; the full label is the tooltip), so a long prompt never
+    widens the dock and refits the canvas.
     """
 
     def __init__(self, job: GenerationJob, cancel: Signal) -> None:
@@ -68,7 +69,7 @@ class _JobRow(QWidget):
 
     def _elide(self) -> None:
         metrics = self.label.fontMetrics()
-        self.label.setText(metrics.elidedText(self._text, Qt.TextElideMode.ElideRight, self.label.width()))
+        self.label.setText(metrics.elidedText(self._text, Qt.TextElideMode.ElideMiddle, self.label.width()))
 
     @property
     def text(self) -> str:
