@@ -127,3 +127,18 @@ def test_a_placed_image_layer_knows_its_bounds_and_the_canvas_cuts_it() -> None:
     assert layer.content_bounds() == Rect(90, 3, 10, 5)
     assert np.array_equal(layer.pixels[0:38, 70:100], rgba[2:40, 0:30])
     assert layer.pixels[..., 3].sum() == 200 * 5 * 10
+
+
+@pytest.mark.parametrize("at", [(0, 0), (70, -2), (-30, 41), (130, 9), (200, 200)])
+def test_an_opaque_placed_layer_has_the_coverage_a_scan_finds_without_scanning(at: tuple[int, int]) -> None:
+    rgba = np.full((77, 150, 4), 255, np.uint8)
+    layer = Layer.placed("result", 257, 131, rgba, at, opaque=True)
+    assert not layer.coverage().stale  # nothing waits for a scan
+    scanned = PlaneCoverage(131, 257)
+    scanned.refresh(layer.pixels[..., 3])
+    assert (layer.content_bounds(), layer.peak()) == (scanned.bounds(), scanned.peak())
+    layer.pixels[:, : 257 // 2] = 0  # erase the left half, told: the tiles rescanned agree too
+    layer.mark_changed(Rect(0, 0, 257 // 2, 131))
+    scanned.mark(Rect(0, 0, 257 // 2, 131))
+    scanned.refresh(layer.pixels[..., 3])
+    assert (layer.content_bounds(), layer.peak()) == (scanned.bounds(), scanned.peak())

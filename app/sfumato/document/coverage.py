@@ -50,6 +50,24 @@ class PlaneCoverage:
         self._dirty[rect.y // TILE : (rect.bottom - 1) // TILE + 1,
                     rect.x // TILE : (rect.right - 1) // TILE + 1] = True
 
+    def fill(self, rect: Rect, value: int) -> None:
+        """The plane holds ``value`` (above 0) everywhere in ``rect`` and 0 in the rest of the
+        tiles ``rect`` touches: set those tiles without a scan (a new layer holding an opaque
+        picture). What lies outside the plane is cut off."""
+        height, width = self.shape
+        rect = rect.clamp(width, height)
+        if rect.empty:
+            return
+        r0, r1 = rect.y // TILE, (rect.bottom - 1) // TILE + 1
+        c0, c1 = rect.x // TILE, (rect.right - 1) // TILE + 1
+        rows, cols = np.arange(r0, r1) * TILE, np.arange(c0, c1) * TILE
+        self._peak[r0:r1, c0:c1] = value
+        self._top[r0:r1, c0:c1] = np.maximum(rows, rect.y)[:, None]
+        self._bottom[r0:r1, c0:c1] = np.minimum(rows + TILE, rect.bottom)[:, None]
+        self._left[r0:r1, c0:c1] = np.maximum(cols, rect.x)[None, :]
+        self._right[r0:r1, c0:c1] = np.minimum(cols + TILE, rect.right)[None, :]
+        self._dirty[r0:r1, c0:c1] = False
+
     def refresh(self, plane: np.ndarray, shift: int = 0) -> None:
         """Rescan the dirty tiles of ``plane`` (which must have this coverage's shape).
 

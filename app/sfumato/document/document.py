@@ -256,14 +256,14 @@ class Document:
 
     def add_image_layer(self, rgba: np.ndarray, name: str, at: tuple[int, int] = (0, 0),
                         *, label: str | None = None, metadata: dict[str, str] | None = None,
-                        index: int | None = None) -> Layer:
+                        index: int | None = None, opaque: bool = False) -> Layer:
         """Add ``rgba`` (``[h, w, 4]`` uint8) as a new layer with its top-left corner at ``at``
         (at stack position ``index``; default: above the active layer).
 
-        The part outside the document is cut off; only ``rgba``'s rectangle is read or scanned.
-        One undo step.
+        The part outside the document is cut off; only ``rgba``'s rectangle is read or scanned
+        (nothing is scanned when ``opaque`` says its alpha is 255 everywhere). One undo step.
         """
-        layer = Layer.placed(name, self.width, self.height, rgba, at)
+        layer = Layer.placed(name, self.width, self.height, rgba, at, opaque=opaque)
         if metadata:
             layer.metadata.update(metadata)
         return self.add_layer(layer=layer, index=index, label=label or f"Add image {name}")

@@ -130,19 +130,23 @@ class Layer:
         return cls(name, LayerKind.RASTER, blank_pixels((height, width, 4)))
 
     @classmethod
-    def placed(cls, name: str, width: int, height: int, rgba: np.ndarray, at: tuple[int, int]) -> Layer:
+    def placed(cls, name: str, width: int, height: int, rgba: np.ndarray, at: tuple[int, int],
+               *, opaque: bool = False) -> Layer:
         """A ``width × height`` raster layer holding ``rgba`` with its top-left corner at ``at``.
 
         What falls outside the layer is cut off. Only ``rgba``'s rectangle is scanned for the
         layer's :meth:`coverage` (the rest is known to be transparent), so placing a small
-        picture on a big canvas costs what the picture costs.
+        picture on a big canvas costs what the picture costs; ``opaque`` says ``rgba``'s alpha
+        is 255 everywhere, so the coverage is its rectangle and nothing is scanned.
         """
         layer = cls.raster(name, width, height)
         h, w = rgba.shape[:2]
         target = Rect(at[0], at[1], w, h).clamp(width, height)
         if not target.empty:
             layer.pixels[target.slices] = rgba[target.translated(-at[0], -at[1]).slices]
-        layer.assume_blank_outside(target)
+        layer.assume_blank_outside(None if opaque else target)
+        if opaque and layer._coverage is not None:
+            layer._coverage.fill(target, 255)
         return layer
 
     @classmethod

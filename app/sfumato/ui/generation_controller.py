@@ -496,6 +496,7 @@ class GenerationController(QObject):
         cap, params = batch.context.capture, batch.context.params
         mode = cap.mode
         label = f"Generate ({mode.title.lower()})"
+        opaque = mode not in (Mode.INPAINT, Mode.OUTPAINT)  # whole-image results cover their rect
         layers: list[Layer] = []
         try:
             with doc.grouped(label):
@@ -510,7 +511,7 @@ class GenerationController(QObject):
                                 "sfumato:seed": str(image.seed)}
                     layers.append(doc.add_image_layer(
                         lnd.pixels(), layer_name(params.prompt, mode, image.seed), (lnd.rect.x, lnd.rect.y),
-                        label=label, metadata=metadata, index=index))
+                        label=label, metadata=metadata, index=index, opaque=opaque))
         except UserFacingError as exc:
             self._w.show_error(exc)
             return []
