@@ -29,7 +29,8 @@ def test_queue_rows_are_kept_added_and_removed_one_at_a_time(qtbot: QtBot) -> No
     rows = panel.rows()
     assert [row.job for row in rows] == [first, second, third]
     assert rows[0] is row_first  # the running job's row was not rebuilt
-    assert all(not row.isHidden() for row in rows) and not panel.queue_title.isHidden()
+    qtbot.waitUntil(lambda: all(row.isVisible() for row in rows))  # shown from the event loop
+    assert not panel.queue_title.isHidden()
     assert [row.text for row in rows] == ["first — running", "second — queued", "third — queued"]
 
     first.state = JobState.DONE

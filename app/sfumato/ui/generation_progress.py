@@ -240,8 +240,9 @@ class GenerationProgress(QWidget):
             row = rows.get(id(job))
             if row is None:
                 row = _JobRow(job, self.cancel_requested)
-                self._rows.insertWidget(position, row)
-                row.setVisible(shown)  # explicitly, or the layout shows it later
+                self._rows.insertWidget(position, row)  # the layout shows it from the event loop
+                if not shown:
+                    row.hide()  # explicitly, so the layout does not show it
                 continue
             if self._rows.indexOf(row) != position:
                 self._rows.removeWidget(row)
