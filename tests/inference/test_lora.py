@@ -4,6 +4,7 @@ on the installed SD 1.5 without reloading it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,20 @@ def test_an_adapter_without_its_model_says_what_to_download(tiny_lora: Path) -> 
     _install("sd15-lcm-lora", tiny_lora.parent, tiny_lora.name)
     with pytest.raises(ModelError, match=r"sd15 is not installed: run `sfumato models download sd15`"):
         Engine(profile_for("cpu")).run(_request("sd15-lcm-lora"))
+
+
+def test_model_default_sampling_on_the_adapter_is_the_scheduler_it_was_made_for(
+    tiny_models: dict[str, Path], tiny_lora: Path
+) -> None:
+    """A request that names no scheduler (the panel's "Model default", the CLI without
+    ``--scheduler``) samples the LCM-LoRA with LCM, as its card says, and SD 1.5 alone with its own."""
+    _install("sd15", tiny_models["sd15"])
+    _install("sd15-lcm-lora", tiny_lora.parent, tiny_lora.name)
+    engine = Engine(profile_for("cpu"))
+
+    def sampler(model: str) -> str:
+        request = replace(_request(model), scheduler="")
+        return parse_parameters(engine.run(request).images[0].parameters).values["Sampler"]
+
+    assert sampler("sd15-lcm-lora") == "LCM"
+    assert sampler("sd15") != "LCM"

@@ -30,3 +30,19 @@ def canonical_scheduler_name(name: str) -> str | None:
         if known.casefold() == wanted:
             return known
     return None
+
+
+_DIFFUSERS_CLASSES = {
+    "DPMSolverMultistepScheduler": DPMPP_2M,
+    "EulerDiscreteScheduler": EULER,
+    "EulerAncestralDiscreteScheduler": EULER_A,
+    "DDIMScheduler": DDIM,
+    "LCMScheduler": LCM,
+    "FlowMatchEulerDiscreteScheduler": FLOW_MATCH_EULER,
+}
+
+
+def scheduler_for_class(class_name: str) -> str | None:
+    """The name for a diffusers scheduler class as the catalog's ``defaults`` give it
+    (``LCMScheduler`` → ``LCM``), or ``None`` if no name here maps to it."""
+    return _DIFFUSERS_CLASSES.get(class_name)

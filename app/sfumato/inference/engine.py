@@ -27,6 +27,7 @@ import numpy as np
 
 from sfumato.generation.metadata import format_parameters
 from sfumato.generation.requests import MAX_SEED, GenerationRequest
+from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError
 from sfumato.inference.families import Family, ModelInfo
@@ -79,6 +80,8 @@ class _Loaded:
     """The adapter file applied to the model now (``None``: the model as it was loaded)."""
     lora_id: str = ""
     """The catalog id of that adapter."""
+    lora_scheduler: str | None = None
+    """The scheduler that adapter is made for: used when a request names none."""
 
 
 class _Cancelled(Exception):
@@ -169,10 +172,12 @@ class Engine:
 
         if adapter is not None:
             report(f"Applying {adapter.model_id}…")
-        loaded.lora, loaded.lora_id = None, ""
+        loaded.lora, loaded.lora_id, loaded.lora_scheduler = None, "", None
         loaded.placed = None  # the LoRA's layers are placed with the model on the next job
         pipelines.use_lora(loaded.base, wanted, ADAPTER_WEIGHT)
-        loaded.lora, loaded.lora_id = wanted, adapter.model_id if adapter is not None else ""
+        if adapter is not None:
+            loaded.lora, loaded.lora_id = wanted, adapter.model_id
+            loaded.lora_scheduler = scheduler_for_class(adapter.scheduler)
         log.info("LoRA on %s: %s", loaded.info.name, loaded.lora_id or "none")
 
     def _load_model(self, path: Path, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
@@ -261,7 +266,11 @@ class Engine:
         from sfumato.inference import pipelines, schedulers
 
         traits = loaded.info.traits
-        scheduler_name = request.scheduler or schedulers.default_scheduler_name(loaded.base.scheduler, traits)
+        scheduler_name = (
+            request.scheduler
+            or loaded.lora_scheduler
+            or schedulers.default_scheduler_name(loaded.base.scheduler, traits)
+        )
         scheduler = loaded.schedulers.get(scheduler_name)
         if scheduler is None:
             scheduler = schedulers.make_scheduler(scheduler_name, loaded.scheduler_config, traits)

@@ -93,6 +93,9 @@ class AdapterUse:
     """The adapter's weights file."""
     base: Path
     """The path of the model it applies to, as :meth:`ModelManager.resolve` gives it."""
+    scheduler: str
+    """The scheduler the adapter is made for (its catalog default, e.g. ``LCMScheduler``): what
+    "Model default" means while it is applied."""
 
 
 @dataclass(frozen=True)
@@ -329,7 +332,9 @@ class ModelManager:
         if entry.adapter_for is None:
             return None
         installed = installed or self.resolve(ref)
-        return AdapterUse(entry.id, installed.path, self.resolve(entry.adapter_for).path)
+        return AdapterUse(
+            entry.id, installed.path, self.resolve(entry.adapter_for).path, entry.defaults.scheduler
+        )
 
     def _catalog_entry(self, ref: str) -> CatalogModel | None:
         base = ref.split("@", 1)[0]

@@ -20,16 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DIFFUSERS_SCHEDULERS = {
-    "DPMSolverMultistepScheduler": names.DPMPP_2M,
-    "EulerDiscreteScheduler": names.EULER,
-    "EulerAncestralDiscreteScheduler": names.EULER_A,
-    "DDIMScheduler": names.DDIM,
-    "LCMScheduler": names.LCM,
-    "FlowMatchEulerDiscreteScheduler": names.FLOW_MATCH_EULER,
-}
-
-
 @dataclass(frozen=True)
 class Defaults:
     """Generation parameters that suit a model."""
@@ -104,7 +94,7 @@ def _catalog_defaults(manager: ModelManager, model: InstalledModel) -> Defaults 
     except (ModelStoreError, KeyError, AttributeError):
         return None
     d = entry.defaults
-    scheduler = _DIFFUSERS_SCHEDULERS.get(d.scheduler, "")
+    scheduler = names.scheduler_for_class(d.scheduler) or ""
     return Defaults(d.steps, d.cfg, scheduler if scheduler in schedulers_for(model.family) else "",
                     max(d.width, d.height))
 
