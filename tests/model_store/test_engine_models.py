@@ -4,6 +4,7 @@ engine, by path or by catalog id, key or repo."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from fake_hub import FakeHub, Repo
 
 from sfumato.cli import main
+from sfumato.generation.metadata import parse_parameters, read_parameters
 from sfumato.inference.families import Family
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.tiny_models import build_sd15, export_single_file
@@ -78,3 +80,31 @@ def test_generate_with_an_unknown_id_is_one_error_line(
     assert [line for line in err.splitlines() if line.startswith("error:")] == [err.strip()]
     assert "'no-such-model' is not a catalog id" in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_generate_samples_a_catalog_id_with_its_catalog_defaults(
+    make_manager: Callable[..., ModelManager],
+    hub: FakeHub,
+    test_catalog: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --steps/--cfg/--scheduler, a catalog id runs as its entry says (SDXL Turbo's one
+    step without CFG, not the CLI's 20 steps at CFG 7); options given still win."""
+    data = json.loads((test_catalog / "catalog.json").read_text())
+    data["models"][0]["defaults"].update(steps=3, cfg=1.5, scheduler="DDIMScheduler")
+    (test_catalog / "catalog.json").write_text(json.dumps(data))
+    folder = build_sd15(tmp_path / "tiny-sd15")
+    hub.repos["fake/tiny-sd"] = Repo(files={p.relative_to(folder).as_posix(): p.read_bytes()
+                                            for p in folder.rglob("*") if p.is_file()})  # fmt: skip
+    make_manager().install("tiny-sd", variant="fp32")
+    base = ["generate", "--model", "tiny-sd", "--prompt", "a boat", "--seed", "3", "--width", "64",
+            "--height", "64"]  # fmt: skip
+
+    assert main([*base, "--out", str(tmp_path / "a.png")]) == 0, capsys.readouterr().err
+    assert main([*base, "--steps", "2", "--cfg", "4", "--out", str(tmp_path / "b.png")]) == 0
+
+    catalog = parse_parameters(read_parameters(tmp_path / "a.png") or "").values
+    given = parse_parameters(read_parameters(tmp_path / "b.png") or "").values
+    assert (catalog["Steps"], catalog["CFG scale"], catalog["Sampler"]) == ("3", "1.5", "DDIM")
+    assert (given["Steps"], given["CFG scale"], given["Sampler"]) == ("2", "4.0", "DDIM")

@@ -15,6 +15,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,9 +31,18 @@ from sfumato.generation import (
     VariationsRequest,
 )
 from sfumato.generation.metadata import save_png
+from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.paths import is_frozen
 
+if TYPE_CHECKING:
+    from sfumato.model_store.catalog import Defaults
+
 log = logging.getLogger(__name__)
+
+
+DEFAULT_STEPS = 20
+DEFAULT_CFG = 7.0
+"""Steps and guidance for a model the catalog does not describe (a folder or a file)."""
 
 
 class UsageError(UserFacingError):
@@ -61,10 +71,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--outpaint", metavar="L,T,R,B", help="pixels to add left,top,right,bottom")
     parser.add_argument("--variations", type=int, metavar="N", help="write N variations of --image")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--cfg", type=float, default=7.0, help="guidance scale")
+    parser.add_argument(
+        "--steps", type=int, help=f"default: the catalog model's, else {DEFAULT_STEPS}"
+    )
+    parser.add_argument(
+        "--cfg", type=float, help=f"guidance scale (default: the catalog model's, else {DEFAULT_CFG})"
+    )
     parser.add_argument("--seed", type=int, default=-1, help="-1 picks a random seed")
-    parser.add_argument("--scheduler", default="", help="e.g. 'Euler a', 'DPM++ 2M Karras'")
+    parser.add_argument(
+        "--scheduler", default="", help="e.g. 'Euler a', 'DPM++ 2M Karras' (default: the catalog model's)"
+    )
     parser.add_argument("--width", type=int, default=0)
     parser.add_argument("--height", type=int, default=0)
     parser.add_argument(
@@ -124,16 +140,32 @@ def _parse_margins(text: str) -> Margins:
     return Margins(*values)
 
 
+def catalog_defaults(model: str) -> Defaults | None:
+    """The catalog's generation defaults when ``model`` names a catalog entry (``id`` or
+    ``id@variant``), so that ``--model sdxl-turbo`` samples as its card says; else ``None``."""
+    from sfumato.model_store import UnknownModelError, load_catalog
+
+    try:
+        return load_catalog().get(model.split("@", 1)[0]).defaults
+    except UnknownModelError:
+        return None
+
+
 def build_request(args: argparse.Namespace) -> GenerationRequest:
-    """The request the options describe."""
+    """The request the options describe; steps, CFG and scheduler not given come from the
+    catalog entry ``--model`` names, if it names one."""
+    defaults = catalog_defaults(args.model)
+    scheduler = args.scheduler
+    if not scheduler and defaults is not None:
+        scheduler = scheduler_for_class(defaults.scheduler) or ""
     common = {
         "model": args.model,
         "prompt": args.prompt,
         "negative_prompt": args.negative,
-        "steps": args.steps,
-        "guidance": args.cfg,
+        "steps": args.steps if args.steps is not None else defaults.steps if defaults else DEFAULT_STEPS,
+        "guidance": args.cfg if args.cfg is not None else defaults.cfg if defaults else DEFAULT_CFG,
         "seed": args.seed,
-        "scheduler": args.scheduler,
+        "scheduler": scheduler,
         "width": args.width,
         "height": args.height,
         "fast_decode": args.fast_decode,
