@@ -27,6 +27,7 @@ def test_an_sd_vae_runs_in_float32_under_a_float16_unet(tiny_models: dict[str, P
     pipe = _load(tiny_models["sd15"], torch.float16)
     reference = copy.deepcopy(pipe.vae).to(torch.float32)
     apply_strategy(pipe, MemoryStrategy.FULL, CPU, False, "float32")
+    reference.to(memory_format=torch.channels_last)  # laid out as the CPU placement lays it out
     assert pipe.vae.dtype == torch.float32 and pipe.unet.dtype == torch.float16
 
     latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0)).to(torch.float16)
