@@ -6,20 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from task_requests import TASKS, task_request
 
-from sfumato.generation import (
-    GenerationRequest,
-    Img2ImgRequest,
-    InpaintRequest,
-    Margins,
-    OutpaintRequest,
-    Txt2ImgRequest,
-    VariationsRequest,
-)
+from sfumato.generation import GenerationRequest, Margins
 from sfumato.inference import Engine
 
 MODELS = ["sd15", "sd2", "sd15-inpaint", "sdxl", "sd3", "flux", "flux-fill"]
-TASKS = ["txt2img", "img2img", "inpaint", "outpaint", "variations"]
 
 
 def _mask(shape: tuple[int, int]) -> np.ndarray:
@@ -30,16 +22,8 @@ def _mask(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _request(task: str, model: Path, source: np.ndarray) -> GenerationRequest:
-    common = {"model": str(model), "prompt": "a red fox", "steps": 2, "seed": 7, "width": 64, "height": 64}
-    if task == "txt2img":
-        return Txt2ImgRequest(**common)
-    if task == "img2img":
-        return Img2ImgRequest(**common, source=source, strength=0.9)
-    if task == "inpaint":
-        return InpaintRequest(**common, source=source, mask=_mask(source.shape[:2]), padding=8)
-    if task == "outpaint":
-        return OutpaintRequest(**common, source=source, margins=Margins(16, 0, 8, 16), padding=8)
-    return VariationsRequest(**common, source=source, count=2, strength=0.9)
+    mask, margins = _mask(source.shape[:2]), Margins(16, 0, 8, 16)
+    return task_request(task, str(model), source, mask, margins, prompt="a red fox", seed=7, strength=0.9)
 
 
 @pytest.mark.parametrize("task", TASKS)

@@ -20,17 +20,10 @@ import pytest
 from fake_hub import FakeHub, start_fake_hub
 from real_hub import assumed_paths, build_repo, download_bytes, layout, layout_paths
 from store_helpers import TOKEN
+from task_requests import TASKS, task_request
 
 from sfumato.cli import main
-from sfumato.generation import (
-    GenerationRequest,
-    Img2ImgRequest,
-    InpaintRequest,
-    Margins,
-    OutpaintRequest,
-    Txt2ImgRequest,
-    VariationsRequest,
-)
+from sfumato.generation import GenerationRequest, Margins
 from sfumato.inference import Engine, tiny_models
 from sfumato.inference.device import profile_for
 from sfumato.inference.model_files import detect_model
@@ -40,8 +33,6 @@ from sfumato.model_store import GpuInfo, HardwareProfile, load_catalog, resolve_
 from sfumato.model_store import manager as manager_module
 from sfumato.model_store.catalog import catalog_dir
 from sfumato.model_store.hub import parse_index, select_files
-
-TASKS = ("txt2img", "img2img", "inpaint", "outpaint", "variations")
 
 TINY: dict[str, Callable[[Path], Path]] = {
     "sd15": tiny_models.build_sd15,
@@ -210,16 +201,8 @@ def _mask(shape: tuple[int, int]) -> np.ndarray:
 
 
 def _request(task: str, model: str, source: np.ndarray) -> GenerationRequest:
-    common = {"model": model, "prompt": "a lighthouse", "steps": 2, "seed": 5, "width": 64, "height": 64}
-    if task == "txt2img":
-        return Txt2ImgRequest(**common)
-    if task == "img2img":
-        return Img2ImgRequest(**common, source=source, strength=0.8)
-    if task == "inpaint":
-        return InpaintRequest(**common, source=source, mask=_mask(source.shape[:2]), padding=8)
-    if task == "outpaint":
-        return OutpaintRequest(**common, source=source, margins=Margins(16, 0, 0, 0), padding=8)
-    return VariationsRequest(**common, source=source, count=2, strength=0.8)
+    mask, margins = _mask(source.shape[:2]), Margins(16, 0, 0, 0)
+    return task_request(task, model, source, mask, margins, prompt="a lighthouse", seed=5, strength=0.8)
 
 
 def _source() -> np.ndarray:
