@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parents[1]))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from real_hub import assumed_paths, build_repo, download_bytes, layout
@@ -36,7 +37,11 @@ def main() -> None:
                 built[family] = TINY[family](Path(tmp) / family)
             variant = model.variant(plan_model(model, profile).variant)
             repo = build_repo(model.repo, built[family])
-            index = parse_index(model.repo, repo.files["model_index.json"])
+            index = (
+                None
+                if variant.layout == "single_file"
+                else parse_index(model.repo, repo.files["model_index.json"])
+            )
             chosen = select_files(model.repo, list(repo.files), variant, index)
             assumed = set(assumed_paths(model.repo, built[family])) & set(chosen)
             size = download_bytes(model.repo, chosen)
