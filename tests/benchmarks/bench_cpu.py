@@ -15,12 +15,14 @@ Sections:
   (its compile time printed; inductor's FX graph cache keeps it across runs);
 * ``vae``: one decode of the same latents in float32, bfloat16 and bfloat16 + channels_last:
   time and the pixel difference against float32 (0–255 levels);
-* ``pipelines``: whole images, 4 steps by default — bare diffusers in float32 (SDPA), Sfumato's
+* ``pipelines``: whole images, 4 steps by default — bare diffusers in float32 (SDPA; again with
+  denormals flushed to zero, which random weights produce and x86 computes slowly), Sfumato's
   engine as a user gets it (the planner's dtype for this CPU, its thread count), and the same
   diffusers pipeline with the UNet and the VAE decoder replaced by OpenVINO models converted
   from the same weights (``openvino.convert_model``, ``INFERENCE_PRECISION_HINT=bf16``; the
-  text encoder stays in torch). Per step: the median time between step callbacks; whole image:
-  the call, prompt encoding and decode included.
+  text encoder stays in torch), each in a process of its own. Per step: the median time between
+  step callbacks; whole image: the call, prompt encoding and decode included (each after a
+  1-step warm-up call).
 
 Targets (issue 11): Sfumato ≤ 0.35× bare float32 per step, and ≤ 1.1× OpenVINO per step.
 """
@@ -28,7 +30,9 @@ Targets (issue 11): Sfumato ≤ 0.35× bare float32 per step, and ≤ 1.1× Open
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import gc
+import multiprocessing
 import statistics
 import time
 from collections.abc import Callable
@@ -256,21 +260,25 @@ def run_engine(folder: Path, size: int, steps: int) -> tuple[float, float, str]:
     plan = engine.run_plan
     precision = plan.precision if plan is not None else "?"
     print(f"  engine: {precision}, {torch.get_num_threads()} threads", flush=True)
-    engine.unload()
     return clock.per_step(), whole, precision
 
 
 def openvino_pipeline(folder: Path, size: int) -> Any:
-    """The bare pipeline with its UNet and VAE decoder run by OpenVINO (bf16 inference hint)."""
+    """The bare pipeline with its UNet and VAE decoder run by OpenVINO (bf16 inference hint).
+
+    The UNet is converted from its bfloat16 weights (float32 tensors in and out): converting the
+    float32 SDXL UNet and compiling it took more than this machine's 24 GiB."""
     import openvino as ov
 
     pipe = load_bare(folder, torch.float32)
     unet, vae = pipe.unet, pipe.vae
     inputs = unet_inputs(pipe, size, torch.float32)
     sdxl = "added_cond_kwargs" in inputs
+    unet.to(torch.bfloat16)
+    gc.collect()
 
     class UNetArgs(torch.nn.Module):
-        """The UNet with positional tensors in and one tensor out, as ``convert_model`` wants."""
+        """The UNet with positional float32 tensors in and one out, as ``convert_model`` wants."""
 
         def __init__(self) -> None:
             super().__init__()
@@ -278,8 +286,10 @@ def openvino_pipeline(folder: Path, size: int) -> Any:
 
         def forward(self, sample: torch.Tensor, timestep: torch.Tensor, states: torch.Tensor,
                     *extra: torch.Tensor) -> torch.Tensor:
-            added = {"text_embeds": extra[0], "time_ids": extra[1]} if extra else None
-            return self.unet(sample, timestep, states, added_cond_kwargs=added, return_dict=False)[0]
+            half = [t.to(torch.bfloat16) for t in (sample, states, *extra)]
+            added = {"text_embeds": half[2], "time_ids": half[3]} if extra else None
+            out = self.unet(half[0], timestep, half[1], added_cond_kwargs=added, return_dict=False)[0]
+            return out.float()
 
     class Decoder(torch.nn.Module):
         """The VAE's decode as one module."""
@@ -319,29 +329,65 @@ def openvino_pipeline(folder: Path, size: int) -> Any:
     def decode(latents: torch.Tensor, return_dict: bool = False, generator: Any = None) -> tuple[Any]:
         return (torch.from_numpy(ov_decoder([latents.float().numpy()])[0]),)
 
-    unet.to(torch.bfloat16)  # only its config and small parts are read now: halve what it holds
-    unet.forward = unet_forward
+    unet.forward = unet_forward  # its bfloat16 weights stay: OpenVINO may share their memory
     vae.decode = decode
     gc.collect()
     return pipe
 
 
-def pipelines_section(folder: Path, size: int, steps: int, openvino: bool) -> dict[str, tuple[float, float]]:
+def quiet() -> None:
+    """No progress bars or advice from diffusers and transformers (in each process)."""
+    for library in (diffusers, transformers):
+        library.utils.logging.set_verbosity_error()
+        library.utils.logging.disable_progress_bar()
+
+
+def bare_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+    """Bare diffusers in float32: label, seconds per step, seconds the image."""
+    quiet()
+    per_step, whole = run_diffusers(load_bare(folder, torch.float32), size, steps)
+    return "bare diffusers float32", per_step, whole
+
+
+def bare_flushed_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+    """Bare diffusers in float32 with denormals flushed to zero (``torch.set_flush_denormal``):
+    random weights make float32 denormals that real checkpoints may not, and x86 computes them
+    slowly; AMX and AVX512-BF16 treat them as zero."""
+    quiet()
+    torch.set_flush_denormal(True)
+    per_step, whole = run_diffusers(load_bare(folder, torch.float32), size, steps)
+    return "bare float32, denormals flushed", per_step, whole
+
+
+def engine_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+    """Sfumato's engine as a user gets it: label (with its precision), seconds per step and image."""
+    quiet()
+    per_step, whole, precision = run_engine(folder, size, steps)
+    return f"Sfumato engine ({precision})", per_step, whole
+
+
+def openvino_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+    """The OpenVINO pipeline: label, seconds per step and image."""
+    quiet()
+    per_step, whole = run_diffusers(openvino_pipeline(folder, size), size, steps)
+    return "OpenVINO bf16 (UNet, VAE decoder)", per_step, whole
+
+
+def in_own_process(row: Callable[[Path, int, int], tuple[str, float, float]], *args: Any) -> Any:
+    """``row(*args)`` in a fresh process: each engine starts with the machine's whole memory (an
+    SDXL-size pipeline is 14 GB in float32, and a process keeps the heap it freed)."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(row, *args).result()
+
+
+def pipelines_section(folder: Path, size: int, steps: int, openvino: bool) -> None:
     """Whole images from the three engines; prints per-step and whole-image times and ratios."""
     rows: dict[str, tuple[float, float]] = {}
-    pipe = load_bare(folder, torch.float32)
-    rows["bare diffusers float32"] = run_diffusers(pipe, size, steps)
-    del pipe
-    gc.collect()
-    print(f"  bare float32: {rows['bare diffusers float32'][0]:.2f} s/step", flush=True)
-    per_step, whole, precision = run_engine(folder, size, steps)
-    rows[f"Sfumato engine ({precision})"] = (per_step, whole)
-    gc.collect()
-    if openvino:
-        pipe = openvino_pipeline(folder, size)
-        rows["OpenVINO bf16 (UNet, VAE decoder)"] = run_diffusers(pipe, size, steps)
-        del pipe
-        gc.collect()
+    for row in (bare_row, bare_flushed_row, engine_row, *([openvino_row] if openvino else [])):
+        label, per_step, whole = in_own_process(row, folder, size, steps)
+        rows[label] = (per_step, whole)
+        print(f"  {label}: {per_step:.2f} s/step, {whole:.1f} s the image", flush=True)
     bare_step, bare_whole = rows["bare diffusers float32"]
     ov_row = rows.get("OpenVINO bf16 (UNet, VAE decoder)")
     print(f"\n  {'':36s} {'s/step':>7s} {'image s':>8s} {'step ×bare':>10s} {'step ×OV':>9s}")
@@ -350,7 +396,6 @@ def pipelines_section(folder: Path, size: int, steps: int, openvino: bool) -> di
         print(f"  {label:36s} {step_s:7.2f} {whole_s:8.1f} {step_s / bare_step:10.2f} {vs_ov}")
     print("  (whole image vs bare: "
           + ", ".join(f"{k} {v[1] / bare_whole:.2f}×" for k, v in rows.items()) + ")")
-    return rows
 
 
 def main() -> None:
@@ -365,9 +410,7 @@ def main() -> None:
     parser.add_argument("--no-openvino", action="store_true")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
-    for library in (diffusers, transformers):
-        library.utils.logging.set_verbosity_error()
-        library.utils.logging.disable_progress_bar()
+    quiet()
     folder = build_model(args.family)
     print(f"{args.family} random weights, {args.size}², CFG {CFG}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads at start", flush=True)

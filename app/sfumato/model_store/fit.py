@@ -34,17 +34,24 @@ Dtype rules. The catalog family's ``dtypes`` give the order of preference; these
   VAE included, and in float32 elsewhere — never in float16, which CPUs have no fast path for;
 * ``force_float32`` (the user's setting) runs everything in float32, on any device.
 
-Why bfloat16 on the CPU, VAE included (``tests/benchmarks/bench_cpu.py``, SD 1.5 shapes with
-random weights at 512², 2 cores of an Intel Xeon with AMX-BF16, torch 2.13): one UNet step
-(batch 2, classifier-free guidance) takes 18.7 s in float32, 9.8 s float32 channels-last, 2.5 s
-bfloat16, 2.0 s bfloat16 channels-last. One VAE decode of the same latents takes 14.3 s in
-float32, 5.7 s in bfloat16 and 2.7 s in bfloat16 channels-last (0.19×), and differs from
-float32 by at most 8 of 255 levels (mean 0.57, 99th percentile 2) — invisible, and a float32
-decode would take longer than four bfloat16 steps. bfloat16 keeps float32's exponent range, so
-the SD VAEs do not overflow in it as they do in float16.
+Why bfloat16 on the CPU, VAE included: ``tests/benchmarks/bench_cpu.py`` on this project's
+machine (2 cores of an Intel Xeon with AMX-BF16, torch 2.13, random weights in the real shapes,
+classifier-free guidance; the 2 cores are shared with other work, so single figures vary by up
+to 2× — these are from runs while the machine was quiet). SD 1.5 at 512², 4 steps: bare
+diffusers float32 7.33 s per step, 41.4 s the image; the engine in bfloat16 (VAE too,
+channels-last) 2.07 s per step (0.28×), 10.9 s (0.26×); OpenVINO 2026.4 with its bf16 hint on
+the same weights 1.99 s per step, 10.2 s. SDXL at 512², 3 steps: 27.3 s, 3.15 s (0.12×) and
+2.90 s per step. One SD 1.5 UNet step alone: bfloat16 0.31× of float32, channels-last 0.26×
+(``torch.compile`` on top 0.24×, after compiling for 100 s on first use and 42 s with
+inductor's cache: not used). One VAE decode of the same latents: 11.1 s float32, 6.4 s
+bfloat16, 2.4 s bfloat16 channels-last, at most 8 of 255 levels from float32 (mean 0.57, 99th
+percentile 2): invisible, while a float32 decode would take longer than four bfloat16 steps.
+bfloat16 keeps float32's exponent range, so the SD VAEs do not overflow in it as they do in
+float16. (Random weights: real checkpoints were not available offline.)
 
 Weights variant: the catalog variant stored in the runtime dtype; when the runtime dtype is
-float32, the smallest one (float16 and bfloat16 weights widen to float32 exactly).
+float32, or no variant is stored in it (SD on a bfloat16 CPU), the smallest one (float16 and
+bfloat16 weights widen to float32 exactly; float16 weights are rounded to bfloat16 on loading).
 
 The pre-flight memory estimate (estimates, not measurements):
 
