@@ -40,14 +40,15 @@ classifier-free guidance; the 2 cores are shared with other work, so single figu
 to 2× — these are from runs while the machine was quiet). SD 1.5 at 512², 4 steps: bare
 diffusers float32 7.33 s per step, 41.4 s the image; the engine in bfloat16 (VAE too,
 channels-last) 2.07 s per step (0.28×), 10.9 s (0.26×); OpenVINO 2026.4 with its bf16 hint on
-the same weights 1.99 s per step, 10.2 s. SDXL at 512², 3 steps: 27.3 s, 3.15 s (0.12×) and
-2.90 s per step. One SD 1.5 UNet step alone: bfloat16 0.31× of float32, channels-last 0.26×
-(``torch.compile`` on top 0.24×, after compiling for 100 s on first use and 42 s with
-inductor's cache: not used). One VAE decode of the same latents: 11.1 s float32, 6.4 s
-bfloat16, 2.4 s bfloat16 channels-last, at most 8 of 255 levels from float32 (mean 0.57, 99th
-percentile 2): invisible, while a float32 decode would take longer than four bfloat16 steps.
-bfloat16 keeps float32's exponent range, so the SD VAEs do not overflow in it as they do in
-float16. (Random weights: real checkpoints were not available offline.)
+the same weights 1.99 s per step, 10.2 s. SDXL per step at 512² (3 steps): 27.3 s, 3.15 s
+(0.12×), 2.90 s; at 1024² (2 steps): 45.7 s, 13.1 s (0.29×), 11.8 s. One SD 1.5 UNet step
+alone: bfloat16 0.31× of float32, channels-last 0.26× (``torch.compile`` on top 0.24×, after
+compiling for 100 s on first use and 42 s with inductor's cache: not used). One VAE decode of
+the same latents: 11.1 s float32, 6.4 s bfloat16, 2.4 s bfloat16 channels-last, at most 8 of
+255 levels from float32 (mean 0.57, 99th percentile 2): invisible, while a float32 decode would
+take longer than four bfloat16 steps. bfloat16 keeps float32's exponent range, so the SD VAEs
+do not overflow in it as they do in float16. (Random weights: real checkpoints were not
+available offline.)
 
 Weights variant: the catalog variant stored in the runtime dtype; when the runtime dtype is
 float32, or no variant is stored in it (SD on a bfloat16 CPU), the smallest one (float16 and
