@@ -29,8 +29,8 @@ from PySide6.QtWidgets import QApplication
 from sfumato.document.brush import BrushSettings, Tool
 from sfumato.document.document import Document
 from sfumato.document.stroke import Stroke
-from sfumato.ui.canvas_view import CanvasView
-from sfumato.ui.tool_state import ToolState
+from sfumato.session.canvas_session import CanvasSession
+from sfumato.ui.canvas.view import CanvasView
 
 VIEW = (1600, 1000)
 
@@ -65,12 +65,12 @@ def main() -> None:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     doc = build_document(np.random.default_rng(7))
-    view = CanvasView(ToolState())
+    view = CanvasView(CanvasSession())
     view.resize(*VIEW)
     view.show()
     app.processEvents()
     start = time.perf_counter()
-    view.set_document(doc)
+    view.session.show(doc)
     opened = time.perf_counter()
     assert view.cache is not None
     view.cache.flush()

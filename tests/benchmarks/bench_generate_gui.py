@@ -150,7 +150,7 @@ def main() -> int:
     controller = window.generation
     engine = StandInEngine()
     controller.service.configure(lambda: engine, torch_threads=1)
-    window.set_document(doc)
+    window.session.show(doc)
     panel = controller.panel
     panel.use_model_path(model)
     panel.prompt.setPlainText("a lighthouse on a cliff at dusk")
@@ -249,17 +249,17 @@ def main() -> int:
     for i in range(args.segments):
         stroke.add_point(1500 + 30 * i, 6000 + 200 * math.sin(i / 5))
         t0 = _now()
-        controller._show_mode()
+        controller.session.refresh_target()
         modes.append(_now() - t0)
     stroke.finish()
     line_painted = panel.mode_label.text()
     doc.undo()
     t0 = _now()
-    controller._show_mode()
+    controller.session.refresh_target()
     after_undo = _now() - t0
     clear_mask(doc, mask)
     t0 = _now()
-    controller._show_mode()
+    controller.session.refresh_target()
     after_clear = _now() - t0
 
     print(f"press → queued (inpaint)     {_ms(presses)}")

@@ -136,7 +136,7 @@ def main() -> int:
 
     controller.service.configure(engine, torch_threads=args.threads or None)
     doc = new_document(args.size, args.size)
-    window.set_document(doc)
+    window.session.show(doc)
     panel = controller.panel
     panel.use_model_path(folder)
     panel.prompt.setPlainText("a lighthouse on a cliff at dusk")
@@ -186,7 +186,7 @@ def main() -> int:
     report("whole job (load→result)", probe.between(marks["started"], marks["ended"]))
     if "first step" in marks:
         report("sampling + decode", probe.between(marks["first step"], marks["ended"]))
-    window.doc.saved_revision = window.doc.revision  # type: ignore[union-attr]
+    window.session.doc.saved_revision = window.session.doc.revision  # type: ignore[union-attr]
     window.close()
     return 0
 

@@ -15,10 +15,10 @@ from pytestqt.qtbot import QtBot
 from qt_helpers import Dialogs
 
 from sfumato.document.document import new_document
+from sfumato.session.canvas_session import CanvasSession
 from sfumato.settings.model import Settings
-from sfumato.ui.canvas_view import CanvasView
+from sfumato.ui.canvas.view import CanvasView
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.tool_state import ToolState
 
 
 @pytest.fixture
@@ -58,19 +58,19 @@ def window(qtbot: QtBot, dialogs: Dialogs) -> Iterator[MainWindow]:
     win.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is win)
     yield win
-    if win.doc is not None:
-        win.doc.saved_revision = win.doc.revision  # no unsaved-changes prompt at teardown
+    if win.session.doc is not None:
+        win.session.doc.saved_revision = win.session.doc.revision  # no unsaved-changes prompt at teardown
     win.close()
 
 
 @pytest.fixture
 def canvas(qtbot: QtBot) -> Iterator[CanvasView]:
     """A bare 800×600 canvas showing a white 640×480 document, fitted."""
-    view = CanvasView(ToolState())
+    view = CanvasView(CanvasSession())
     qtbot.addWidget(view)
     view.resize(800, 600)
     view.show()
     qtbot.waitExposed(view)
-    view.set_document(new_document(640, 480))
+    view.session.show(new_document(640, 480))
     yield view
     view.shutdown()

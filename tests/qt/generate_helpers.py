@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 from qt_helpers import show_document, widget_pos
 
 from sfumato.document.document import Document
-from sfumato.ui.generation_controller import GenerationController
+from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.main_window import MainWindow
 
 JOB_TIMEOUT_MS = 60_000

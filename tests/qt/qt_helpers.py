@@ -10,13 +10,13 @@ from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtWidgets import QMessageBox
 
 from sfumato.document.document import Document
-from sfumato.ui.canvas_view import CanvasView
+from sfumato.ui.canvas.view import CanvasView
 from sfumato.ui.main_window import MainWindow
 
 
 def show_document(win: MainWindow, doc: Document) -> Document:
     """Put ``doc`` in ``win`` with its display fully composited."""
-    win.set_document(doc)
+    win.session.show(doc)
     assert win.canvas.cache is not None
     win.canvas.cache.flush()
     return doc

@@ -97,7 +97,7 @@ class Session:
     # ------------------------------------------------------------- helpers
     @property
     def doc(self) -> Document:
-        doc = self.window.doc
+        doc = self.window.session.doc
         assert doc is not None
         return doc
 
@@ -124,13 +124,13 @@ class Session:
         self.strokes += 1
 
     def writer_idle(self) -> bool:
-        writer = self.window._autosave  # the session's writer, made by run_app
+        writer = self.window.autosave.writer  # the session's writer, made by run_app
         return writer is None or writer.flush(0)
 
     def autosave(self, then: Callable[[], None]) -> None:
         digest = digest_of(self.doc)  # autosave_now snapshots right now, on this thread
         say("BEGIN autosave -", digest)
-        self.window.autosave_now()
+        self.window.autosave.save_now()
         self.when(self.writer_idle, lambda: (say("END autosave -", digest), then()))
 
     def save(self, target: Path, then: Callable[[], None]) -> None:
@@ -143,10 +143,10 @@ class Session:
             self.when(self.writer_idle, lambda: (say("END drop - -"), then()))
 
         if self.doc.path == target:
-            self.window.save(on_saved=saved)
+            self.window.files.save(on_saved=saved)
         else:
             self.answers.append(str(target))
-            self.window.save_as(on_saved=saved)
+            self.window.files.save_as(on_saved=saved)
 
     # ------------------------------------------------------------- the session
     def begin(self) -> None:
@@ -205,7 +205,8 @@ class Session:
         generation = self.window.generation
         self.stroke()
         generation.generate()
-        self.when(lambda: generation.batch is not None and not generation.service.busy, self._applied)
+        results = self.window.session.results
+        self.when(lambda: results.value is not None and not generation.service.busy, self._applied)
 
     def _applied(self) -> None:
         self.window.generation.apply(0)

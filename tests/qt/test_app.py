@@ -20,7 +20,7 @@ app = QApplication(sys.argv[:1])
 
 def finish():
     window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow")
-    doc = window.doc
+    doc = window.session.doc
     print("TITLE", window.windowTitle())
     print("SIZE", doc.width, doc.height, len(doc.layers))
     print("TORCH", "torch" in sys.modules)

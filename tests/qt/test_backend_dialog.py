@@ -29,10 +29,10 @@ from sfumato.model_store import DownloadCancelled
 from sfumato.torch_runtime import InstallResult, RuntimeProgress
 from sfumato.torch_runtime.errors import PackageIndexError
 from sfumato.torch_runtime.layout import RuntimeRecord
-from sfumato.ui import backend_dialog, runtime_install
-from sfumato.ui.backend_dialog import BackendDialog
+from sfumato.ui.backend import dialog as backend_dialog
+from sfumato.ui.backend import runtime_install
+from sfumato.ui.backend.dialog import BackendDialog
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.model_services import services_for
 
 TIMEOUT_MS = 5000
 
@@ -193,7 +193,7 @@ def test_the_first_run_wizard_starts_with_pytorch_when_there_is_none(
     fakes.active, fakes.advice = NO_RUNTIME, NO_RUNTIME_ADVICE
     window.backend.probe()
     qtbot.waitUntil(lambda: window.backend.advice is not None, timeout=TIMEOUT_MS)
-    services = services_for(window, lambda: offline_manager(tmp_path / "cache", CPU_16GB))
+    services = window.model_services(lambda: offline_manager(tmp_path / "cache", CPU_16GB))
     services.offer_first_run()
     qtbot.waitUntil(lambda: services.wizard is not None and services.wizard.isVisible(), timeout=10_000)
     wizard = services.wizard

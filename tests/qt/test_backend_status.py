@@ -23,8 +23,8 @@ from pytestqt.qtbot import QtBot
 
 from sfumato.inference.device import plan_family, profile_for
 from sfumato.qt_bridge.inference_thread import NO_RUNTIME_MESSAGE
-from sfumato.ui.backend_dialog import BackendDialog
-from sfumato.ui.backend_monitor import NO_RUNTIME_TEXT, describe_backend
+from sfumato.ui.backend.dialog import BackendDialog
+from sfumato.ui.backend.monitor import NO_RUNTIME_TEXT, describe_backend
 from sfumato.ui.main_window import MainWindow
 
 RTX = profile_for("cuda", "NVIDIA GeForce RTX 3060", (8, 6), 12 * 2**30)

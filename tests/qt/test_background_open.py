@@ -53,13 +53,13 @@ def test_recovery_reads_in_the_background_and_says_so(
         return load(self)
 
     monkeypatch.setattr(RecoveryEntry, "load", slow_load)
-    window.recover(entry)
-    assert window.busy and window.task_bar.isVisible() and window.doc is None
+    window.files.recover(entry)
+    assert window.session.busy.value and window.task_bar.isVisible() and window.session.doc is None
     assert window.statusBar().currentMessage() == "Recovering “Sketch”…"
     release.set()
-    qtbot.waitUntil(lambda: not window.busy)
+    qtbot.waitUntil(lambda: not window.session.busy.value)
     assert threads and threading.main_thread() not in threads
-    doc = window.doc
+    doc = window.session.doc
     assert doc is not None and doc.modified and (doc.width, doc.height) == (60, 40)
     assert tuple(doc.layers[0].pixels[5, 5]) == (9, 8, 7, 255)
     assert not window.task_bar.isVisible()
@@ -71,10 +71,10 @@ def test_an_unreadable_autosave_leaves_the_open_document_as_it_was(
     revision, layers = doc.revision, len(doc.layers)
     entry = _entry(tmp_path, new_document(10, 10), "Broken")
     entry.path.write_bytes(b"PK\x03\x04 not a zip at all")
-    window.recover(entry)
-    qtbot.waitUntil(lambda: not window.busy)
+    window.files.recover(entry)
+    qtbot.waitUntil(lambda: not window.session.busy.value)
     assert dialogs.messages  # one short message
-    assert window.doc is doc and doc.revision == revision and len(doc.layers) == layers
+    assert window.session.doc is doc and doc.revision == revision and len(doc.layers) == layers
     assert entry.path.exists()  # still offered next time
 
 
@@ -88,13 +88,14 @@ def test_files_dropped_during_a_recovery_open_after_it_and_ask_first(
     release = threading.Event()
     load = RecoveryEntry.load
     monkeypatch.setattr(RecoveryEntry, "load", lambda self: (release.wait(10), load(self))[1])
-    window.recover(entry)
-    window.open_dropped([other], None)  # handed over while the recovery is read
+    window.files.recover(entry)
+    window.files.open_dropped([other], None)  # handed over while the recovery is read
     release.set()
-    qtbot.waitUntil(lambda: not window.busy and window.doc is not None)
+    qtbot.waitUntil(lambda: not window.session.busy.value and window.session.doc is not None)
     qtbot.waitUntil(lambda: bool(dialogs.messages))
     assert "Save the changes" in dialogs.messages[-1]  # the recovered work is not replaced unasked
-    assert window.doc is not None and (window.doc.width, window.doc.height) == (60, 40)
+    doc = window.session.doc
+    assert doc is not None and (doc.width, doc.height) == (60, 40)
 
 
 def test_importing_decodes_and_places_in_the_background_counting_files(
@@ -102,10 +103,10 @@ def test_importing_decodes_and_places_in_the_background_counting_files(
     doc = show_document(window, new_document(200, 100))
     files = [write_png(tmp_path / f"p{i}.png", 20 + i, 10, (i, 2, 3, 255)) for i in range(3)]
     counts: list[tuple[int, int]] = []
-    window.task_progress.connect(lambda done, total: counts.append((done, total)))
+    window.files.task_progress.connect(lambda done, total: counts.append((done, total)))
     placed = _threads_of(monkeypatch, Layer, "placed")
-    window.import_images(files, None)
-    qtbot.waitUntil(lambda: not window.busy and len(counts) == 3)
+    window.files.import_images(files, None)
+    qtbot.waitUntil(lambda: not window.session.busy.value and len(counts) == 3)
     assert counts == [(1, 3), (2, 3), (3, 3)]
     assert len(placed) == 3 and threading.main_thread() not in placed
     assert [layer.name for layer in doc.layers[1:]] == ["p0", "p1", "p2"]
@@ -120,8 +121,8 @@ def test_an_unreadable_file_adds_nothing(
     revision, steps = doc.revision, len(doc.history)
     bad = tmp_path / "cut.png"
     bad.write_bytes(write_png(tmp_path / "whole.png", 40, 40, (5, 5, 5, 255)).read_bytes()[:60])
-    window.import_images([bad], None)
-    qtbot.waitUntil(lambda: not window.busy)
+    window.files.import_images([bad], None)
+    qtbot.waitUntil(lambda: not window.session.busy.value)
     assert len(dialogs.messages) == 1
     assert (len(doc.layers), len(doc.history), doc.revision) == (1, steps, revision)
     np.testing.assert_array_equal(doc.composite(), before)
@@ -131,8 +132,8 @@ def test_opening_a_picture_builds_its_document_in_the_background(
         qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     picture = write_png(tmp_path / "photo.png", 33, 22, (40, 50, 60, 255))
     placed = _threads_of(monkeypatch, Layer, "placed")
-    window.open_path(picture)
-    qtbot.waitUntil(lambda: not window.busy)
+    window.files.open_path(picture)
+    qtbot.waitUntil(lambda: not window.session.busy.value)
     assert placed and threading.main_thread() not in placed
-    doc = window.doc
+    doc = window.session.doc
     assert doc is not None and (doc.width, doc.height) == (33, 22) and not doc.modified

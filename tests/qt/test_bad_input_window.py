@@ -46,7 +46,7 @@ def unreadable(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def _drop(window: MainWindow, path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    pos = widget_pos(window.canvas, 10, 10) if window.doc is not None else QPoint(50, 50)
+    pos = widget_pos(window.canvas, 10, 10) if window.session.doc is not None else QPoint(50, 50)
     copy, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     enter = QDragEnterEvent(pos, copy, mime, left, none)
     QApplication.sendEvent(window.canvas, enter)
@@ -67,7 +67,7 @@ def _open(window: MainWindow, dialogs: Dialogs, path: Path) -> None:
 
 
 def _one_message(qtbot: QtBot, window: MainWindow, dialogs: Dialogs, what: str) -> None:
-    qtbot.waitUntil(lambda: not window.busy and len(dialogs.messages) == 1)
+    qtbot.waitUntil(lambda: not window.session.busy.value and len(dialogs.messages) == 1)
     qtbot.wait(1)  # a second message would come from the same delivery
     assert len(dialogs.messages) == 1, f"{what}: {dialogs.messages}"
     message, details = dialogs.messages[0], dialogs.details[0]
@@ -95,7 +95,7 @@ def test_bad_files_leave_the_open_document_untouched(
     for path in unreadable:
         PATHS[way](window, dialogs, path)
         _one_message(qtbot, window, dialogs, f"{way} {path.name}")
-        assert window.doc is doc and doc.revision == revision and digest_of(doc) == before, path.name
+        assert window.session.doc is doc and doc.revision == revision and digest_of(doc) == before, path.name
     assert tree(unreadable[0].parent) == files
     assert len(unreadable) > 60
 
@@ -106,7 +106,7 @@ def test_bad_files_leave_an_empty_window_empty(
     for path in unreadable[::7]:
         PATHS[way](window, dialogs, path)
         _one_message(qtbot, window, dialogs, f"{way} {path.name}")
-        assert window.doc is None, path.name
+        assert window.session.doc is None, path.name
 
 
 def test_pasting_an_oversized_image_is_refused_in_one_message(
@@ -116,8 +116,8 @@ def test_pasting_an_oversized_image_is_refused_in_one_message(
     QGuiApplication.clipboard().setImage(QImage(16_385, 2, QImage.Format.Format_ARGB32))
     QTest.keySequence(window.canvas, "Ctrl+V")
     _one_message(qtbot, window, dialogs, "paste 16385×2")
-    assert window.doc is doc and doc.revision == revision and digest_of(doc) == before
-    window.set_document(None)
+    assert window.session.doc is doc and doc.revision == revision and digest_of(doc) == before
+    window.session.show(None)
     QTest.keySequence(window.canvas, "Ctrl+V")
     _one_message(qtbot, window, dialogs, "paste 16385×2 into an empty window")
-    assert window.doc is None
+    assert window.session.doc is None

@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 from qt_helpers import widget_pos
 
 from sfumato.document.layers import LayerKind
-from sfumato.ui.canvas_view import CanvasView
-from sfumato.ui.tool_state import CanvasTool
+from sfumato.session.tools import CanvasTool
+from sfumato.ui.canvas.view import CanvasView
 
 
 def drag(view: CanvasView, points: list[tuple[float, float]],
@@ -34,9 +34,9 @@ def wheel(view: CanvasView, pos: QPointF, delta: int, modifiers: Qt.KeyboardModi
 
 
 def test_mouse_stroke_paints_the_active_layer_where_the_pointer_went(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
-    canvas.tools.update_brush(size=10, hardness=1.0, color=(200, 10, 20))
+    canvas.session.update_brush(size=10, hardness=1.0, color=(200, 10, 20))
     drag(canvas, [(100, 200), (200, 200), (300, 200)])
     pixels = doc.layers[0].pixels
     assert tuple(pixels[200, 150, :3]) == (200, 10, 20)  # between two input events: interpolated
@@ -47,10 +47,10 @@ def test_mouse_stroke_paints_the_active_layer_where_the_pointer_went(canvas: Can
 
 
 def test_the_display_shows_the_stroke(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None and canvas.cache is not None
     canvas.cache.flush()
-    canvas.tools.update_brush(size=20, hardness=1.0, color=(0, 0, 255))
+    canvas.session.update_brush(size=20, hardness=1.0, color=(0, 0, 255))
     drag(canvas, [(320, 240), (330, 240)])
     shown = canvas.grab().toImage()
     color = shown.pixelColor(widget_pos(canvas, 325, 240))
@@ -58,10 +58,10 @@ def test_the_display_shows_the_stroke(canvas: CanvasView) -> None:
 
 
 def test_eraser_and_undo_restore_pixels_exactly(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
     before = doc.layers[0].pixels.copy()
-    canvas.tools.set_tool(CanvasTool.ERASER)
+    canvas.session.tool.set(CanvasTool.ERASER)
     drag(canvas, [(50, 50), (400, 300)])
     assert doc.layers[0].pixels[175, 225, 3] == 0
     doc.undo()
@@ -69,10 +69,10 @@ def test_eraser_and_undo_restore_pixels_exactly(canvas: CanvasView) -> None:
 
 
 def test_mask_brush_paints_on_a_new_mask_layer_when_none_exists(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
-    canvas.tools.set_tool(CanvasTool.MASK_BRUSH)
-    canvas.tools.update_brush(size=30, hardness=1.0)
+    canvas.session.tool.set(CanvasTool.MASK_BRUSH)
+    canvas.session.update_brush(size=30, hardness=1.0)
     drag(canvas, [(300, 300), (320, 300)])
     mask = doc.active_layer
     assert mask is not None and mask.kind is LayerKind.MASK
@@ -81,7 +81,7 @@ def test_mask_brush_paints_on_a_new_mask_layer_when_none_exists(canvas: CanvasVi
 
 
 def test_a_locked_layer_refuses_strokes_with_a_message(canvas: CanvasView, qtbot: QtBot) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
     doc.set_layer_props(doc.layers[0], locked=True)
     with qtbot.waitSignal(canvas.message) as said:
@@ -119,13 +119,13 @@ def test_fit_and_actual_size(canvas: CanvasView) -> None:
     canvas.zoom_step(+1)
     assert canvas.zoom == 1.5
     canvas.fit_to_view()
-    x, y, w, h = canvas.viewport.widget_bounds(canvas.document.rect)  # type: ignore[union-attr]
+    x, y, w, h = canvas.viewport.widget_bounds(canvas.session.doc.rect)  # type: ignore[union-attr]
     assert x >= 0 and y >= 0 and x + w <= 800 and y + h <= 600
     assert max(w / (800 - 48), h / (600 - 48)) == pytest.approx(1.0)
 
 
 def test_space_drag_pans_instead_of_painting(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
     ox, oy = canvas.viewport.origin_x, canvas.viewport.origin_y
     canvas.setFocus()
@@ -147,22 +147,22 @@ def test_middle_button_pans(canvas: CanvasView) -> None:
     QTest.mouseMove(canvas, QPoint(150, 260))
     QTest.mouseRelease(canvas, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier, QPoint(150, 260))
     assert (canvas.viewport.origin_x, canvas.viewport.origin_y) == (ox - 50, oy + 60)
-    assert len(canvas.document.history) == 0  # type: ignore[union-attr]
+    assert len(canvas.session.doc.history) == 0  # type: ignore[union-attr]
 
 
 def test_rectangle_and_ellipse_selection_with_modifiers(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
-    canvas.tools.set_tool(CanvasTool.RECT_SELECT)
+    canvas.session.tool.set(CanvasTool.RECT_SELECT)
     drag(canvas, [(100, 100), (200, 150), (300, 200)])
     assert doc.selection.bounds() is not None
     bounds = doc.selection.bounds()
     assert bounds is not None and abs(bounds.x - 100) <= 1 and abs(bounds.right - 300) <= 1
-    canvas.tools.set_tool(CanvasTool.ELLIPSE_SELECT)
+    canvas.session.tool.set(CanvasTool.ELLIPSE_SELECT)
     drag(canvas, [(400, 300), (500, 400)], modifiers=Qt.KeyboardModifier.ShiftModifier)  # add
     mask = doc.selection.mask
     assert mask is not None and mask[150, 150] == 255 and mask[350, 450] == 255 and mask[250, 350] == 0
-    canvas.tools.set_tool(CanvasTool.RECT_SELECT)
+    canvas.session.tool.set(CanvasTool.RECT_SELECT)
     drag(canvas, [(50, 50), (50, 50)])  # a click deselects
     assert not doc.selection.active
     doc.undo()
@@ -170,19 +170,19 @@ def test_rectangle_and_ellipse_selection_with_modifiers(canvas: CanvasView) -> N
 
 
 def test_lasso_selects_the_polygon(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
-    canvas.tools.set_tool(CanvasTool.LASSO)
+    canvas.session.tool.set(CanvasTool.LASSO)
     drag(canvas, [(100, 100), (300, 100), (300, 300), (100, 300)])
     mask = doc.selection.mask
     assert mask is not None and mask[200, 200] == 255 and mask[50, 50] == 0 and mask[350, 200] == 0
 
 
 def test_pen_pressure_scales_the_brush(canvas: CanvasView) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None
     canvas.zoom_actual_size()
-    canvas.tools.update_brush(size=40, hardness=1.0, pressure_size=True)
+    canvas.session.update_brush(size=40, hardness=1.0, pressure_size=True)
     pen = QPointingDevice("pen", 1, QInputDevice.DeviceType.Stylus, QPointingDevice.PointerType.Pen,
                           QInputDevice.Capability.Position | QInputDevice.Capability.Pressure, 1, 3)
 
@@ -204,11 +204,11 @@ def test_pen_pressure_scales_the_brush(canvas: CanvasView) -> None:
 
 
 def test_the_selection_shows_marching_ants(canvas: CanvasView, qtbot: QtBot) -> None:
-    doc = canvas.document
+    doc = canvas.session.doc
     assert doc is not None and canvas.cache is not None
     canvas.cache.flush()
     canvas.zoom_actual_size()
-    canvas.tools.set_tool(CanvasTool.RECT_SELECT)
+    canvas.session.tool.set(CanvasTool.RECT_SELECT)
     drag(canvas, [(100, 100), (300, 250)])
     qtbot.waitUntil(lambda: canvas._selection_path is not None)
     shown = canvas.grab().toImage()

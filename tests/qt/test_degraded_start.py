@@ -35,8 +35,8 @@ from sfumato.ui.app import (
     show_startup_problems,
     start_autosave,
 )
+from sfumato.ui.files.recovery_dialog import RecoveryDialog
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.recovery_dialog import RecoveryDialog
 
 DRIVER = """
 import sys
@@ -54,8 +54,8 @@ def finish():
     for box in QApplication.topLevelWidgets():
         if isinstance(box, QMessageBox) and box.isVisible():
             print("NOTICE", box.objectName(), box.text(), box.informativeText().replace("\\n\\n", " | "))
-    print("AUTOSAVE", window.autosave_enabled)
-    window.set_document(new_document(64, 48))  # it still paints, and closes cleanly
+    print("AUTOSAVE", window.autosave.enabled)
+    window.session.show(new_document(64, 48))  # it still paints, and closes cleanly
     window.close()
 
 QTimer.singleShot(1500, finish)
@@ -193,22 +193,23 @@ def test_with_autosave_off_a_recovered_document_keeps_its_old_autosave(
         assert old_session.flush(10)
         old_session.close(keep=True)  # ended by the system: its autosave stays
     monkeypatch.setattr(RecoveryDialog, "exec", lambda dialog: dialog._finish("recover") or 1)
-    assert not window.autosave_enabled
-    offer_recovery(window, directory)
-    qtbot.waitUntil(lambda: window.doc is not None and not window.busy)
-    assert window.doc is not None and tuple(window.doc.layers[0].pixels[7, 7]) == (1, 2, 3, 255)
+    assert not window.autosave.enabled
+    offer_recovery(window.files, window, directory)
+    qtbot.waitUntil(lambda: window.session.doc is not None and not window.session.busy.value)
+    doc = window.session.doc
+    assert doc is not None and tuple(doc.layers[0].pixels[7, 7]) == (1, 2, 3, 255)
     assert len(find_recoverable(directory)) == 1  # still there until the document is saved
 
 
 # ------------------------------------------------------------------------------ session end
 def test_the_session_managers_commit_request_autosaves_and_waits(window: MainWindow, tmp_path: Path) -> None:
     writer = AutosaveWriter(tmp_path / "autosave")
-    window._autosave = writer
+    window.autosave.writer = writer
     app = QApplication.instance()
     assert app is not None
     connected = app.receivers(SIGNAL("commitDataRequest(QSessionManager&)"))
     previous = signal.getsignal(signal.SIGTERM)
-    watcher = SessionEndWatcher(window)
+    watcher = SessionEndWatcher(window.files)
     try:
         assert app.receivers(SIGNAL("commitDataRequest(QSessionManager&)")) == connected + 1
         assert signal.getsignal(signal.SIGTERM) is not previous
@@ -221,7 +222,7 @@ def test_the_session_managers_commit_request_autosaves_and_waits(window: MainWin
         assert window.isVisible()  # a logout may still be cancelled
     finally:
         watcher.close()
-        window._autosave = None
+        window.autosave.writer = None
         writer.close()
     assert signal.getsignal(signal.SIGTERM) is previous
     assert app.receivers(SIGNAL("commitDataRequest(QSessionManager&)")) == connected

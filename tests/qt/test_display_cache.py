@@ -9,7 +9,7 @@ from sfumato.document.document import new_document
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import LayerKind
 from sfumato.qt_bridge.images import NATIVE_ORDER
-from sfumato.ui.display_cache import TILE, DisplayCache, downsample_into
+from sfumato.ui.canvas.display_cache import TILE, DisplayCache, downsample_into
 
 
 def _expected(doc: object) -> np.ndarray:

@@ -24,9 +24,9 @@ from sfumato.document.stroke import Stroke
 from sfumato.generation.requests import GenerationRequest
 from sfumato.inference.planning import plan_request
 from sfumato.inference.results import GenerationResult
-from sfumato.ui.generation_controller import GenerationController
+from sfumato.session.tools import CanvasTool
+from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.tool_state import CanvasTool
 
 TIMEOUT_MS = 60_000
 
@@ -114,11 +114,11 @@ def test_results_stay_region_sized_until_applied(
     gen.panel.batch.setValue(3)
     with qtbot.waitSignal(gen.service.finished, timeout=TIMEOUT_MS):
         gen.generate()
-    batch = gen.batch
+    batch = window.session.results.value
     assert batch is not None
     region = batch.context.capture.target
     assert region.w * region.h < doc.width * doc.height
-    assert set(batch.landings) == set(batch.overlays) == {0}  # only the shown result was made up
+    assert set(batch.landings) == {0}  # only the shown result was made up
     for index, image in enumerate(batch.images):
         lnd = batch.landing(index)
         assert image.pixels.shape[:2] == (region.h, region.w)
@@ -140,8 +140,8 @@ def test_whole_image_results_are_scaled_to_the_canvas_only_when_applied(
     gen = window.generation
     with qtbot.waitSignal(gen.service.finished, timeout=TIMEOUT_MS):
         gen.generate()
-    batch = gen.batch
-    assert batch is not None and batch.context.capture.mode.value == "img2img"
+    batch = window.session.results.value
+    assert batch is not None and batch.context.capture.task.value == "img2img"
     lnd = batch.landing(0)
     assert lnd.rgba.shape[:2] != (200, 300) and lnd.rect == doc.rect  # the model's size, for now
     layer = gen.apply(0)[0]
@@ -150,7 +150,7 @@ def test_whole_image_results_are_scaled_to_the_canvas_only_when_applied(
 
 
 def _mode(gen: GenerationController) -> str:
-    gen._show_mode()
+    gen.session.refresh_target()
     return gen.panel.mode_label.text()
 
 
@@ -161,8 +161,8 @@ def test_the_mode_line_follows_mask_strokes_undo_and_clearing(
     gen = window.generation
     assert _mode(gen).startswith("Image to image")
     mask = doc.add_layer(LayerKind.MASK)
-    window.tools.set_tool(CanvasTool.MASK_BRUSH)
-    window.tools.update_brush(size=10)
+    window.session.tool.set(CanvasTool.MASK_BRUSH)
+    window.session.update_brush(size=10)
     drag(window, [(30, 40), (90, 60)])
 
     def expected() -> str:
@@ -173,8 +173,8 @@ def test_the_mode_line_follows_mask_strokes_undo_and_clearing(
     assert _mode(gen) == expected()
     drag(window, [(90, 60), (150, 120)])
     assert _mode(gen) == expected()
-    window.tools.set_tool(CanvasTool.ERASER)
-    window.tools.update_brush(size=40)
+    window.session.tool.set(CanvasTool.ERASER)
+    window.session.update_brush(size=40)
     drag(window, [(150, 120), (100, 80)])  # erasing shrinks the box
     assert _mode(gen) == expected()
     doc.undo()
@@ -187,12 +187,12 @@ def test_the_mode_line_follows_mask_strokes_undo_and_clearing(
     assert _mode(gen) == expected()
     clear_mask(doc, mask)
     assert _mode(gen).startswith("Image to image")
-    gen.refresh_mode()  # as the document's events do, 120 ms later
+    gen.refresh_target()  # as the document's events do, 120 ms later
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Image to image"))
 
 
 def test_thumbnails_keep_the_aspect_and_the_colours_of_big_and_small_results(qtbot: QtBot) -> None:
-    from sfumato.ui.results_strip import THUMB, thumbnail
+    from sfumato.ui.generate.results_strip import THUMB, thumbnail
 
     wide = np.zeros((1000, 3000, 3), np.uint8)
     wide[..., 0] = 200

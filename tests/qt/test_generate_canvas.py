@@ -25,10 +25,11 @@ from sfumato.document.document import Document, new_document
 from sfumato.document.image_io import export_image
 from sfumato.document.ora import load_ora, save_ora
 from sfumato.generation.metadata import read_parameters
-from sfumato.ui.generation_controller import GenerationController, export_metadata
-from sfumato.ui.generation_source import Mode
+from sfumato.generation.requests import Task
+from sfumato.session.jobs import export_metadata
+from sfumato.session.tools import CanvasTool
+from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.tool_state import CanvasTool
 
 
 def _picture_document() -> Document:
@@ -41,12 +42,12 @@ def _picture_document() -> Document:
 def test_inpaint_a_mask_painted_with_the_mouse_lands_as_a_new_layer(
         qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
     doc = open_document(window, _picture_document())
-    window.tools.set_tool(CanvasTool.MASK_BRUSH)
-    window.tools.update_brush(size=12)
+    window.session.tool.set(CanvasTool.MASK_BRUSH)
+    window.session.update_brush(size=12)
     drag(window, [(20, 30), (30, 32), (44, 34)])
     mask = doc.combined_mask()
     assert mask.max() == 255
-    gen.refresh_mode()
+    gen.refresh_target()
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Inpaint"))
     before = doc.composite()
     layers_before = len(doc.layers)
@@ -56,8 +57,9 @@ def test_inpaint_a_mask_painted_with_the_mouse_lands_as_a_new_layer(
     job, _images, seeds = finished.args
     assert job.state.value == "done" and seeds == (1234,)
     assert len(doc.layers) == layers_before  # nothing lands before Apply
-    assert gen.strip.count == 1 and gen.results_dock.isVisible()
-    assert gen.batch is not None and window.canvas.overlay_rect is not None  # shown in place
+    assert gen.strip.count == 1 and window.results_dock.isVisible()
+    assert window.session.results.value is not None
+    assert window.session.overlay.value is not None  # shown in place
 
     steps = len(doc.history)
     gen.strip.apply_button.click()
@@ -70,7 +72,7 @@ def test_inpaint_a_mask_painted_with_the_mouse_lands_as_a_new_layer(
     keep = mask == 0  # the brush's soft edge (1..254) blends the result by its value
     np.testing.assert_array_equal(after[keep], before[keep])  # outside the mask: untouched
     assert not np.array_equal(after[~keep], before[~keep])
-    assert not gen.results_dock.isVisible() and window.canvas.overlay_rect is None
+    assert not window.results_dock.isVisible() and window.session.overlay.value is None
 
     doc.undo()
     assert len(doc.layers) == layers_before
@@ -122,7 +124,7 @@ def test_a_dropped_photo_is_the_img2img_source(
 
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS) as finished:
         job = gen.generate()
-    assert job is not None and job.context.capture.mode is Mode.IMG2IMG
+    assert job is not None and job.context.capture.task is Task.IMG2IMG
     (image,) = finished.args[1]
     assert image.box is None
     layers = gen.apply(0)
@@ -136,15 +138,15 @@ def test_outpaint_frame_beyond_the_edge_extends_the_canvas_in_one_undo_step(
     doc = open_document(window, _picture_document())
     before = doc.composite()
     window.canvas.fit_to_view()
-    window.tools.set_tool(CanvasTool.OUTPAINT_FRAME)
+    window.session.tool.set(CanvasTool.OUTPAINT_FRAME)
     drag(window, [(10, 10), (40, 40), (88, 60)])  # from inside to 24 px past the right edge
-    frame = window.canvas.outpaint_frame
+    frame = window.session.outpaint_frame.value
     assert frame is not None and frame.right > 64
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Outpaint"))
 
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         job = gen.generate()
-    assert job is not None and job.context.capture.mode is Mode.OUTPAINT
+    assert job is not None and job.context.capture.task is Task.OUTPAINT
     assert (doc.width, doc.height) == (64, 64)  # nothing changes before Apply
     steps = len(doc.history)
     (layer,) = gen.apply(0)
@@ -155,7 +157,7 @@ def test_outpaint_frame_beyond_the_edge_extends_the_canvas_in_one_undo_step(
     after = doc.composite()
     np.testing.assert_array_equal(after[:, :64], before)  # the original stays where it was
     assert after[:, 64:, 3].min() == 255  # the new strip is painted
-    assert window.canvas.outpaint_frame is None
+    assert window.session.outpaint_frame.value is None
     doc.undo()
     assert (doc.width, doc.height) == (64, 64)
     np.testing.assert_array_equal(doc.composite(), before)
@@ -164,13 +166,14 @@ def test_outpaint_frame_beyond_the_edge_extends_the_canvas_in_one_undo_step(
 
 def test_txt2img_without_a_document_starts_one(
         qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
-    assert window.doc is None
+    assert window.session.doc is None
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         job = gen.generate()
-    assert job is not None and job.context.capture.mode is Mode.TXT2IMG
-    assert window.doc is not None and (window.doc.width, window.doc.height) == (64, 64)
+    assert job is not None and job.context.capture.task is Task.TXT2IMG
+    doc = window.session.doc
+    assert doc is not None and (doc.width, doc.height) == (64, 64)
     gen.strip.discard_button.click()
-    assert len(window.doc.layers) == 1 and gen.batch is None  # discarded: nothing added
+    assert len(doc.layers) == 1 and window.session.results.value is None  # discarded: nothing added
 
 
 def test_variations_of_the_selected_region_land_on_it(
@@ -181,7 +184,8 @@ def test_variations_of_the_selected_region_land_on_it(
     before = doc.composite()
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         window.menu_actions.by_name["variations"].trigger()  # Generate > Variations
-    assert gen.batch is not None and gen.batch.context.capture.mode is Mode.VARIATIONS
+    results = window.session.results.value
+    assert results is not None and results.context.capture.task is Task.VARIATIONS
     assert gen.strip.count == 2
     window.menu_actions.by_name["next_result"].trigger()
     assert gen.strip.current == 1

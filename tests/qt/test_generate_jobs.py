@@ -22,7 +22,7 @@ from pytestqt.qtbot import QtBot
 from sfumato.document.document import Document, new_document
 from sfumato.generation.jobs import JobState
 from sfumato.qt_bridge.inference_thread import GenerationJob
-from sfumato.ui.generation_controller import GenerationController
+from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.main_window import MainWindow
 
 
@@ -51,7 +51,7 @@ def test_cancel_stops_a_running_job_after_the_current_step(
     assert job is not None and job.state is JobState.CANCELLED
     assert 1 <= job.step < 200  # stopped early, after a step
     assert previews and previews[0] is not None  # the preview reached the GUI as an image
-    assert gen.batch is None and window.canvas.overlay_rect is None
+    assert window.session.results.value is None and window.session.overlay.value is None
     assert (len(doc.layers), len(doc.history)) == (layers, steps)
     assert gen.progress.bar.format() == "Cancelled"
 
@@ -125,13 +125,16 @@ def test_a_pending_batch_shows_again_after_a_later_job_is_cancelled(
     _picture(window)
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    assert gen.batch is not None and window.canvas.overlay_image is gen.batch.overlays[0]
+    results, overlay = window.session.results.value, window.session.overlay.value
+    assert results is not None and overlay is not None and overlay.rgba is results.landing(0).rgba
     gen.panel.steps.setValue(200)
     gen.service.progress.connect(lambda job, step, _t, _p: gen.service.cancel(job) if step == 2 else None)
     with qtbot.waitSignal(gen.service.cancelled, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    assert gen.batch is not None
-    assert window.canvas.overlay_image is gen.batch.overlays[0]  # the result again, not the last preview
+    assert window.session.results.value is not None
+    results, overlay = window.session.results.value, window.session.overlay.value
+    assert results is not None and overlay is not None
+    assert overlay.rgba is results.landing(0).rgba  # the result again, not the last preview
 
 
 def test_out_of_memory_reaches_the_person_as_a_short_message(
@@ -152,6 +155,6 @@ def test_out_of_memory_reaches_the_person_as_a_short_message(
         gen.generate()
     message = failed.args[1]
     assert "memory" in message and "smaller" in message  # says what to do
-    assert gen.progress.error.isVisible() and gen.batch is None
+    assert gen.progress.error.isVisible() and window.session.results.value is None
     assert (len(doc.layers), len(doc.history)) == (layers, steps)
     np.testing.assert_array_equal(doc.composite(), before)

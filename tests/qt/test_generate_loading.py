@@ -23,7 +23,7 @@ from pytestqt.qtbot import QtBot
 
 from sfumato.document.document import new_document
 from sfumato.generation.jobs import JobState
-from sfumato.ui.generation_controller import GenerationController
+from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.main_window import MainWindow
 
 
@@ -58,12 +58,12 @@ def test_loading_shows_in_the_progress_line_and_esc_cancels_it(
         QTest.keyClick(window, Qt.Key.Key_Escape)
         assert gen.progress.status.text() == f"Loading {tiny_sd.name} — then stopping…"
         release.set()
-    assert job.state is JobState.CANCELLED and engine.model is None and gen.batch is None
+    assert job.state is JobState.CANCELLED and engine.model is None and window.session.results.value is None
     assert gen.progress.bar.format() == "Cancelled"
 
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    assert engine.model is not None and gen.batch is not None
+    assert engine.model is not None and window.session.results.value is not None
 
 
 def test_steps_raised_for_a_low_strength_are_shown_under_the_bar(
@@ -106,5 +106,5 @@ def test_out_of_memory_while_placing_is_retried_and_said(
     _picture(window)
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    assert gen.batch is not None and not gen.progress.error.isVisible()
+    assert window.session.results.value is not None and not gen.progress.error.isVisible()
     assert "Ran out of GPU memory" in gen.progress.notice.text()

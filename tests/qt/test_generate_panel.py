@@ -15,11 +15,12 @@ from typing import cast
 from pytestqt.qtbot import QtBot
 
 from sfumato.generation import schedulers
+from sfumato.generation.requests import Task
+from sfumato.session.generation_source import Capture
+from sfumato.session.jobs import build_request
+from sfumato.session.model_choices import ModelChoice, family_defaults, installed_choices, schedulers_for
 from sfumato.settings import Settings
-from sfumato.ui.generation_controller import build_request
-from sfumato.ui.generation_source import Capture, Mode
-from sfumato.ui.model_choices import ModelChoice, family_defaults, installed_choices, schedulers_for
-from sfumato.ui.prompt_panel import (
+from sfumato.ui.generate.prompt_panel import (
     MODEL_DEFAULT_SCHEDULER,
     NEGATIVE_NEEDS_CFG,
     NEGATIVE_PLACEHOLDER,
@@ -104,7 +105,7 @@ def test_fast_decode_is_off_by_default_kept_in_the_settings_and_reaches_the_requ
     again.set_models([_choice("sd-turbo", "sd2")])
     params = again.parameters()
     assert again.fast_decode.isChecked() and params.fast_decode
-    request = build_request(Mode.TXT2IMG, cast(Capture, None), params, 512)  # txt2img at a set size
+    request = build_request(Task.TXT2IMG, cast(Capture, None), params, 512)  # txt2img at a set size
     assert request.fast_decode
 
 
@@ -215,7 +216,7 @@ app = QApplication(sys.argv[:1])
 window = MainWindow(Settings())
 window.show()
 app.processEvents()
-print("DOCK", window.generation.dock.isVisible())
+print("DOCK", window.generate_dock.isVisible())
 print("TORCH_AT_SHOW", "torch" in sys.modules)
 
 def finish():

@@ -7,7 +7,7 @@ from pytestqt.qtbot import QtBot
 from sfumato.generation.jobs import JobState
 from sfumato.generation.requests import Txt2ImgRequest
 from sfumato.qt_bridge.inference_thread import GenerationJob
-from sfumato.ui.generation_progress import GenerationProgress
+from sfumato.ui.generate.progress import GenerationProgress
 
 
 def _job(label: str) -> GenerationJob:

@@ -23,11 +23,11 @@ from sfumato.document.autosave import AutosaveWriter, find_recoverable
 from sfumato.document.document import new_document
 from sfumato.document.layers import LayerKind
 from sfumato.document.ora import load_ora, save_ora
+from sfumato.session.tools import CanvasTool
 from sfumato.ui.app import install_excepthook, offer_recovery
+from sfumato.ui.files.new_document_dialog import NewDocumentDialog
+from sfumato.ui.files.recovery_dialog import RecoveryDialog
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.new_document_dialog import NewDocumentDialog
-from sfumato.ui.recovery_dialog import RecoveryDialog
-from sfumato.ui.tool_state import CanvasTool
 
 
 def key(win: MainWindow, sequence: str) -> None:
@@ -76,22 +76,22 @@ def test_undo_and_redo_shortcuts(window: MainWindow) -> None:
 def test_tool_and_brush_size_shortcuts(window: MainWindow) -> None:
     show_document(window, new_document(100, 100))
     key(window, "E")
-    assert window.tools.tool is CanvasTool.ERASER
+    assert window.session.tool.value is CanvasTool.ERASER
     key(window, "M")
-    assert window.tools.tool is CanvasTool.RECT_SELECT
+    assert window.session.tool.value is CanvasTool.RECT_SELECT
     key(window, "B")
-    assert window.tools.tool is CanvasTool.BRUSH
-    size = window.tools.brush.size
+    assert window.session.tool.value is CanvasTool.BRUSH
+    size = window.session.brush.value.size
     key(window, "]")
-    assert window.tools.brush.size > size
+    assert window.session.brush.value.size > size
     key(window, "[")
     key(window, "[")
-    assert window.tools.brush.size < size
+    assert window.session.brush.value.size < size
 
 
 def test_select_then_delete_clears_only_the_selection(window: MainWindow) -> None:
     doc = show_document(window, new_document(400, 300))
-    window.tools.set_tool(CanvasTool.RECT_SELECT)
+    window.session.tool.set(CanvasTool.RECT_SELECT)
     stroke(window, [(100, 100), (200, 200)])
     key(window, "Delete")
     alpha = doc.layers[0].pixels[..., 3]
@@ -129,8 +129,8 @@ def test_dropping_on_an_empty_window_opens_a_document_of_the_image_size(
         window: MainWindow, tmp_path: Path, qtbot: QtBot) -> None:
     picture = write_png(tmp_path / "photo.png", 123, 45, (1, 2, 3, 255))
     drop(window, [picture], QPoint(200, 200))
-    qtbot.waitUntil(lambda: window.doc is not None)
-    doc = window.doc
+    qtbot.waitUntil(lambda: window.session.doc is not None)
+    doc = window.session.doc
     assert doc is not None and (doc.width, doc.height) == (123, 45)
     assert np.all(doc.layers[0].pixels == (1, 2, 3, 255))
     assert not doc.modified and "photo" in window.windowTitle()
@@ -153,13 +153,13 @@ def test_save_with_ctrl_s_and_reopen(window: MainWindow, tmp_path: Path, qtbot: 
                                      dialogs: Dialogs) -> None:
     doc = show_document(window, new_document(320, 240))
     stroke(window, [(20, 20), (300, 220)])
-    window.canvas.tools.set_tool(CanvasTool.MASK_BRUSH)
+    window.session.tool.set(CanvasTool.MASK_BRUSH)
     stroke(window, [(200, 40), (250, 60)])
     assert doc.modified and window.isWindowModified()
     target = tmp_path / "painting"  # no suffix typed: .ora is added
     dialogs.file_answers.append(str(target))
     key(window, "Ctrl+S")
-    qtbot.waitUntil(lambda: not window.busy and not doc.modified)
+    qtbot.waitUntil(lambda: not window.session.busy.value and not doc.modified)
     saved = tmp_path / "painting.ora"
     assert saved.is_file() and doc.path == saved
     assert window.windowTitle().startswith("painting") and not window.isWindowModified()
@@ -167,11 +167,11 @@ def test_save_with_ctrl_s_and_reopen(window: MainWindow, tmp_path: Path, qtbot: 
     for a, b in zip(doc.layers, reopened.layers, strict=True):
         assert a.kind == b.kind and np.array_equal(a.pixels, b.pixels)
     dialogs.file_answers.append(str(saved))
-    window.set_document(None)
+    window.session.show(None)
     key(window, "Ctrl+O")
-    qtbot.waitUntil(lambda: window.doc is not None)
-    assert window.doc is not None and window.doc.path == saved
-    assert [layer.kind for layer in window.doc.layers] == [layer.kind for layer in doc.layers]
+    qtbot.waitUntil(lambda: window.session.doc is not None)
+    assert window.session.doc is not None and window.session.doc.path == saved
+    assert [layer.kind for layer in window.session.doc.layers] == [layer.kind for layer in doc.layers]
     assert str(saved.resolve()) == window.settings.recent_files[0]
 
 
@@ -191,8 +191,8 @@ def test_unsaved_changes_prompt_can_cancel_a_new_document(window: MainWindow, di
     doc = show_document(window, new_document(64, 64))
     stroke(window, [(10, 10), (50, 50)])
     dialogs.question_answer = QMessageBox.StandardButton.Cancel
-    window.new_document()
-    assert window.doc is doc and dialogs.messages and "Save the changes" in dialogs.messages[0]
+    window.files.new_document()
+    assert window.session.doc is doc and dialogs.messages and "Save the changes" in dialogs.messages[0]
 
 
 def test_ctrl_n_asks_for_a_size(window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +203,7 @@ def test_ctrl_n_asks_for_a_size(window: MainWindow, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(NewDocumentDialog, "exec", answer)
     key(window, "Ctrl+N")
-    doc = window.doc
+    doc = window.session.doc
     assert doc is not None and (doc.width, doc.height) == (640, 360) and not doc.modified
     assert np.all(doc.layers[0].pixels == 255)
 
@@ -234,16 +234,16 @@ def test_zoom_shortcuts(window: MainWindow) -> None:
 
 def test_autosave_snapshot_is_recoverable(window: MainWindow, tmp_path: Path) -> None:
     writer = AutosaveWriter(tmp_path / "autosave")
-    window._autosave = writer
+    window.autosave.writer = writer
     doc = show_document(window, new_document(96, 64))
     stroke(window, [(10, 10), (80, 50)])
-    window.autosave_now()
+    window.autosave.save_now()
     assert writer.flush(timeout=10)
     files = list(writer.session_dir.glob("*.ora"))
     assert len(files) == 1
     assert np.array_equal(load_ora(files[0]).layers[0].pixels, doc.layers[0].pixels)
     assert find_recoverable(tmp_path / "autosave") == []  # this session is still alive
-    window._autosave = None
+    window.autosave.writer = None
     writer.close()
 
 
@@ -272,17 +272,18 @@ os.kill(os.getpid(), signal.SIGKILL)
 
     monkeypatch.setattr(RecoveryDialog, "exec", choose_recover)
     writer = AutosaveWriter(directory)  # this session's
-    window._autosave = writer
-    offer_recovery(window, directory)
-    qtbot.waitUntil(lambda: window.doc is not None and not window.busy)  # read in the background
-    doc = window.doc
+    window.autosave.writer = writer
+    offer_recovery(window.files, window, directory)
+    session = window.session
+    qtbot.waitUntil(lambda: session.doc is not None and not session.busy.value)  # read in the background
+    doc = window.session.doc
     assert doc is not None and (doc.width, doc.height) == (50, 40) and doc.modified
     assert tuple(doc.layers[0].pixels[15, 15]) == (7, 8, 9, 255)
     assert find_recoverable(directory) == []  # recovered once, not offered again
     assert writer.flush(timeout=10)
     kept = list(writer.session_dir.glob("*.ora"))  # already autosaved again by this session
     assert len(kept) == 1 and tuple(load_ora(kept[0]).layers[0].pixels[15, 15]) == (7, 8, 9, 255)
-    window._autosave = None
+    window.autosave.writer = None
     writer.close()
 
 
@@ -292,7 +293,7 @@ def test_export_writes_the_visible_image(window: MainWindow, tmp_path: Path, qtb
     doc.add_layer(LayerKind.MASK).pixels[...] = 255  # masks are not part of the picture
     dialogs.file_answers.append(str(tmp_path / "out.png"))
     key(window, "Ctrl+Shift+E")
-    qtbot.waitUntil(lambda: not window.busy)
+    qtbot.waitUntil(lambda: not window.session.busy.value)
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (40, 30)
         assert image.convert("RGBA").getpixel((5, 5)) == (10, 20, 30, 255)
@@ -308,8 +309,9 @@ def test_dropping_an_ora_asks_about_unsaved_changes_then_opens_it(
     stroke(window, [(10, 10), (50, 50)])
     drop(window, [tmp_path / "other.ora"], QPoint(100, 100))
     assert dialogs.messages and "Save the changes" in dialogs.messages[0]  # answered Discard
-    qtbot.waitUntil(lambda: window.doc is not doc)
-    assert window.doc is not None and [layer.name for layer in window.doc.layers] == ["Background", "Hole"]
+    qtbot.waitUntil(lambda: window.session.doc is not doc)
+    doc = window.session.doc
+    assert doc is not None and [layer.name for layer in doc.layers] == ["Background", "Hole"]
 
 
 def test_unexpected_errors_are_logged_and_shown_briefly(
@@ -330,15 +332,15 @@ def test_unexpected_errors_are_logged_and_shown_briefly(
 def test_a_failing_autosave_is_reported_in_the_status_bar(window: MainWindow, tmp_path: Path,
                                                           qtbot: QtBot) -> None:
     blocked = tmp_path / "autosave"
-    writer = AutosaveWriter(blocked, on_error=lambda exc: window.autosave_failed.emit(str(exc)))
-    window._autosave = writer
+    writer = AutosaveWriter(blocked, on_error=lambda exc: window.files.autosave_failed.emit(str(exc)))
+    window.autosave.writer = writer
     show_document(window, new_document(32, 32))
     stroke(window, [(5, 5), (25, 25)])
     shutil.rmtree(writer.session_dir)
     (writer.session_dir).write_bytes(b"")  # a file where the folder was: the write must fail
-    window.autosave_now()
+    window.autosave.save_now()
     qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Autosave failed"))
-    window._autosave = None
+    window.autosave.writer = None
     writer.close()
 
 
@@ -350,7 +352,7 @@ def test_closing_with_unsaved_changes_can_cancel_or_save_first(
     stroke(window, [(5, 5), (40, 40)])
     dialogs.question_answer = QMessageBox.StandardButton.Cancel
     window.close()
-    assert window.isVisible() and window.doc is doc
+    assert window.isVisible() and window.session.doc is doc
     dialogs.question_answer = QMessageBox.StandardButton.Save
     dialogs.file_answers.append(str(tmp_path / "kept.ora"))
     window.close()
@@ -363,11 +365,12 @@ def test_open_an_image_then_reopen_it_from_the_recent_menu(
     picture = write_png(tmp_path / "scan.png", 20, 10, (50, 60, 70, 255))
     dialogs.file_answers.append(str(picture))
     key(window, "Ctrl+O")
-    qtbot.waitUntil(lambda: window.doc is not None)
-    first = window.doc
+    qtbot.waitUntil(lambda: window.session.doc is not None)
+    first = window.session.doc
     assert first is not None and (first.width, first.height) == (20, 10)
     recent = window.menu_actions.recent_menu.actions()
     assert recent[0].toolTip() == str(picture.resolve())
     recent[0].trigger()
-    qtbot.waitUntil(lambda: window.doc is not first)
-    assert window.doc is not None and tuple(window.doc.layers[0].pixels[5, 5]) == (50, 60, 70, 255)
+    qtbot.waitUntil(lambda: window.session.doc is not first)
+    doc = window.session.doc
+    assert doc is not None and tuple(doc.layers[0].pixels[5, 5]) == (50, 60, 70, 255)

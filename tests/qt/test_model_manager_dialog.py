@@ -27,8 +27,7 @@ from qt_helpers import Dialogs
 from sfumato.model_store import DownloadProgress, ModelManager
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.model_manager_dialog import COL_FIT, COL_RUNS, COL_SIZE, COL_STATUS, ModelManagerDialog
-from sfumato.ui.model_services import services_for
+from sfumato.ui.models.manager_dialog import COL_FIT, COL_RUNS, COL_SIZE, COL_STATUS, ModelManagerDialog
 
 TIMEOUT = 10_000
 
@@ -115,7 +114,7 @@ def test_the_catalog_is_listed_with_fit_badges_for_this_machine(
 
 
 def test_the_menu_entry_opens_the_dialog(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
-    services = services_for(window, lambda: offline_manager(tmp_path / "cache", CPU_16GB))
+    services = window.model_services(lambda: offline_manager(tmp_path / "cache", CPU_16GB))
     window.menu_actions.by_name["model_manager"].trigger()
     assert services.dialog is not None and services.dialog.isVisible()
     qtbot.waitUntil(lambda: services.dialog is not None and services.dialog.state is not None)
@@ -127,7 +126,7 @@ def test_the_menu_entry_opens_the_dialog(window: MainWindow, qtbot: QtBot, tmp_p
 def test_the_window_hears_when_models_change(
     window: MainWindow, qtbot: QtBot, manager: ModelManager, dialogs: Dialogs
 ) -> None:
-    services = services_for(window, lambda: manager)
+    services = window.model_services(lambda: manager)
     dialog = services.show_manager()
     qtbot.waitUntil(lambda: dialog.state is not None and not services.tasks.running(), timeout=TIMEOUT)
     changes: list[bool] = []

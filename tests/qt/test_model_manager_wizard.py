@@ -21,11 +21,10 @@ from qt_helpers import Dialogs
 
 from sfumato.model_store import HardwareProfile, ModelManager, starter_set
 from sfumato.qt_bridge.model_tasks import ModelTasks
+from sfumato.session.model_state import read_state
 from sfumato.settings import load_settings
-from sfumato.ui.first_run_wizard import FirstRunWizard
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.model_services import services_for
-from sfumato.ui.model_state import read_state
+from sfumato.ui.models.first_run_wizard import FirstRunWizard
 
 TIMEOUT = 10_000
 
@@ -102,7 +101,7 @@ def test_picked_models_download_with_progress(
 def test_first_run_offers_once_without_blocking_the_window(
     window: MainWindow, qtbot: QtBot, tmp_path: Path
 ) -> None:
-    services = services_for(window, lambda: offline_manager(tmp_path / "cache", CPU_16GB))
+    services = window.model_services(lambda: offline_manager(tmp_path / "cache", CPU_16GB))
     assert not window.settings.first_run_done
     services.offer_first_run()
     assert window.isVisible() and services.wizard is None  # the check runs in the background
@@ -122,7 +121,7 @@ def test_first_run_offers_once_without_blocking_the_window(
 def test_quitting_with_the_wizard_open_offers_it_again_next_time(
     window: MainWindow, qtbot: QtBot, tmp_path: Path
 ) -> None:
-    services = services_for(window, lambda: offline_manager(tmp_path / "cache", CPU_16GB))
+    services = window.model_services(lambda: offline_manager(tmp_path / "cache", CPU_16GB))
     services.offer_first_run()
     qtbot.waitUntil(lambda: services.wizard is not None and services.wizard.isVisible(), timeout=TIMEOUT)
     assert services.wizard is not None
@@ -138,7 +137,7 @@ def test_no_wizard_when_models_are_installed(
 
     manager = offline_manager(tmp_path / "cache", CPU_16GB)
     manager.import_path(write_checkpoint(tmp_path / "mine.safetensors", SD15_SHAPES))
-    services = services_for(window, lambda: manager)
+    services = window.model_services(lambda: manager)
     services.offer_first_run()
     qtbot.waitUntil(lambda: window.settings.first_run_done, timeout=TIMEOUT)
     assert services.wizard is None and load_settings().first_run_done

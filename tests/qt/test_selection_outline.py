@@ -6,7 +6,7 @@ import numpy as np
 from pytestqt.qtbot import QtBot
 
 from sfumato.document.selection import Selection
-from sfumato.ui.selection_outline import OutlineTracer, outline_segments
+from sfumato.ui.canvas.selection_outline import OutlineTracer, outline_segments
 
 
 def test_a_rectangle_has_four_edges() -> None:

@@ -28,11 +28,11 @@ from sfumato.inference.device import profile_for
 from sfumato.model_store.hardware import GpuInfo, HardwareProfile
 from sfumato.settings import Settings
 from sfumato.torch_runtime import ActiveRuntime, advice
-from sfumato.ui import backend_dialog
 from sfumato.ui.app import dark_palette
-from sfumato.ui.backend_dialog import BackendDialog
+from sfumato.ui.backend import dialog as backend_dialog
+from sfumato.ui.backend.dialog import BackendDialog
+from sfumato.ui.common.resources import stylesheet
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.resources import stylesheet
 
 OUT = Path(__file__).resolve().parents[2] / "resources" / "screenshots" / "backend.png"
 GIB = 1024**3

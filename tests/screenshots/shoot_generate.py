@@ -23,11 +23,11 @@ from PySide6.QtWidgets import QApplication
 
 from sfumato.document.document import Document, new_document
 from sfumato.document.layers import LayerKind
+from sfumato.session.tools import CanvasTool
 from sfumato.settings import Settings
 from sfumato.ui.app import dark_palette
+from sfumato.ui.common.resources import stylesheet
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.resources import stylesheet
-from sfumato.ui.tool_state import CanvasTool
 
 OUT = Path(__file__).resolve().parents[2] / "resources" / "screenshots"
 
@@ -81,8 +81,8 @@ def main() -> int:
     window = MainWindow(Settings())
     window.setGeometry(0, 0, 1600, 1000)
     window.show()
-    window.set_document(build_document(), "evening-hills")
-    window.tools.set_tool(CanvasTool.MASK_BRUSH)  # as just after painting the mask
+    window.session.show(build_document(), "evening-hills")
+    window.session.tool.set(CanvasTool.MASK_BRUSH)  # as just after painting the mask
     gen = window.generation
     gen.service.configure(torch_threads=1)
     panel = gen.panel
@@ -110,7 +110,7 @@ def main() -> int:
 
     def finish() -> None:
         gen.discard()
-        window.doc.saved_revision = window.doc.revision  # type: ignore[union-attr]
+        window.session.doc.saved_revision = window.session.doc.revision  # type: ignore[union-attr]
         window.close()
         app.quit()
 

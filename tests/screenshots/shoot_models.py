@@ -26,8 +26,8 @@ from PySide6.QtWidgets import QApplication
 from sfumato.model_store import GpuInfo, HardwareProfile, ModelManager
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui.app import dark_palette
-from sfumato.ui.model_manager_dialog import ModelManagerDialog
-from sfumato.ui.resources import stylesheet
+from sfumato.ui.common.resources import stylesheet
+from sfumato.ui.models.manager_dialog import ModelManagerDialog
 
 OUT = Path(__file__).resolve().parents[2] / "resources" / "screenshots"
 RTX_3060 = HardwareProfile(

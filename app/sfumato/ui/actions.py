@@ -1,198 +1,184 @@
-"""The menu bar and keyboard shortcuts of the main window (File, Edit, Select, Layer, View, Models,
-Help)."""
+"""The window's actions, declared in one table: name, text, keys, what each does and what it needs.
+
+:func:`build_menus` turns a table of :class:`Menu` rows into the menu bar; each
+:class:`Action` says what it needs (:class:`~sfumato.session.enablement.Needs`: a document open,
+no file being read or written, a mask layer active, results waiting, …) and
+:class:`WindowActions` enables every action from the session's state whenever that changes,
+instead of lists of widgets to enable and disable. The window (the composition root) writes the
+table, since only it knows every part an action reaches.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
-from sfumato.document.layers import LayerKind
-from sfumato.errors import UserFacingError
-from sfumato.paths import log_dir
+from sfumato.document.document import Document
+from sfumato.session.canvas_session import CanvasSession
+from sfumato.session.enablement import Needs, conditions, enabled
 
-if TYPE_CHECKING:
-    from sfumato.ui.main_window import MainWindow
+
+@dataclass(frozen=True)
+class Action:
+    """One menu action. ``run()`` does it; a ``checkable`` action is ``toggle(checked)``ed
+    instead, starting as ``checked``."""
+
+    name: str
+    text: str
+    run: Callable[[], object] | None = None
+    keys: tuple[str, ...] = ()
+    needs: Needs = Needs.NOTHING
+    checkable: bool = False
+    checked: bool = False
+    toggle: Callable[[bool], object] | None = None
+
+
+@dataclass(frozen=True)
+class Submenu:
+    """A menu inside a menu."""
+
+    title: str
+    items: Sequence[Item]
+
+
+@dataclass(frozen=True)
+class Recent:
+    """File › Open Recent, filled from ``files()`` (the settings' list): ``open_path(path)``
+    opens one, ``forget()`` empties the list."""
+
+    files: Callable[[], list[str]]
+    open_path: Callable[[Path], object]
+    forget: Callable[[], object]
+
+
+SEPARATOR = None
+Item = Action | Submenu | Recent | QAction | None
+"""A table row: an :class:`Action`, a submenu, the recent files, an action made elsewhere (a
+tool, a dock's toggle) or ``SEPARATOR``."""
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A menu of the menu bar."""
+
+    title: str
+    items: Sequence[Item] = field(default_factory=list)
+
 
 class WindowActions:
-    """Builds the menus of ``window`` and keeps their enabled state and labels current."""
+    """The menu bar of ``window`` built from ``menus``, enabled from ``session``.
 
-    def __init__(self, window: MainWindow) -> None:
+    ``by_name`` holds every action by its table name (tools as ``tool_<name>``), for the
+    shortcut list and for tests.
+    """
+
+    def __init__(self, window: QMainWindow, session: CanvasSession, menus: Sequence[Menu]) -> None:
         self._w = window
+        self._session = session
         self.by_name: dict[str, QAction] = {}
-        self._needs_doc: list[QAction] = []
+        self._needs: dict[str, Needs] = {}
+        self.recent_menu: QMenu | None = None
+        """File › Open Recent (the table's :class:`Recent` row)."""
+        self._recent: Recent | None = None
+        self._doc: Document | None = None
         bar = window.menuBar()
-        w = window
-
-        file = bar.addMenu("&File")
-        self._add(file, "new", "&New…", w.new_document, "Ctrl+N")
-        self._add(file, "open", "&Open…", w.open_dialog, "Ctrl+O")
-        self.recent_menu = file.addMenu("Open &Recent")
-        file.addSeparator()
-        self._add(file, "save", "&Save", lambda: w.save(), "Ctrl+S", doc=True)
-        self._add(file, "save_as", "Save &As…", lambda: w.save_as(), "Ctrl+Shift+S", doc=True)
-        file.addSeparator()
-        self._add(file, "import", "&Import Images as Layers…", w.import_dialog, "Ctrl+I", doc=True)
-        self._add(file, "export", "&Export PNG/JPEG/WebP…", w.export_dialog, "Ctrl+Shift+E", doc=True)
-        file.addSeparator()
-        self._add(file, "quit", "&Quit", w.close, "Ctrl+Q")
-
-        edit = bar.addMenu("&Edit")
-        self._add(edit, "undo", "&Undo", self._undo, ["Ctrl+Z"], doc=True)
-        self._add(edit, "redo", "&Redo", self._redo, ["Ctrl+Shift+Z", "Ctrl+Y"], doc=True)
-        edit.addSeparator()
-        self._add(edit, "paste", "&Paste Image as Layer", w.paste, "Ctrl+V")
-        self._add(edit, "clear", "C&lear Selected Pixels", self._clear, "Delete", doc=True)
-        edit.addSeparator()
-        self._add(edit, "brush_bigger", "Brush &Bigger", lambda: w.tools.step_size(+1), "]")
-        self._add(edit, "brush_smaller", "Brush &Smaller", lambda: w.tools.step_size(-1), "[")
-
-        select = bar.addMenu("&Select")
-        self._add(select, "select_all", "Select &All",
-                  lambda: self._select(lambda s: s.select_all(), "Select all"), "Ctrl+A", doc=True)
-        self._add(select, "deselect", "&Deselect",
-                  lambda: self._select(lambda s: s.clear(), "Deselect"), "Ctrl+D", doc=True)
-        self._add(select, "invert_selection", "&Invert Selection",
-                  lambda: self._select(lambda s: s.invert(), "Invert selection"), "Ctrl+Shift+I", doc=True)
-
-        layer = bar.addMenu("&Layer")
-        panel = w.layers_panel
-        self._add(layer, "new_layer", "New &Paint Layer",
-                  lambda: self._doc_call(lambda d: d.add_layer(LayerKind.RASTER)), "Ctrl+Shift+N", doc=True)
-        self._add(layer, "new_mask", "New &Mask Layer",
-                  lambda: self._doc_call(lambda d: d.add_layer(LayerKind.MASK)), "Ctrl+Shift+M", doc=True)
-        self._add(layer, "duplicate_layer", "&Duplicate Layer", panel.buttons["layer_duplicate"].click,
-                  "Ctrl+J", doc=True)
-        self._add(layer, "delete_layer", "De&lete Layer", panel.buttons["layer_delete"].click, doc=True)
-        layer.addSeparator()
-        self._add(layer, "layer_up", "Move Layer &Up", panel.buttons["layer_up"].click, "Ctrl+]", doc=True)
-        self._add(layer, "layer_down", "Move Layer D&own", panel.buttons["layer_down"].click, "Ctrl+[",
-                  doc=True)
-        layer.addSeparator()
-        mask = layer.addMenu("M&ask")
-        for name, text in (("from_selection", "Mask from &Selection"), ("invert", "&Invert Mask"),
-                           ("grow", "&Grow Mask"), ("shrink", "S&hrink Mask"),
-                           ("feather", "&Feather Mask"), ("clear", "&Clear Mask")):
-            self._add(mask, f"mask_{name}", text, panel.mask_buttons[name].click, doc=True)
-
-        tools = bar.addMenu("&Tools")
-        for tool, action in w.tool_actions.items():
-            tools.addAction(action)
-            self.by_name[f"tool_{tool.value}"] = action
-
-        view = bar.addMenu("&View")
-        canvas = w.canvas
-        self._add(view, "zoom_in", "Zoom &In", lambda: canvas.zoom_step(+1), ["Ctrl++", "Ctrl+=", "+", "="])
-        self._add(view, "zoom_out", "Zoom &Out", lambda: canvas.zoom_step(-1), ["Ctrl+-", "-"])
-        self._add(view, "fit", "&Fit to Window", canvas.fit_to_view, "Ctrl+0")
-        self._add(view, "actual_size", "&Actual Pixels (100 %)", canvas.zoom_actual_size, "Ctrl+1")
-        view.addSeparator()
-        view.addAction(w.layers_dock.toggleViewAction())
-        view.addAction(w.options_bar.toggleViewAction())
-        view.addAction(w.toolbox.toggleViewAction())
-
-        models = bar.addMenu("&Models")
-        self._add(models, "model_manager", "Model &Manager…", self._model_manager)
-        models.addSeparator()
-        float32 = self._add(models, "force_float32", "Compute in &Float32 (Slower)", self._force_float32)
-        float32.setCheckable(True)
-        float32.setChecked(w.settings.force_float32)
-        w.generation.service.set_force_float32(w.settings.force_float32)
-
-        help_menu = bar.addMenu("&Help")
-        self._add(help_menu, "shortcuts", "&Keyboard Shortcuts", self._show_shortcuts, "F1")
-        self._add(help_menu, "backend", "Processing &Backend…", w.show_backend)
-        self._add(help_menu, "log_folder", "Open &Log Folder",
-                  lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir()))))
-        self._add(help_menu, "about", "&About Sfumato", self._about)
+        for menu in menus:
+            self._fill(bar.addMenu(menu.title), menu.items)
+        for prop in (session.busy, session.results, session.generating):
+            prop.changed.connect(lambda _value: self.refresh())
+        session.document.bind(self._follow_document)
         self.refresh_recent()
 
     # ------------------------------------------------------------ building
-    def _add(self, menu: QMenu, name: str, text: str, slot: Callable[[], object],
-             shortcut: str | list[str] | None = None, *, doc: bool = False) -> QAction:
-        action = QAction(text, self._w)
-        if shortcut:
-            keys = [shortcut] if isinstance(shortcut, str) else shortcut
-            action.setShortcuts([QKeySequence(k) for k in keys])
-        action.triggered.connect(lambda _=False: slot())
-        menu.addAction(action)
-        self.by_name[name] = action
-        if doc:
-            self._needs_doc.append(action)
+    def _fill(self, menu: QMenu, items: Sequence[Item]) -> None:
+        for item in items:
+            if item is SEPARATOR:
+                menu.addSeparator()
+            elif isinstance(item, Submenu):
+                self._fill(menu.addMenu(item.title), item.items)
+            elif isinstance(item, Recent):
+                self.recent_menu, self._recent = menu.addMenu("Open &Recent"), item
+            elif isinstance(item, QAction):
+                menu.addAction(item)
+            else:
+                menu.addAction(self._make(item))
+
+    def _make(self, spec: Action) -> QAction:
+        action = QAction(spec.text, self._w)
+        if spec.keys:
+            action.setShortcuts([QKeySequence(k) for k in spec.keys])
+        if spec.checkable:
+            action.setCheckable(True)
+            action.setChecked(spec.checked)
+            toggle = spec.toggle
+            assert toggle is not None, spec.name
+            action.triggered.connect(lambda checked: toggle(checked))
+        else:
+            run = spec.run
+            assert run is not None, spec.name
+            action.triggered.connect(lambda _=False: run())
+        self.by_name[spec.name] = action
+        self._needs[spec.name] = spec.needs
         return action
 
+    def add_named(self, actions: dict[str, QAction]) -> None:
+        """List actions made elsewhere (the tools) under their names too."""
+        self.by_name.update(actions)
+
+    # ------------------------------------------------------------ enabling
+    def _follow_document(self, doc: Document | None) -> None:
+        if self._doc is not None:
+            self._doc.events.history_changed.disconnect(self.refresh)
+            self._doc.events.layers_changed.disconnect(self.refresh)
+        self._doc = doc
+        if doc is not None:
+            doc.events.history_changed.connect(self.refresh)
+            doc.events.layers_changed.connect(self.refresh)
+        self.refresh()
+
     def refresh(self) -> None:
-        """Enable what applies to the current document and label Undo/Redo with their step."""
-        w = self._w
-        doc = w.doc
-        usable = doc is not None and not w.busy
-        for action in self._needs_doc:
-            action.setEnabled(usable)
-        for name in ("new", "open", "paste", "quit"):
-            self.by_name[name].setEnabled(not w.busy)
-        undo, redo = self.by_name["undo"], self.by_name["redo"]
-        undo_label = doc.history.undo_label if doc is not None else None
-        redo_label = doc.history.redo_label if doc is not None else None
-        undo.setText(f"&Undo {undo_label}" if undo_label else "&Undo")
-        redo.setText(f"&Redo {redo_label}" if redo_label else "&Redo")
-        undo.setEnabled(usable and undo_label is not None)
-        redo.setEnabled(usable and redo_label is not None)
+        """Enable each action whose needs hold, and label Undo/Redo with their step."""
+        held = conditions(self._session)
+        for name, needs in self._needs.items():
+            self.by_name[name].setEnabled(enabled(needs, held))
+        doc = self._session.doc
+        for name, text in (("undo", "&Undo"), ("redo", "&Redo")):
+            action = self.by_name.get(name)
+            if action is None:
+                continue
+            label = None if doc is None else (doc.history.undo_label if name == "undo"
+                                              else doc.history.redo_label)
+            action.setText(f"{text} {label}" if label else text)
 
     def refresh_recent(self) -> None:
-        """Rebuild File > Open Recent from the settings."""
-        menu = self.recent_menu
-        menu.clear()
-        recent = self._w.settings.recent_files
-        for i, text in enumerate(recent):
-            path = Path(text)
-            action = menu.addAction(f"&{i + 1}  {path.name}", lambda p=path: self._w.open_path(p))
-            action.setToolTip(text)
-        if recent:
-            menu.addSeparator()
-            menu.addAction("Clear List", self._w.forget_recent)
-        menu.setEnabled(bool(recent))
-
-    # ------------------------------------------------------------- handlers
-    def _doc_call(self, call: Callable[..., object]) -> None:
-        w = self._w
-        if w.doc is None or w.busy:
+        """Rebuild File › Open Recent from the settings."""
+        menu, recent = self.recent_menu, self._recent
+        if menu is None or recent is None:
             return
-        try:
-            call(w.doc)
-        except UserFacingError as exc:
-            w.show_error(exc)
+        menu.clear()
+        files = recent.files()
+        for i, text in enumerate(files):
+            action = menu.addAction(f"&{i + 1}  {Path(text).name}", self._opener(recent, Path(text)))
+            action.setToolTip(text)
+        if files:
+            menu.addSeparator()
+            menu.addAction("Clear List", recent.forget)
+        menu.setEnabled(bool(files))
 
-    def _undo(self) -> None:
-        if not self._w.canvas.gesture_active:
-            self._doc_call(lambda d: d.undo())
+    @staticmethod
+    def _opener(recent: Recent, path: Path) -> Callable[[], None]:
+        def open_it() -> None:
+            recent.open_path(path)
 
-    def _redo(self) -> None:
-        if not self._w.canvas.gesture_active:
-            self._doc_call(lambda d: d.redo())
+        return open_it
 
-    def _clear(self) -> None:
-        self._doc_call(lambda d: d.delete_selected())
-
-    def _select(self, change: Callable[..., None], label: str) -> None:
-        self._doc_call(lambda d: d.change_selection(change, label))
-
-    def _force_float32(self) -> None:
-        """Models › Compute in Float32: kept in the settings, used from the next job on (the
-        status bar then shows the dtype the model runs in)."""
-        forced = self.by_name["force_float32"].isChecked()
-        self._w.settings.force_float32 = forced
-        self._w.generation.service.set_force_float32(forced)
-
-    def _model_manager(self) -> None:
-        from sfumato.ui.model_services import services_for  # the model store loads on first use
-
-        services_for(self._w).show_manager()
-
-    def _show_shortcuts(self) -> None:
+    # ---------------------------------------------------------------- help
+    def show_shortcuts(self) -> None:
+        """Help › Keyboard Shortcuts: every action with keys, and the pointer gestures."""
         rows = []
         for action in self.by_name.values():
             keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
@@ -207,7 +193,8 @@ class WindowActions:
         box.setText("<table cellspacing=6>" + "".join(rows) + "</table>")
         box.exec()
 
-    def _about(self) -> None:
+    def show_about(self) -> None:
+        """Help › About Sfumato."""
         QMessageBox.about(self._w, "About Sfumato",
                           "<b>Sfumato</b><br>Paint with layers and masks, and let Stable Diffusion "
                           "inpaint, outpaint and vary your work.")

@@ -30,11 +30,12 @@ from sfumato.document.autosave import AutosaveError, AutosaveWriter, find_recove
 from sfumato.logs import setup_logging
 from sfumato.paths import cache_dir, config_dir, data_dir, folder_problem
 from sfumato.settings import Settings, load_settings
-from sfumato.ui import error_dialog
-from sfumato.ui.file_open_events import FileOpenHandler
+from sfumato.ui.common import error_dialog
+from sfumato.ui.common.resources import resource_path, stylesheet
+from sfumato.ui.files.controller import FileController
+from sfumato.ui.files.open_events import FileOpenHandler
+from sfumato.ui.files.recovery_dialog import RecoveryDialog
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.recovery_dialog import RecoveryDialog
-from sfumato.ui.resources import resource_path, stylesheet
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +89,8 @@ def install_excepthook(parent: QWidget) -> None:
     threading.excepthook = thread_hook
 
 
-def offer_recovery(window: MainWindow, directory: Path) -> None:
-    """If a previous session died with unsaved documents, offer to reopen one.
+def offer_recovery(files: FileController, parent: QWidget, directory: Path) -> None:
+    """If a previous session died with unsaved documents, offer (over ``parent``) to reopen one.
 
     A recovered document moves into this session's autosave; with autosave off its old
     autosave stays until the next start, so nothing is lost before it is saved.
@@ -97,13 +98,13 @@ def offer_recovery(window: MainWindow, directory: Path) -> None:
     entries = find_recoverable(directory)
     if not entries:
         return
-    dialog = RecoveryDialog(entries, window)
+    dialog = RecoveryDialog(entries, parent)
     dialog.exec()
     if dialog.choice == "discard":
         for entry in entries:
             entry.discard()
     elif dialog.choice == "recover" and (entry := dialog.selected()) is not None:
-        window.recover(entry)  # read in the background
+        files.recover(entry)  # read in the background
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def folder_problems(settings: Settings) -> list[StartupProblem]:
     return problems
 
 
-def show_startup_problems(window: MainWindow, problems: Sequence[StartupProblem]) -> QMessageBox:
+def show_startup_problems(window: QWidget, problems: Sequence[StartupProblem]) -> QMessageBox:
     """Say once, without blocking the window, what is off and where to fix it."""
     for problem in problems:
         log.warning("start: %s", problem.message)
@@ -168,16 +169,16 @@ SESSION_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") 
 class SessionEndWatcher(QObject):
     """Autosaves before the system ends the session.
 
-    SIGTERM and SIGHUP close the window through :meth:`MainWindow.end_session` (the autosave is
+    SIGTERM and SIGHUP close the window through :meth:`FileController.end_session` (the autosave is
     kept for the next start); the session manager's commit request (logout) autosaves and waits
     until it is written. Python runs signal handlers only between bytecodes, which never happens
     while Qt waits for events, so the C-level handler's wake-up byte (``signal.set_wakeup_fd``)
     arrives on a socket that Qt watches.
     """
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
+    def __init__(self, files: FileController) -> None:
+        super().__init__(files)
+        self._files = files
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
@@ -193,7 +194,7 @@ class SessionEndWatcher(QObject):
     def commit(self, _manager: QSessionManager | None = None) -> None:
         """The session manager asks for unsaved work to be kept (a logout)."""
         log.info("the session is ending: autosaving")
-        self._window.commit_session()
+        self._files.commit_session()
 
     def _woken(self) -> None:
         try:
@@ -201,9 +202,9 @@ class SessionEndWatcher(QObject):
         except BlockingIOError:
             return
         numbers = [number for number in received if number in SESSION_SIGNALS]
-        if numbers and not self._window.session_ended:
+        if numbers and not self._files.session_ended:
             log.info("%s received: autosaving and closing", signal.Signals(numbers[0]).name)
-            self._window.end_session()
+            self._files.end_session()
             QApplication.exit(0)
 
     def close(self) -> None:
@@ -256,39 +257,38 @@ def run_app(argv: Sequence[str]) -> int:
 
     def autosave_failed(exc: Exception) -> None:  # on the writer thread; the signal crosses over
         if window is not None:
-            window.autosave_failed.emit(error_dialog.describe(exc)[0])
+            window.files.autosave_failed.emit(error_dialog.describe(exc)[0])
 
     writer, autosave_problem = start_autosave(directory, autosave_failed)
     window = MainWindow(settings, writer)
     install_excepthook(window)
-    watcher = SessionEndWatcher(window)
-    app.installEventFilter(FileOpenHandler(window))  # macOS hands double-clicked .ora files over here
+    watcher = SessionEndWatcher(window.files)
+    # macOS hands double-clicked .ora files over here
+    app.installEventFilter(FileOpenHandler(window.files.open_dropped, window))
     window.show()
     smoke = None
     if args.smoke:  # no recovery dialog, no first-run wizard, no files: the smoke run only
         from sfumato.ui import smoke as smoke_mode
 
-        smoke = smoke_mode.start(window)
+        smoke = smoke_mode.start(window, window.session, window.generation, window.tasks)
 
     def offer_first_run() -> None:
         # the model store pulls in huggingface_hub (~0.5 s of imports on this thread): only
         # once the window has been on screen for a moment, never on the launch path
-        from sfumato.ui.model_services import services_for
-
-        services_for(window).offer_first_run()
+        window.model_services().offer_first_run()
 
     def start() -> None:
         problems = [autosave_problem] if autosave_problem is not None else []
         problems += folder_problems(settings)
         if problems:
             show_startup_problems(window, problems)
-        offer_recovery(window, directory)
+        offer_recovery(window.files, window, directory)
         if not any(problem.feature == "models" for problem in problems):
             QTimer.singleShot(FIRST_RUN_DELAY_MS, offer_first_run)
         files = [p for p in args.files if p.exists()]
         missing = [p for p in args.files if not p.exists()]
         if files:
-            window.open_dropped(files, None)
+            window.files.open_dropped(files, None)
         if missing:
             QMessageBox.warning(window, "Sfumato", f"“{missing[0]}” does not exist.")
 
@@ -304,10 +304,10 @@ def run_app(argv: Sequence[str]) -> int:
     finally:
         watcher.close()
         if writer is not None:
-            writer.close(keep=window.session_ended)
+            writer.close(keep=window.files.session_ended)
     if smoke is not None:
         return smoke.exit_code
-    if window.session_ended:
+    if window.files.session_ended:
         log.info("Sfumato closed for the system; unsaved changes are kept for the next start")
     else:
         log.info("Sfumato closed normally")

@@ -32,8 +32,12 @@ from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
     from sfumato.qt_bridge.inference_thread import GenerationJob
-    from sfumato.ui.main_window import MainWindow
+    from sfumato.session.canvas_session import CanvasSession
+    from sfumato.ui.common.background import BackgroundTasks
+    from sfumato.ui.generate.controller import GenerationController
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +76,18 @@ def say(text: str, stream: Any = None) -> None:
 
 
 class SmokeRun(QObject):
-    """Drives one smoke run on ``window``; ``exit_code`` is 0 once it has passed."""
+    """Drives one smoke run on ``window`` (its ``session``, Generate ``controller`` and file
+    ``tasks``, which build the model off the GUI thread); ``exit_code`` is 0 once it has passed."""
 
     _failed_elsewhere = Signal(str)
 
-    def __init__(self, window: MainWindow, timeout_s: float = TIMEOUT_S) -> None:
+    def __init__(self, window: QWidget, session: CanvasSession, controller: GenerationController,
+                 tasks: BackgroundTasks, timeout_s: float = TIMEOUT_S) -> None:
         super().__init__(window)
         self._w = window
+        self._session = session
+        self._controller = controller
+        self._tasks = tasks
         self.exit_code = 1
         self._done = False
         self._shown = False
@@ -101,7 +110,7 @@ class SmokeRun(QObject):
         self._failed_elsewhere.connect(self.fail)
         sys.excepthook = self._excepthook
         threading.excepthook = self._thread_excepthook
-        service = window.generation.service
+        service = controller.service
         service.configure(engine_factory=self._make_engine)
         service.finished.connect(self._finished)
         service.failed.connect(self._failed)
@@ -136,7 +145,7 @@ class SmokeRun(QObject):
         self._report["window_clock"] = clock
         self._report["qt_platform"] = QApplication.platformName()
         say("smoke: window shown")
-        self._w.tasks.run(self._build_model, self._model_built, self.fail)
+        self._tasks.run(self._build_model, self._model_built, self.fail)
 
     # -------------------------------------------------------------- the model
     def _build_model(self) -> Path:  # on a background thread
@@ -156,7 +165,7 @@ class SmokeRun(QObject):
     def _model_built(self, folder: Path) -> None:
         if self._done:
             return
-        controller = self._w.generation
+        controller = self._controller
         panel = controller.panel
         panel.use_model_path(folder)
         panel.steps.setValue(STEPS)
@@ -190,10 +199,11 @@ class SmokeRun(QObject):
     def _check_and_apply(self, count: int) -> None:
         import numpy as np
 
-        controller = self._w.generation
-        doc = self._w.doc
-        if count != 1 or controller.batch is None or doc is None:
-            raise AssertionError(f"expected one result in the strip, got {count} (batch: {controller.batch})")
+        controller = self._controller
+        doc = self._session.doc
+        results = self._session.results.value
+        if count != 1 or results is None or doc is None:
+            raise AssertionError(f"expected one result in the strip, got {count} (results: {results})")
         layers = controller.apply(0)
         if len(layers) != 1 or layers[0] not in doc.layers:
             raise AssertionError("applying the result did not add a layer to the document")
@@ -253,7 +263,7 @@ class SmokeRun(QObject):
         self._done = True
         self.exit_code = code
         self._watchdog.stop()
-        doc = self._w.doc
+        doc = self._session.doc
         if doc is not None:
             doc.saved_revision = doc.revision  # no unsaved-changes question
         shutil.rmtree(self._model_dir, ignore_errors=True)
@@ -284,8 +294,9 @@ def panel_error(controller: Any) -> str:
     return controller.progress.error.text() or "no message"
 
 
-def start(window: MainWindow, timeout_s: float = TIMEOUT_S) -> SmokeRun:
-    """Begin a smoke run on a window that was just shown."""
-    run = SmokeRun(window, timeout_s)
+def start(window: QWidget, session: CanvasSession, controller: GenerationController,
+          tasks: BackgroundTasks, timeout_s: float = TIMEOUT_S) -> SmokeRun:
+    """Begin a smoke run on a window that was just shown (see :class:`SmokeRun`)."""
+    run = SmokeRun(window, session, controller, tasks, timeout_s)
     run.watch_window()
     return run

@@ -1,5 +1,6 @@
-"""The main window's models: one :class:`ModelManager` and one :class:`ModelTasks` shared by the
-model manager dialog and the first-run wizard, made on first use and stopped when the app quits.
+"""The window's models: one :class:`ModelManager` and one :class:`ModelTasks` shared by the
+model manager dialog, the first-run wizard and the backend dialog, made on first use and stopped
+when the app quits. The window makes one :class:`ModelServices` when it is first needed.
 """
 
 from __future__ import annotations
@@ -7,20 +8,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from sfumato.errors import UserFacingError
 from sfumato.model_store import ModelManager, RunPlan, starter_set
 from sfumato.qt_bridge.model_tasks import ModelTasks
-from sfumato.settings import save_settings
-from sfumato.ui.first_run_wizard import FirstRunWizard
-from sfumato.ui.model_manager_dialog import IMPORT_TASK, ModelManagerDialog
-from sfumato.ui.model_state import StoreState, read_state
-
-if TYPE_CHECKING:
-    from sfumato.ui.main_window import MainWindow
+from sfumato.session.model_state import StoreState, read_state
+from sfumato.settings import Settings, save_settings
+from sfumato.ui.models.first_run_wizard import FirstRunWizard
+from sfumato.ui.models.manager_dialog import IMPORT_TASK, ModelManagerDialog
 
 log = logging.getLogger(__name__)
 
@@ -30,16 +28,23 @@ FIRST_RUN_TASK = "_first_run"
 class ModelServices(QObject):
     """Owns the window's model manager, background tasks, dialog and wizard.
 
+    ``window`` is the dialogs' parent; ``runtime_missing()`` says whether no PyTorch runtime was
+    found, and ``set_up_runtime()`` opens the backend dialog (the wizard offers it then).
     ``models_changed()`` is emitted after an install, repair, removal or import finished
     (whichever window started it), so a model picker can list the installed models again.
     """
 
     models_changed = Signal()
 
-    def __init__(self, window: MainWindow, make_manager: Callable[[], ModelManager] | None = None) -> None:
+    def __init__(self, window: QWidget, settings: Settings, runtime_missing: Callable[[], bool],
+                 set_up_runtime: Callable[[], None],
+                 make_manager: Callable[[], ModelManager] | None = None) -> None:
         super().__init__(window)
         self.setObjectName("modelServices")
         self.window = window
+        self.settings = settings
+        self._runtime_missing = runtime_missing
+        self._set_up_runtime = set_up_runtime
         self._make_manager = make_manager or self._default_manager
         self._tasks: ModelTasks | None = None
         self.dialog: ModelManagerDialog | None = None
@@ -49,7 +54,7 @@ class ModelServices(QObject):
             app.aboutToQuit.connect(self.shutdown)
 
     def _default_manager(self) -> ModelManager:
-        folder = self.window.settings.model_cache_dir
+        folder = self.settings.model_cache_dir
         return ModelManager(Path(folder) if folder else None)
 
     @property
@@ -79,7 +84,7 @@ class ModelServices(QObject):
     def offer_first_run(self) -> None:
         """Unless done before, check in the background whether any model is installed; if
         none is, open the first-run wizard (non-modal) with the starter set for this machine."""
-        if self.window.settings.first_run_done:
+        if self.settings.first_run_done:
             return
 
         def work(_report: object, _cancel: object) -> tuple[StoreState, list[RunPlan]] | None:
@@ -99,9 +104,8 @@ class ModelServices(QObject):
         if not self.window.isVisible():
             return  # the window closed while the store was read: offer it next time
         state, plans = found
-        no_runtime = self.window.backend.active.source == "none"
         wizard = FirstRunWizard(self.tasks, state, plans, self.window,
-                                set_up_runtime=self.window.show_backend if no_runtime else None)
+                                set_up_runtime=self._set_up_runtime if self._runtime_missing() else None)
         wizard.finished.connect(lambda _result: self._wizard_closed(wizard))
         self.wizard = wizard
         wizard.show()
@@ -113,7 +117,7 @@ class ModelServices(QObject):
             self._first_run_done()
 
     def _first_run_done(self) -> None:
-        settings = self.window.settings
+        settings = self.settings
         if settings.first_run_done:
             return
         settings.first_run_done = True
@@ -126,11 +130,3 @@ class ModelServices(QObject):
         """Cancel running downloads (their bytes stay staged) and wait briefly for them."""
         if self._tasks is not None:
             self._tasks.shutdown()
-
-
-def services_for(window: MainWindow, make_manager: Callable[[], ModelManager] | None = None) -> ModelServices:
-    """The window's :class:`ModelServices`, made on the first call (``make_manager`` applies then)."""
-    found = window.findChild(ModelServices, "modelServices")
-    if isinstance(found, ModelServices):
-        return found
-    return ModelServices(window, make_manager)

@@ -10,7 +10,7 @@ from sfumato.document.document import Document
 from sfumato.document.layers import Layer, LayerKind
 from sfumato.document.selection import SelectMode
 from sfumato.document.stroke import Stroke
-from sfumato.ui.tool_state import CanvasTool
+from sfumato.session.tools import CanvasTool
 
 MIN_DRAG = 2.0  # document px: a shorter marquee drag is a click, which deselects
 

@@ -27,9 +27,9 @@ from sfumato import torch_runtime
 from sfumato.paths import is_frozen
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.torch_runtime import variants
-from sfumato.ui import error_dialog
-from sfumato.ui.backend_monitor import BackendMonitor
-from sfumato.ui.model_views import progress_bar, size_text
+from sfumato.ui.backend.monitor import BackendMonitor
+from sfumato.ui.common import error_dialog
+from sfumato.ui.common.model_views import progress_bar, size_text
 
 if TYPE_CHECKING:
     from sfumato.torch_runtime import InstallResult, RuntimeProgress

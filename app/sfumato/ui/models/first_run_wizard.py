@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 
 from sfumato.model_store import CatalogModel, DownloadProgress, GatedModelError, RunPlan, hardware_tier
 from sfumato.qt_bridge.model_tasks import ModelTasks
-from sfumato.ui import error_dialog
-from sfumato.ui.model_state import StoreState, hub_sizes
-from sfumato.ui.model_views import (
+from sfumato.session.model_state import StoreState, hub_sizes
+from sfumato.ui.common import error_dialog
+from sfumato.ui.common.model_views import (
     MODEL_STYLE,
     ask_token,
     estimated_download,

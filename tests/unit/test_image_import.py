@@ -5,11 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qt_helpers import write_png
+from PIL import Image
 
 from sfumato.document.document import new_document
 from sfumato.errors import UserFacingError
-from sfumato.ui.image_import import CASCADE, add_centred, decode_images, image_document
+from sfumato.session.image_import import CASCADE, add_centred, decode_images, image_document
+
+
+def write_png(path: Path, w: int, h: int, rgba: tuple[int, int, int, int]) -> Path:
+    """A solid ``w × h`` PNG."""
+    Image.fromarray(np.full((h, w, 4), rgba, np.uint8), "RGBA").save(path)
+    return path
 
 
 def _bounds(alpha: np.ndarray) -> tuple[int, int, int, int]:

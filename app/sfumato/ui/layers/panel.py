@@ -29,8 +29,9 @@ from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, Layer, LayerKind
 from sfumato.errors import UserFacingError
-from sfumato.ui.resources import icon
-from sfumato.ui.thumbnails import layer_icon
+from sfumato.session.canvas_session import CanvasSession
+from sfumato.ui.common.resources import icon
+from sfumato.ui.layers.thumbnails import layer_icon
 
 UID_ROLE = Qt.ItemDataRole.UserRole + 1
 THUMBNAIL_DELAY_MS = 300
@@ -40,11 +41,14 @@ LOCKED_SUFFIX = "  — locked"
 class LayersPanel(QWidget):
     """Shows the document's layers (top of the stack first) and edits them.
 
-    Every edit goes through a document method, so each is one undo step. ``error(exception)``
-    reports a refused edit (for example on a locked layer).
+    It shows the session's document. Every edit goes through a document method, so each is one
+    undo step; ``report(exception)`` tells about a refused edit (for example on a locked layer).
+    ``commands`` holds the stack and mask edits by name (``layer_add``, ``layer_duplicate``, …,
+    ``mask_invert``, …) for the buttons here and the Layer menu alike.
     """
 
-    def __init__(self, report: Callable[[BaseException], None], parent: QWidget | None = None) -> None:
+    def __init__(self, session: CanvasSession, report: Callable[[BaseException], None],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc: Document | None = None
         self._report = report
@@ -96,6 +100,7 @@ class LayersPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.setSpacing(2)
         self.buttons: dict[str, QToolButton] = {}
+        self.commands: dict[str, Callable[[], None]] = {}
         for name, tip, slot in (
             ("layer_add", "New paint layer", lambda: self._do(lambda d: d.add_layer(LayerKind.RASTER))),
             ("mask_add", "New mask layer", lambda: self._do(lambda d: d.add_layer(LayerKind.MASK))),
@@ -113,6 +118,7 @@ class LayersPanel(QWidget):
             button.clicked.connect(slot)
             buttons.addWidget(button)
             self.buttons[name] = button
+            self.commands[name] = slot
         buttons.insertStretch(3, 1)
 
         self.mask_box = QGroupBox("Mask")
@@ -142,6 +148,7 @@ class LayersPanel(QWidget):
             button.clicked.connect(slot)
             grid.addWidget(button, i // 3, i % 3)
             self.mask_buttons[name] = button
+            self.commands[f"mask_{name}"] = slot
         grid.addWidget(QLabel("Radius"), 2, 0)
         grid.addWidget(self.radius, 2, 1, 1, 2)
 
@@ -152,10 +159,10 @@ class LayersPanel(QWidget):
         layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.mask_box)
-        self._sync_controls()
+        session.document.bind(self._show_document)
 
     # --------------------------------------------------------------- document
-    def set_document(self, doc: Document | None) -> None:
+    def _show_document(self, doc: Document | None) -> None:
         """Show the layers of ``doc`` (or nothing)."""
         if self._doc is not None:
             self._doc.events.layers_changed.disconnect(self._schedule_refresh)

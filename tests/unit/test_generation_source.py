@@ -1,4 +1,4 @@
-"""Which mode the canvas asks for, what a job captures, and where results land (no model needed)."""
+"""Which task the canvas asks for, what a job captures, and where results land (no model needed)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,31 @@ from typing import Any
 
 import numpy as np
 import pytest
-from generate_helpers import gradient
 
 from sfumato.document.document import Document, new_document
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import Layer, LayerKind
 from sfumato.generation.outpaint import growth_context
 from sfumato.generation.region import Box, plan_region
-from sfumato.generation.requests import InpaintRequest, Margins, OutpaintRequest
+from sfumato.generation.requests import InpaintRequest, Margins, OutpaintRequest, Task
 from sfumato.inference.planning import plan_request
 from sfumato.inference.results import GeneratedImage
-from sfumato.ui.generation_source import (
+from sfumato.session.generation_source import (
     INPAINT_PADDING,
     OUTPAINT_PADDING,
     Capture,
-    Mode,
     capture,
-    describe_mode,
-    detect_mode,
+    describe_task,
+    detect_task,
     landing,
 )
+
+
+def gradient(width: int, height: int) -> np.ndarray:
+    """An opaque RGBA picture with structure (the Qt tests' ``generate_helpers.gradient``)."""
+    y, x = np.mgrid[0:height, 0:width]
+    rgba = np.stack([x * 4 % 256, y * 4 % 256, (x + y) * 2 % 256, np.full_like(x, 255)], axis=2)
+    return rgba.astype(np.uint8)
 
 
 def _paint_mask(doc: Document, mask: Layer, rows: slice, cols: slice, value: int = 255) -> None:
@@ -33,23 +38,23 @@ def _paint_mask(doc: Document, mask: Layer, rows: slice, cols: slice, value: int
         mask.pixels[rows, cols] = value
 
 
-def test_the_mode_follows_the_canvas() -> None:
-    assert detect_mode(None, None) is Mode.TXT2IMG
+def test_the_task_follows_the_canvas() -> None:
+    assert detect_task(None, None) is Task.TXT2IMG
     doc = new_document(64, 48)
-    assert detect_mode(doc, None) is Mode.TXT2IMG  # a blank white canvas
+    assert detect_task(doc, None) is Task.TXT2IMG  # a blank white canvas
     doc.add_image_layer(gradient(64, 48), "Photo")
-    assert detect_mode(doc, None) is Mode.IMG2IMG
+    assert detect_task(doc, None) is Task.IMG2IMG
     doc.change_selection(lambda s: s.select_rect(4, 4, 20, 20), "Select")
-    assert detect_mode(doc, None) is Mode.INPAINT
-    assert describe_mode(doc, None).startswith("Inpaint: the selection (16 × 16 px)")
+    assert detect_task(doc, None) is Task.INPAINT
+    assert describe_task(doc, None).startswith("Inpaint: the selection (16 × 16 px)")
     mask = doc.add_layer(LayerKind.MASK)
     _paint_mask(doc, mask, slice(10, 30), slice(10, 40))
-    assert describe_mode(doc, None).startswith("Inpaint: the masked area (30 × 20 px)")
-    assert detect_mode(doc, Rect(8, 8, 40, 30)) is Mode.INPAINT  # a frame inside adds nothing
-    assert detect_mode(doc, Rect(-16, 0, 60, 48)) is Mode.OUTPAINT
-    assert describe_mode(doc, Rect(-16, -8, 60, 48)) == "Outpaint: extend the canvas to 80 × 56 px"
+    assert describe_task(doc, None).startswith("Inpaint: the masked area (30 × 20 px)")
+    assert detect_task(doc, Rect(8, 8, 40, 30)) is Task.INPAINT  # a frame inside adds nothing
+    assert detect_task(doc, Rect(-16, 0, 60, 48)) is Task.OUTPAINT
+    assert describe_task(doc, Rect(-16, -8, 60, 48)) == "Outpaint: extend the canvas to 80 × 56 px"
     _paint_mask(doc, mask, slice(10, 30), slice(10, 40), 100)  # too faint: the selection again
-    assert describe_mode(doc, None).startswith("Inpaint: the selection (16 × 16 px)")
+    assert describe_task(doc, None).startswith("Inpaint: the selection (16 × 16 px)")
 
 
 def test_an_inpaint_result_covers_only_the_mask() -> None:
@@ -58,7 +63,7 @@ def test_an_inpaint_result_covers_only_the_mask() -> None:
     mask = doc.add_layer(LayerKind.MASK)
     _paint_mask(doc, mask, slice(20, 30), slice(20, 40))
     _paint_mask(doc, mask, slice(30, 31), slice(20, 21), 40)  # a soft edge pixel: blended, so covered
-    cap = capture(doc, Mode.INPAINT, None)
+    cap = capture(doc, Task.INPAINT, None)
     assert cap.target == Rect(0, 0, 64, 64)  # the mask box padded by 32, moved inside the canvas
     box = Box(0, 0, cap.target.w, cap.target.h)  # in the captured picture
     pixels = np.full((box.height, box.width, 3), 200, np.uint8)
@@ -72,7 +77,7 @@ def test_an_inpaint_result_covers_only_the_mask() -> None:
 def test_an_outpaint_to_the_left_and_top_grows_the_canvas_and_lands_beyond_the_old_edge() -> None:
     doc = new_document(40, 30)
     doc.add_image_layer(gradient(40, 30), "Photo")
-    cap = capture(doc, Mode.OUTPAINT, Rect(-10, -6, 50, 36))
+    cap = capture(doc, Task.OUTPAINT, Rect(-10, -6, 50, 36))
     assert cap.margins is not None and cap.margins.as_tuple() == (10, 6, 0, 0)
     assert cap.target == Rect(-10, -6, 50, 36)
     grown = np.zeros((36, 50, 3), np.uint8)
@@ -124,8 +129,8 @@ def test_an_inpaint_press_reads_only_the_region() -> None:
     region = Rect(box.x0, box.y0, box.width, box.height)
     assert region.w * region.h < doc.width * doc.height / 20
     _guard(doc, region)
-    assert describe_mode(doc, None) == "Inpaint: the masked area (60 × 40 px)"
-    cap = capture(doc, Mode.INPAINT, None)
+    assert describe_task(doc, None) == "Inpaint: the masked area (60 × 40 px)"
+    cap = capture(doc, Task.INPAINT, None)
     assert cap.target == region and cap.origin == (region.x, region.y)
     source = cap.source()  # composited (later, on the inference thread) from the region only
     assert source is not None and source.shape == (region.h, region.w, 4)
@@ -143,7 +148,7 @@ def test_a_one_sided_outpaint_press_reads_only_the_canvas_inside_its_region() ->
     inside = Rect(left, box.y0, 1200 - left, box.height)
     assert inside.w < 1200 / 3
     _guard(doc, inside)
-    cap = capture(doc, Mode.OUTPAINT, cap_rect)
+    cap = capture(doc, Task.OUTPAINT, cap_rect)
     source = cap.source()
     assert source is not None and source.shape[:2] == (inside.h, inside.w)
     assert cap.origin == (left, 0) and cap.preview == Rect(box.x0, 0, box.width, 900)
@@ -191,7 +196,7 @@ def test_an_inpaint_from_the_region_lands_the_pixels_a_whole_canvas_inpaint_did(
     expected[rows, cols, :3] = before.pixels[..., :3]
     expected[rows, cols, 3] = np.where(doc.combined_mask()[rows, cols] > 0, 255, 0)
 
-    cap = capture(doc, Mode.INPAINT, None)
+    cap = capture(doc, Task.INPAINT, None)
     source = cap.source()
     assert source is not None and cap.mask is not None
     region = InpaintRequest(model="m", prompt="", source=source, mask=cap.mask)
@@ -208,7 +213,7 @@ def test_an_outpaint_from_the_region_lands_the_pixels_a_whole_canvas_outpaint_di
     rng = np.random.default_rng(frame.w)
     doc = new_document(220, 200)
     doc.add_image_layer(rng.integers(0, 256, (200, 220, 4), dtype=np.uint8), "Noise")
-    cap = capture(doc, Mode.OUTPAINT, frame)
+    cap = capture(doc, Task.OUTPAINT, frame)
     source = cap.source()
     assert cap.margins is not None and source is not None
     whole = OutpaintRequest(model="m", prompt="", source=doc.composite(), margins=cap.margins)

@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 )
 
 from sfumato.document.brush import MAX_SIZE, MIN_SIZE, BrushSettings
-from sfumato.ui.resources import icon
-from sfumato.ui.tool_state import CanvasTool, ToolState
+from sfumato.session.canvas_session import CanvasSession
+from sfumato.session.tools import CanvasTool
+from sfumato.ui.common.resources import icon
 
 TOOL_SHORTCUTS: dict[CanvasTool, str] = {
     CanvasTool.BRUSH: "B",
@@ -34,7 +35,7 @@ TOOL_SHORTCUTS: dict[CanvasTool, str] = {
 }
 
 
-def tool_actions(tools: ToolState, parent: QWidget) -> dict[CanvasTool, QAction]:
+def tool_actions(session: CanvasSession, parent: QWidget) -> dict[CanvasTool, QAction]:
     """Checkable, mutually exclusive actions selecting each canvas tool (with shortcuts)."""
     group = QActionGroup(parent)
     group.setExclusive(True)
@@ -45,29 +46,29 @@ def tool_actions(tools: ToolState, parent: QWidget) -> dict[CanvasTool, QAction]
         action.setCheckable(True)
         action.setShortcut(QKeySequence(shortcut))
         action.setToolTip(f"{tool.label} ({shortcut})")
-        action.setChecked(tool is tools.tool)
-        action.triggered.connect(lambda _=False, t=tool: tools.set_tool(t))
+        action.setChecked(tool is session.tool.value)
+        action.triggered.connect(lambda _=False, t=tool: session.tool.set(t))
         group.addAction(action)
         actions[tool] = action
-    tools.tool_changed.connect(lambda t: actions[t].setChecked(True))
+    session.tool.changed.connect(lambda t: actions[t].setChecked(True))
     return actions
 
 
 class ColorButton(QToolButton):
     """A swatch of the brush colour; clicking it opens a colour picker."""
 
-    def __init__(self, tools: ToolState, parent: QWidget | None = None) -> None:
+    def __init__(self, session: CanvasSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._tools = tools
+        self._session = session
         self.setObjectName("colorButton")
         self.setToolTip("Brush colour")
         self.setIconSize(QSize(22, 22))
         self.clicked.connect(self._choose)
-        tools.brush_changed.connect(lambda _b: self._refresh())
+        session.brush.changed.connect(lambda _b: self._refresh())
         self._refresh()
 
     def _refresh(self) -> None:
-        r, g, b = self._tools.brush.color
+        r, g, b = self._session.brush.value.color
         swatch = QPixmap(22, 22)
         swatch.fill(Qt.GlobalColor.transparent)
         painter = QPainter(swatch)
@@ -79,9 +80,9 @@ class ColorButton(QToolButton):
         self.setIcon(QIcon(swatch))
 
     def _choose(self) -> None:
-        color = QColorDialog.getColor(QColor(*self._tools.brush.color), self, "Brush colour")
+        color = QColorDialog.getColor(QColor(*self._session.brush.value.color), self, "Brush colour")
         if color.isValid():
-            self._tools.update_brush(color=(color.red(), color.green(), color.blue()))
+            self._session.update_brush(color=(color.red(), color.green(), color.blue()))
 
 
 class _LabelledSlider(QWidget):
@@ -134,12 +135,12 @@ class _LabelledSlider(QWidget):
 class BrushOptionsBar(QToolBar):
     """Size, hardness, opacity, spacing, pressure response and colour of the brush."""
 
-    def __init__(self, tools: ToolState, parent: QWidget | None = None) -> None:
+    def __init__(self, session: CanvasSession, parent: QWidget | None = None) -> None:
         super().__init__("Tool options", parent)
         self.setObjectName("toolOptions")
         self.setMovable(False)
-        self._tools = tools
-        self.color_button = ColorButton(tools)
+        self._session = session
+        self.color_button = ColorButton(session)
         self.size = _LabelledSlider("Size", MIN_SIZE, MAX_SIZE, " px", log_scale=True)
         self.hardness = _LabelledSlider("Hardness", 0, 100, " %")
         self.opacity = _LabelledSlider("Opacity", 0, 100, " %")
@@ -151,14 +152,14 @@ class BrushOptionsBar(QToolBar):
         self.addSeparator()
         self.addWidget(self.pressure_size)
         self.addWidget(self.pressure_opacity)
-        self.size.spin.valueChanged.connect(lambda v: tools.update_brush(size=v))
-        self.hardness.spin.valueChanged.connect(lambda v: tools.update_brush(hardness=v / 100))
-        self.opacity.spin.valueChanged.connect(lambda v: tools.update_brush(opacity=v / 100))
-        self.spacing.spin.valueChanged.connect(lambda v: tools.update_brush(spacing=v / 100))
-        self.pressure_size.toggled.connect(lambda on: tools.update_brush(pressure_size=on))
-        self.pressure_opacity.toggled.connect(lambda on: tools.update_brush(pressure_opacity=on))
-        tools.brush_changed.connect(self._show)
-        self._show(tools.brush)
+        self.size.spin.valueChanged.connect(lambda v: session.update_brush(size=v))
+        self.hardness.spin.valueChanged.connect(lambda v: session.update_brush(hardness=v / 100))
+        self.opacity.spin.valueChanged.connect(lambda v: session.update_brush(opacity=v / 100))
+        self.spacing.spin.valueChanged.connect(lambda v: session.update_brush(spacing=v / 100))
+        self.pressure_size.toggled.connect(lambda on: session.update_brush(pressure_size=on))
+        self.pressure_opacity.toggled.connect(lambda on: session.update_brush(pressure_opacity=on))
+        session.brush.changed.connect(self._show)
+        self._show(session.brush.value)
 
     def _show(self, brush: BrushSettings) -> None:
         self.size.set_value(brush.size)

@@ -1,6 +1,6 @@
 """Which generation the canvas asks for, what is sent, and where the results land.
 
-The mode comes from the canvas: a painted mask or an active selection → inpaint that region
+The task comes from the canvas: a painted mask or an active selection → inpaint that region
 of the visible composite; an outpaint frame reaching beyond the canvas edge → outpaint;
 anything on the canvas → img2img of the composite (a dropped photo is just that); nothing →
 txt2img. Variations are asked for explicitly. numpy only: no Qt in here.
@@ -8,7 +8,6 @@ txt2img. Variations are asked for explicitly. numpy only: no Qt in here.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +18,7 @@ from sfumato.document.geometry import Rect
 from sfumato.document.snapshot import RegionSnapshot
 from sfumato.generation.outpaint import growth_context
 from sfumato.generation.region import REPAINT_THRESHOLD, Box, region_box, scaled_size
-from sfumato.generation.requests import Margins
+from sfumato.generation.requests import Margins, Task
 from sfumato.inference.results import GeneratedImage
 
 INPAINT_PADDING = 32
@@ -27,28 +26,18 @@ OUTPAINT_PADDING = 64
 _QUICK_SAMPLES = 64  # rows/columns sampled per layer when deciding "is the canvas empty?"
 
 
-class Mode(enum.StrEnum):
-    """What Generate will do."""
-
-    TXT2IMG = "txt2img"
-    IMG2IMG = "img2img"
-    INPAINT = "inpaint"
-    OUTPAINT = "outpaint"
-    VARIATIONS = "variations"
-
-    @property
-    def title(self) -> str:
-        """How the panel names the mode."""
-        return _TITLES[self]
-
-
 _TITLES = {
-    Mode.TXT2IMG: "Text to image",
-    Mode.IMG2IMG: "Image to image",
-    Mode.INPAINT: "Inpaint",
-    Mode.OUTPAINT: "Outpaint",
-    Mode.VARIATIONS: "Variations",
+    Task.TXT2IMG: "Text to image",
+    Task.IMG2IMG: "Image to image",
+    Task.INPAINT: "Inpaint",
+    Task.OUTPAINT: "Outpaint",
+    Task.VARIATIONS: "Variations",
 }
+
+
+def task_title(task: Task) -> str:
+    """How the Generate panel, the job list and result layers name ``task``."""
+    return _TITLES[task]
 
 
 @dataclass(frozen=True)
@@ -117,36 +106,50 @@ def canvas_is_empty(doc: Document | None, *, exact: bool = False) -> bool:
     return not exact or all(_uniform(layer.pixels) for layer in layers)
 
 
-def detect_mode(doc: Document | None, frame: Rect | None) -> Mode:
-    """The mode Generate would run now (Variations is only ever chosen explicitly)."""
+def detect_task(doc: Document | None, frame: Rect | None) -> Task:
+    """The task Generate would run now (Variations is only ever chosen explicitly)."""
     if doc is None:
-        return Mode.TXT2IMG
+        return Task.TXT2IMG
     if outpaint_margins(doc, frame) is not None:
-        return Mode.OUTPAINT
+        return Task.OUTPAINT
     if repaint_area(doc) is not None:
-        return Mode.INPAINT
-    return Mode.TXT2IMG if canvas_is_empty(doc) else Mode.IMG2IMG
+        return Task.INPAINT
+    return Task.TXT2IMG if canvas_is_empty(doc) else Task.IMG2IMG
 
 
-def describe_mode(doc: Document | None, frame: Rect | None) -> str:
-    """One line for the panel: the mode and what it works on."""
-    mode = detect_mode(doc, frame)
+@dataclass(frozen=True)
+class GenerationTarget:
+    """What Generate would do now: the task, and one line for the panel saying what it works on."""
+
+    task: Task
+    description: str
+
+
+def generation_target(doc: Document | None, frame: Rect | None) -> GenerationTarget:
+    """The task for ``doc`` with outpaint ``frame``, and what it works on (reads coverage only)."""
+    task = detect_task(doc, frame)
+    title = task_title(task)
     if doc is None:
-        return f"{mode.title}: a new canvas"
-    if mode is Mode.OUTPAINT:
+        return GenerationTarget(task, f"{title}: a new canvas")
+    if task is Task.OUTPAINT:
         margins = outpaint_margins(doc, frame)
         assert margins is not None
         w = doc.width + margins.left + margins.right
         h = doc.height + margins.top + margins.bottom
-        return f"{mode.title}: extend the canvas to {w} × {h} px"
-    if mode is Mode.INPAINT:
+        return GenerationTarget(task, f"{title}: extend the canvas to {w} × {h} px")
+    if task is Task.INPAINT:
         area = repaint_area(doc)
         assert area is not None
         what = "the masked area" if area.masked else "the selection"
-        return f"{mode.title}: {what} ({area.bounds.w} × {area.bounds.h} px)"
-    if mode is Mode.IMG2IMG:
-        return f"{mode.title}: the visible canvas ({doc.width} × {doc.height} px)"
-    return f"{mode.title}: fill the empty canvas ({doc.width} × {doc.height} px)"
+        return GenerationTarget(task, f"{title}: {what} ({area.bounds.w} × {area.bounds.h} px)")
+    if task is Task.IMG2IMG:
+        return GenerationTarget(task, f"{title}: the visible canvas ({doc.width} × {doc.height} px)")
+    return GenerationTarget(task, f"{title}: fill the empty canvas ({doc.width} × {doc.height} px)")
+
+
+def describe_task(doc: Document | None, frame: Rect | None) -> str:
+    """One line for the panel: the task and what it works on."""
+    return generation_target(doc, frame).description
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ class Capture:
     results land in: the document's, or the grown canvas's for an outpaint.
     """
 
-    mode: Mode
+    task: Task
     doc_size: tuple[int, int]
     target: Rect
     preview: Rect
@@ -230,23 +233,23 @@ def _snapshot(doc: Document, rect: Rect) -> RegionSnapshot:
     return RegionSnapshot(doc.layers, rect.clamp(doc.width, doc.height), doc.blend_eotf)
 
 
-def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
-    """Take what ``mode`` needs from ``doc``: a snapshot of the visible composite and the mask of
+def capture(doc: Document, task: Task, frame: Rect | None) -> Capture:
+    """Take what ``task`` needs from ``doc``: a snapshot of the visible composite and the mask of
     only the box the engine will work on (:func:`~sfumato.generation.region.region_box`). The
     mask is copied now; the picture is composited when :meth:`Capture.source` is first called
     (by the inference thread), from the pixels as they are now."""
     size = (doc.width, doc.height)
     whole = doc.rect
-    if mode is Mode.TXT2IMG:
-        return Capture(mode, size, whole, whole)
-    if mode is Mode.INPAINT:
+    if task is Task.TXT2IMG:
+        return Capture(task, size, whole, whole)
+    if task is Task.INPAINT:
         area = repaint_area(doc)
         if area is None:
             raise ValueError("nothing to inpaint")
         rect = _rect(region_box(_box(area.bounds), doc.width, doc.height, INPAINT_PADDING))
-        return Capture(mode, size, rect, rect, _snapshot(doc, rect), area.mask(doc, rect),
+        return Capture(task, size, rect, rect, _snapshot(doc, rect), area.mask(doc, rect),
                        origin=(rect.x, rect.y))
-    if mode is Mode.OUTPAINT:
+    if task is Task.OUTPAINT:
         margins = outpaint_margins(doc, frame)
         if margins is None:
             raise ValueError("the outpaint frame does not reach beyond the canvas")
@@ -258,15 +261,15 @@ def capture(doc: Document, mode: Mode, frame: Rect | None) -> Capture:
         preview = box.translated(-margins.left, -margins.top)
         crop = _outpaint_crop(preview, margins, doc.width, doc.height)
         # the engine grows the crop by the margins: its picture starts at the crop's corner
-        return Capture(mode, size, target, preview, _snapshot(doc, crop), None, margins,
+        return Capture(task, size, target, preview, _snapshot(doc, crop), None, margins,
                        origin=(crop.x, crop.y))
     # img2img and variations: the selection's box if there is one (variations of a region)
     rect = whole
-    if mode is Mode.VARIATIONS and doc.selection.active:
+    if task is Task.VARIATIONS and doc.selection.active:
         bounds = doc.selection_summary().bounds
         if bounds is not None and bounds.w >= 8 and bounds.h >= 8:
             rect = bounds
-    return Capture(mode, size, rect, rect, _snapshot(doc, rect), origin=(rect.x, rect.y))
+    return Capture(task, size, rect, rect, _snapshot(doc, rect), origin=(rect.x, rect.y))
 
 
 def working_size(capture: Capture, native: int) -> tuple[int, int]:
@@ -313,13 +316,13 @@ def landing(capture: Capture, image: GeneratedImage) -> Landing:
     nothing is scaled or grown to the canvas here.
     """
     ox, oy = capture.origin
-    if capture.mode is Mode.INPAINT and image.box is not None and capture.mask is not None:
+    if capture.task is Task.INPAINT and image.box is not None and capture.mask is not None:
         box = image.box
         # opaque wherever the mask is above 0: the pixels there hold the soft blend already
         alpha = np.where(capture.mask[box.slices()] > 0, 255, 0).astype(np.uint8)
         rect = Rect(ox + box.x0, oy + box.y0, box.width, box.height)
         return Landing(_opaque(image.pixels, alpha), rect, rect)
-    if capture.mode is Mode.OUTPAINT and image.box is not None and capture.margins is not None:
+    if capture.task is Task.OUTPAINT and image.box is not None and capture.margins is not None:
         m = capture.margins
         box = image.box
         width, height = capture.doc_size

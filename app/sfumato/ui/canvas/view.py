@@ -9,8 +9,8 @@ is repainted.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QBrush,
@@ -35,12 +35,15 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QTextEd
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
 from sfumato.errors import UserFacingError
-from sfumato.ui.canvas_gestures import SelectGesture, StrokeGesture, select_mode, stroke_target
-from sfumato.ui.display_cache import DisplayCache
-from sfumato.ui.outpaint_frame import FrameGesture
-from sfumato.ui.selection_outline import OutlineTracer
-from sfumato.ui.tool_state import CanvasTool, ToolState
-from sfumato.ui.viewport import Viewport, next_zoom_step, wheel_zoom_factor
+from sfumato.qt_bridge.images import wrap_rgba
+from sfumato.session.canvas_session import CanvasSession, Overlay
+from sfumato.session.tools import CanvasTool
+from sfumato.session.viewport import Viewport, next_zoom_step, wheel_zoom_factor
+from sfumato.ui.canvas.display_cache import DisplayCache
+from sfumato.ui.canvas.gestures import SelectGesture, StrokeGesture, select_mode, stroke_target
+from sfumato.ui.canvas.outpaint_frame import FrameGesture
+from sfumato.ui.canvas.selection_outline import OutlineTracer
+from sfumato.ui.common.drops import dropped_files
 
 log = logging.getLogger(__name__)
 
@@ -62,45 +65,35 @@ def _checker_brush() -> QBrush:
     return QBrush(tile)
 
 
-def dropped_files(event: QDragEnterEvent | QDropEvent) -> list[Path]:
-    """The local files carried by a drag (empty if it carries none)."""
-    mime = event.mimeData()
-    if not mime.hasUrls():
-        return []
-    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
-
-
 class CanvasView(QWidget):
-    """The painting surface for one document (or an invitation to open one).
+    """The painting surface for the session's document (or an invitation to open one).
+
+    It binds to the session: it shows ``document``, paints with ``tool`` and ``brush``, draws
+    ``outpaint_frame`` (and changes it with the frame tool), shows ``overlay`` (a generation's
+    live preview, or a result not applied yet) and says when a gesture is under way
+    (``gesture_active``).
 
     Signals: ``view_changed(zoom)`` after zoom or pan; ``cursor_moved(point | None)`` with the
     document position under the pointer; ``files_dropped(paths, point | None)`` with the
     document position of the drop (``None`` without a document); ``message(text)`` for short
-    notes such as "the layer is locked"; ``frame_changed(rect | None)`` when the outpaint
-    frame is drawn, moved or removed.
-
-    An *overlay* image (a generation's live preview, or a result not applied yet) can be shown
-    over a document rectangle, which may reach beyond the canvas; it is never part of the
-    document.
+    notes such as "the layer is locked".
     """
 
     view_changed = Signal(float)
     cursor_moved = Signal(object)
     files_dropped = Signal(list, object)
     message = Signal(str)
-    frame_changed = Signal(object)
 
-    def __init__(self, tools: ToolState, parent: QWidget | None = None) -> None:
+    def __init__(self, session: CanvasSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.tools = tools
+        self.session = session
         self.viewport = Viewport()
         self.cache: DisplayCache | None = None
         self._doc: Document | None = None
         self._checker = _checker_brush()
         self._fit_mode = True
         self._gesture: StrokeGesture | SelectGesture | FrameGesture | None = None
-        self._overlay: tuple[QImage, Rect] | None = None
-        self._frame: Rect | None = None
+        self._overlay: tuple[QImage, Rect] | None = None  # the session's overlay, wrapped for drawing
         self._pan_anchor: QPointF | None = None
         self._space_held = False
         self._pointer: QPointF | None = None
@@ -117,17 +110,14 @@ class CanvasView(QWidget):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAcceptDrops(True)
         self.setMinimumSize(200, 150)
-        tools.tool_changed.connect(self._tool_changed)
-        tools.brush_changed.connect(self._brush_changed)
-        self._update_cursor()
+        session.tool.changed.connect(self._tool_changed)
+        session.brush.changed.connect(self._brush_changed)
+        session.outpaint_frame.changed.connect(lambda _rect: self.update())
+        session.overlay.changed.connect(self._show_overlay)
+        session.document.bind(self._show_document)
 
     # --------------------------------------------------------------- document
-    @property
-    def document(self) -> Document | None:
-        """The document shown, if any."""
-        return self._doc
-
-    def set_document(self, doc: Document | None) -> None:
+    def _show_document(self, doc: Document | None) -> None:
         """Show ``doc`` (fitted to the view), or nothing."""
         if self.cache is not None:
             self.cache.close()
@@ -138,7 +128,6 @@ class CanvasView(QWidget):
         self._gesture = None
         self._overlay = None
         self._doc = doc
-        self.set_outpaint_frame(None)
         if doc is not None:
             self._make_cache(doc)
             doc.events.selection_changed.connect(self._selection_changed)
@@ -162,44 +151,21 @@ class CanvasView(QWidget):
         else:
             self._view_changed()
 
-    # ------------------------------------------------------ overlay and frame
-    def set_overlay(self, image: QImage | None, rect: Rect | None = None) -> None:
-        """Show ``image`` scaled over document rectangle ``rect`` (``None`` removes it)."""
+    # ---------------------------------------------------------------- overlay
+    def _show_overlay(self, overlay: Overlay | None) -> None:
+        """Show the session's overlay scaled over its document rectangle (``None``: none)."""
         old = self._overlay
-        self._overlay = (image, rect) if image is not None and rect is not None else None
+        self._overlay = None
+        if overlay is not None:
+            image = wrap_rgba(np.ascontiguousarray(overlay.rgba), premultiplied=False)
+            self._overlay = (image, overlay.rect)  # the overlay keeps the pixels alive
         for shown in (old, self._overlay):
             if shown is not None:
                 self.update(self.widget_rect(shown[1]).toAlignedRect().adjusted(-2, -2, 2, 2))
 
-    @property
-    def overlay_rect(self) -> Rect | None:
-        """Where the overlay shows, if one does."""
-        return self._overlay[1] if self._overlay is not None else None
-
-    @property
-    def overlay_image(self) -> QImage | None:
-        """The overlay image shown, if any."""
-        return self._overlay[0] if self._overlay is not None else None
-
-    @property
-    def outpaint_frame(self) -> Rect | None:
-        """The outpaint frame in document pixels (may reach beyond the canvas), if drawn."""
-        return self._frame
-
-    def set_outpaint_frame(self, rect: Rect | None) -> None:
-        """Draw, move or (with ``None``) remove the outpaint frame."""
-        if rect is not None and rect.empty:
-            rect = None
-        if rect == self._frame:
-            return
-        self._frame = rect
-        self.update()
-        self.frame_changed.emit(rect)
-
-    @property
-    def gesture_active(self) -> bool:
-        """True while a stroke or selection drag is in progress."""
-        return self._gesture is not None
+    def _set_gesture(self, gesture: StrokeGesture | SelectGesture | FrameGesture | None) -> None:
+        self._gesture = gesture
+        self.session.gesture_active.set(gesture is not None)
 
     # -------------------------------------------------------------- zoom/pan
     @property
@@ -306,7 +272,7 @@ class CanvasView(QWidget):
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.drawImage(QRectF(rect.x, rect.y, rect.w, rect.h), image)
             painter.restore()
-        frame, doc = self._frame, self._doc
+        frame, doc = self.session.outpaint_frame.value, self._doc
         if frame is None or doc is None:
             return
         outline = to_widget.mapRect(QRectF(frame.x, frame.y, frame.w, frame.h))
@@ -366,11 +332,11 @@ class CanvasView(QWidget):
 
     def _cursor_rect(self) -> QRectF | None:
         """The brush outline around the pointer, in widget pixels (``None`` when not shown)."""
-        if self._pointer is None or self._doc is None or not self.tools.tool.paints:
+        if self._pointer is None or self._doc is None or not self.session.tool.value.paints:
             return None
         if self._space_held or self._pan_anchor is not None:
             return None
-        diameter = max(4.0, self.tools.brush.size * self.viewport.zoom)
+        diameter = max(4.0, self.session.brush.value.size * self.viewport.zoom)
         return QRectF(self._pointer.x() - diameter / 2, self._pointer.y() - diameter / 2,
                       diameter, diameter)
 
@@ -418,7 +384,7 @@ class CanvasView(QWidget):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
         elif self._space_held:
             self.setCursor(Qt.CursorShape.OpenHandCursor)
-        elif self.tools.tool.paints and self._doc is not None:
+        elif self.session.tool.value.paints and self._doc is not None:
             self.setCursor(Qt.CursorShape.BlankCursor)
         else:
             self.setCursor(Qt.CursorShape.CrossCursor)
@@ -429,7 +395,9 @@ class CanvasView(QWidget):
         if doc is None:
             return
         p = self.doc_point(pos)
-        tool = self.tools.tool
+        session = self.session
+        tool = session.tool.value
+        gesture: StrokeGesture | SelectGesture | FrameGesture
         try:
             if tool.paints:
                 layer = stroke_target(doc, tool)
@@ -438,15 +406,16 @@ class CanvasView(QWidget):
                     return
                 if not layer.visible:
                     self.message.emit(f"“{layer.name}” is hidden: show it to see your strokes.")
-                self._gesture = StrokeGesture(doc, layer, tool, self.tools.brush)
+                gesture = StrokeGesture(doc, layer, tool, session.brush.value)
             elif tool is CanvasTool.OUTPAINT_FRAME:
-                self._gesture = FrameGesture(self._frame, p.x(), p.y(), self.set_outpaint_frame)
+                gesture = FrameGesture(session.outpaint_frame.value, p.x(), p.y(), session.set_outpaint_frame)
             else:
-                self._gesture = SelectGesture(doc, tool, p.x(), p.y(), select_mode(modifiers))
-            self._gesture.move(p.x(), p.y(), pressure)
+                gesture = SelectGesture(doc, tool, p.x(), p.y(), select_mode(modifiers))
+            gesture.move(p.x(), p.y(), pressure)
         except UserFacingError as exc:
-            self._gesture = None
             self.message.emit(str(exc))
+            return
+        self._set_gesture(gesture)
 
     def _extend(self, pos: QPointF, pressure: float) -> None:
         if self._gesture is None:
@@ -459,9 +428,10 @@ class CanvasView(QWidget):
                 self._update_doc_path(path)
 
     def _end(self) -> None:
-        gesture, self._gesture = self._gesture, None
+        gesture = self._gesture
         if gesture is None:
             return
+        self._set_gesture(None)
         preview = gesture.preview()
         gesture.finish()
         if preview is not None:

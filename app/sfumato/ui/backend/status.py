@@ -6,8 +6,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QToolButton, QWidget
 
-from sfumato.ui.backend_monitor import BackendMonitor
-from sfumato.ui.resources import icon
+from sfumato.ui.backend.monitor import BackendMonitor
+from sfumato.ui.common.resources import icon
 
 
 class BackendField(QToolButton):

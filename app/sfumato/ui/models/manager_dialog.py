@@ -41,9 +41,9 @@ from sfumato.model_store import (
     VerifyResult,
 )
 from sfumato.qt_bridge.model_tasks import ModelTasks
-from sfumato.ui import error_dialog
-from sfumato.ui.model_state import MANAGED_KINDS, StoreState, hub_sizes, read_state
-from sfumato.ui.model_views import (
+from sfumato.session.model_state import MANAGED_KINDS, StoreState, hub_sizes, read_state
+from sfumato.ui.common import error_dialog
+from sfumato.ui.common.model_views import (
     MODEL_STYLE,
     ask_token,
     estimated_download,

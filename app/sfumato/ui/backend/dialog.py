@@ -5,7 +5,6 @@ to copy (a Python install)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication
@@ -27,13 +26,9 @@ from sfumato.model_store import HardwareProfile
 from sfumato.paths import is_frozen
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.torch_runtime.variants import Variant, variant
-from sfumato.ui.backend_monitor import BackendMonitor
-from sfumato.ui.model_services import services_for
-from sfumato.ui.model_views import GIB, MODEL_STYLE
-from sfumato.ui.runtime_install import RuntimeInstallPanel
-
-if TYPE_CHECKING:
-    from sfumato.ui.main_window import MainWindow
+from sfumato.ui.backend.monitor import BackendMonitor
+from sfumato.ui.backend.runtime_install import RuntimeInstallPanel
+from sfumato.ui.common.model_views import GIB, MODEL_STYLE
 
 MUTED_COLOR = "#8a8f9a"
 COPIED_MS = 1500
@@ -186,13 +181,15 @@ class BackendDialog(QDialog):
         QTimer.singleShot(COPIED_MS, self.copy_button, lambda: self.copy_button.setText("Copy"))
 
 
-def show_backend_dialog(window: MainWindow) -> BackendDialog:
-    """Open (or raise) the window's Backend dialog, probing again if the machine is not known yet."""
-    dialog = window.findChild(BackendDialog, "backendDialog")
-    if not isinstance(dialog, BackendDialog):
-        dialog = BackendDialog(window.backend, services_for(window).tasks, window.restart, window)
-    if window.backend.hardware is None:
-        window.backend.probe()
+def show_backend_dialog(dialog: BackendDialog | None, monitor: BackendMonitor,
+                        tasks: Callable[[], ModelTasks], restart: Callable[[], None],
+                        parent: QWidget) -> BackendDialog:
+    """Open ``dialog`` (made over ``parent`` if ``None``) or raise it, probing again if the
+    machine is not known yet. ``tasks`` gives the model store's runner (made on first use)."""
+    if dialog is None:
+        dialog = BackendDialog(monitor, tasks(), restart, parent)
+    if monitor.hardware is None:
+        monitor.probe()
     dialog.show()
     dialog.raise_()
     dialog.activateWindow()

@@ -42,22 +42,20 @@ class BackgroundTasks(QObject):
         task_id = next(self._ids)
         was_busy = self.busy
         self._callbacks[task_id] = (on_done, on_error)
+        if not was_busy:  # before the work starts: a quick one may report (and end busy) at once
+            self.busy_changed.emit(True)
         future = self._pool.submit(work)
         future.add_done_callback(lambda f: self._finished.emit(task_id, f))
-        if not was_busy:
-            self.busy_changed.emit(True)
 
     def _deliver(self, task_id: int, future: Future[Any]) -> None:
         on_done, on_error = self._callbacks.pop(task_id)
-        try:
-            error = future.exception()
-            if error is None:
-                on_done(future.result())
-            else:
-                on_error(error)
-        finally:
-            if not self.busy:
-                self.busy_changed.emit(False)
+        if not self.busy:  # the callback sees what ``busy`` says: idle, unless other tasks run
+            self.busy_changed.emit(False)
+        error = future.exception()
+        if error is None:
+            on_done(future.result())
+        else:
+            on_error(error)
 
     def shutdown(self) -> None:
         """Wait for running tasks and stop the threads (results are no longer delivered)."""

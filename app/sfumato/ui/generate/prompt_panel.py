@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +37,10 @@ from PySide6.QtWidgets import (
 
 from sfumato.errors import UserFacingError
 from sfumato.generation.requests import steps_for_strength
+from sfumato.session.jobs import Parameters
+from sfumato.session.model_choices import ModelChoice, base_family, family_defaults, local_choice
 from sfumato.settings import Settings
-from sfumato.ui.model_choices import ModelChoice, base_family, family_defaults, local_choice
-from sfumato.ui.resources import icon
+from sfumato.ui.common.resources import icon
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +55,6 @@ def takes_negative_prompt(family: str | None) -> bool:
     """Whether models of ``family`` use a negative prompt: FLUX.1 is guidance-distilled and runs
     no unconditional pass for one to steer."""
     return not (base_family(family) or "").startswith("flux")
-
-
-@dataclass(frozen=True)
-class Parameters:
-    """The panel's values for one Generate press."""
-
-    prompt: str
-    negative_prompt: str
-    model: ModelChoice | None
-    strength: float
-    steps: int
-    cfg: float
-    scheduler: str
-    seed: int
-    batch: int
-    size: tuple[int, int] | None
-    """``None`` when the size is automatic (follows the canvas and the model)."""
-    fast_decode: bool = False
-    """Decode the final images with the tiny decoder (TAESD) instead of the VAE."""
 
 
 def _text_box(placeholder: str, lines: int) -> QPlainTextEdit:
@@ -298,7 +279,7 @@ class PromptPanel(QWidget):
                                                   "Checkpoints (*.safetensors)")
         if not path:
             return
-        from sfumato.ui import error_dialog
+        from sfumato.ui.common import error_dialog
 
         try:
             self.use_model_path(Path(path))

@@ -1,0 +1,335 @@
+"""Generate from the canvas: from the panel's values and the session to a job, and back.
+
+The controller reads the task the session's canvas asks for, captures what it needs (the
+region's mask, and a snapshot of the region's picture that the inference thread composites just
+before the job runs, so a press costs the GUI thread next to nothing), builds one frozen request
+(:mod:`sfumato.session.jobs`) and queues it on the inference thread. While it runs, the step
+previews become the session's overlay and the progress bar counts steps; when it ends, the batch
+becomes the session's pending results, shown in the results strip and in place on the canvas.
+Only "Apply" changes the document: the result becomes a new layer above the picture (the canvas
+grows first for an outpaint), all in one undo step.
+
+It gets everything it needs passed in (the session, the settings, where to report) and builds
+only its own widgets (``column``: the prompt panel over the progress; ``strip``): the window
+decides where they go.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from sfumato.document.document import Document, new_document
+from sfumato.document.layers import Layer
+from sfumato.errors import UserFacingError
+from sfumato.generation.requests import Task
+from sfumato.inference.device import cpu_threads
+from sfumato.inference.results import GeneratedImage
+from sfumato.qt_bridge.images import qimage_to_rgba
+from sfumato.qt_bridge.inference_thread import EngineFactory, GenerationJob, InferenceService
+from sfumato.session.canvas_session import UNTITLED, CanvasSession, Overlay
+from sfumato.session.generation_source import canvas_is_empty, capture, detect_task, task_title
+from sfumato.session.jobs import (
+    JobContext,
+    PendingResults,
+    apply_results,
+    build_request,
+    layer_name,
+    preview_rgba,
+    with_picture,
+)
+from sfumato.session.model_choices import installed_choices
+from sfumato.settings import Settings
+from sfumato.ui.generate.progress import GenerationProgress
+from sfumato.ui.generate.prompt_panel import PromptPanel
+from sfumato.ui.generate.results_strip import ResultsStrip
+
+log = logging.getLogger(__name__)
+
+LIST_MODELS_AFTER_MS = 500
+TARGET_DELAY_MS = 120  # the mode line follows the document this long after its last change
+
+Status = Callable[[str, int], None]
+"""``status(text, milliseconds)``: a short note in the status bar."""
+
+
+class GenerationController(QObject):
+    """Joins the prompt panel, the inference thread, the session and the results strip.
+
+    ``window`` is watched for activation (the model list is read again then); ``status`` and
+    ``report`` say things in the status bar and in an error dialog.
+    """
+
+    _models_listed = Signal(object)
+
+    def __init__(self, session: CanvasSession, settings: Settings, window: QWidget, status: Status,
+                 report: Callable[[BaseException], None], engine_factory: EngineFactory | None = None,
+                 torch_threads: int | None = None) -> None:
+        super().__init__(window)
+        self.session = session
+        self._window = window
+        self._status = status
+        self._report = report
+        threads = torch_threads or cpu_threads()  # the physical cores, unless the environment chose
+        self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
+        self._doc: Document | None = None
+
+        self.panel = PromptPanel(settings)
+        self.progress = GenerationProgress()
+        self.column = QWidget()
+        """The prompt panel over the progress: the Generate dock's contents."""
+        column = QVBoxLayout(self.column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.panel)
+        column.addWidget(self.progress)
+        column.addStretch(1)
+        self.strip = ResultsStrip()
+
+        self.panel.generate_requested.connect(lambda: self.generate())
+        self.panel.variations_requested.connect(lambda: self.generate(variations=True))
+        self.progress.cancel_requested.connect(self.service.cancel)
+        self.strip.current_changed.connect(self._show_result)
+        self.strip.apply_requested.connect(self.apply)
+        self.strip.apply_all_requested.connect(self.apply_all)
+        self.strip.discard_requested.connect(self.discard)
+        s = self.service
+        s.started.connect(self._started)
+        s.stage.connect(self.progress.job_stage)
+        s.progress.connect(self._progress)
+        s.finished.connect(self._finished)
+        s.failed.connect(self._failed)
+        s.cancelled.connect(self._cancelled)
+        s.jobs_changed.connect(self._jobs_changed)
+        self._target_timer = QTimer(self)
+        self._target_timer.setSingleShot(True)
+        self._target_timer.setInterval(TARGET_DELAY_MS)
+        self._target_timer.timeout.connect(self.session.refresh_target)
+        self._models_listed.connect(self.panel.set_models)
+        self._list_timer = QTimer(self)  # list models once the window is up, and again when it is
+        self._list_timer.setSingleShot(True)  # activated (a model manager dialog may have closed)
+        self._list_timer.setInterval(LIST_MODELS_AFTER_MS)
+        self._list_timer.timeout.connect(self.refresh_models)
+        self._list_timer.start()
+        window.installEventFilter(self)
+        session.target.bind(lambda target: self.panel.set_mode_text(target.description))
+        session.outpaint_frame.changed.connect(self.refresh_target)
+        session.results.changed.connect(self._results_changed)
+        session.document.bind(self._follow_document)
+
+    # ------------------------------------------------------------- documents
+    def _follow_document(self, doc: Document | None) -> None:
+        """Watch the session's document for changes that alter what Generate would do."""
+        if self._doc is not None:
+            for event in self._watched(self._doc):
+                event.disconnect(self.refresh_target)
+        self._doc = doc
+        if doc is not None:
+            for event in self._watched(doc):
+                event.connect(self.refresh_target)
+        self.refresh_target()
+
+    @staticmethod
+    def _watched(doc: Document) -> list:
+        e = doc.events
+        return [e.layers_changed, e.pixels_changed, e.selection_changed, e.size_changed]
+
+    def refresh_target(self, *_args: object) -> None:
+        """Work out what Generate would do soon (changes come in bursts while painting)."""
+        self._target_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Relist the models when the window comes back to the front."""
+        if watched is self._window and event.type() == QEvent.Type.WindowActivate:
+            self._list_timer.start()
+        return False
+
+    def refresh_models(self) -> None:
+        """List the installed models again (in the background) for the model picker."""
+        def work() -> None:
+            try:
+                choices = installed_choices()
+            except Exception:  # a broken cache must not stop the app: the picker stays as it is
+                log.exception("could not list the installed models")
+                return
+            self._models_listed.emit(choices)
+
+        threading.Thread(target=work, name="list-models", daemon=True).start()
+
+    # -------------------------------------------------------------- generate
+    def generate(self, variations: bool = False) -> GenerationJob | None:
+        """Queue a generation of the task the canvas asks for (or variations)."""
+        session = self.session
+        if session.busy.value:
+            self._status("Wait until the file is read or written.", 4000)
+            return None
+        params = self.panel.parameters()
+        if params.model is None:
+            self.progress.show_error("Choose a model first: pick an installed one, or use … to open a "
+                                     "model folder or .safetensors file.", "")
+            return None
+        if session.doc is None:
+            side = self.panel.native_size()
+            width, height = params.size or (side, side)
+            session.show(new_document(width, height), UNTITLED)
+        doc = session.doc
+        assert doc is not None
+        frame = session.outpaint_frame.value
+        task = Task.VARIATIONS if variations else detect_task(doc, frame)
+        if task in (Task.TXT2IMG, Task.IMG2IMG):
+            task = Task.TXT2IMG if canvas_is_empty(doc, exact=True) else Task.IMG2IMG
+        try:
+            cap = capture(doc, task, frame)
+            request = build_request(task, cap, params, self.panel.native_size())
+        except UserFacingError as exc:
+            self.progress.show_error(str(exc), exc.details)
+            return None
+        label = f"{task_title(task)}: {layer_name(params.prompt, task, params.seed)}"
+        self.progress.clear_error()
+        return self.service.submit(request, label, JobContext(doc, cap, params),
+                                   prepare=lambda stand_in: with_picture(stand_in, cap))
+
+    def cancel_running(self) -> None:
+        """Stop the running job after its current step or loading stage (Esc)."""
+        job = self.service.running
+        if job is not None:
+            self.service.cancel(job)
+            self.progress.job_stopping(job)
+
+    # ------------------------------------------------------------ job events
+    def _context(self, job: GenerationJob) -> JobContext:
+        assert isinstance(job.context, JobContext)
+        return job.context
+
+    def _started(self, job: GenerationJob) -> None:
+        self.progress.job_started(job)
+        self.session.generating.set(True)
+
+    def _progress(self, job: GenerationJob, _step: int, _total: int, preview: QImage | None) -> None:
+        self.progress.job_progress(job)
+        context = self._context(job)
+        if preview is None or context.doc is not self.session.doc:
+            return
+        cap = context.capture
+        self.session.overlay.set(Overlay(preview_rgba(cap, qimage_to_rgba(preview)), cap.preview))
+
+    def _job_over(self, job: GenerationJob) -> None:
+        if self.service.running is None:
+            self.session.generating.set(False)
+        context = self._context(job)
+        if context.doc is not self.session.doc:
+            return
+        if self.session.results.value is not None:
+            self._show_result(self.strip.current)  # the step previews had covered it
+        else:
+            self.session.overlay.set(None)
+
+    def _finished(self, job: GenerationJob, images: tuple[GeneratedImage, ...], _seeds: object) -> None:
+        self.progress.job_ended(job, f"Done: {len(images)} result{'s' if len(images) != 1 else ''}")
+        notices = self.service.notices(job)
+        self.progress.show_notices(notices)
+        if notices:
+            self._status(" ".join(notices), 8000)
+        context = self._context(job)
+        doc = self.session.doc
+        if context.doc is not doc or doc is None:
+            self._job_over(job)
+            self._status("The results belong to a document that is no longer open.", 6000)
+            return
+        if (doc.width, doc.height) != context.capture.doc_size:
+            self._job_over(job)
+            self.progress.show_error("The canvas changed size while this job ran, so its results were not "
+                                     "shown. Generate again.", "")
+            return
+        self.session.results.set(PendingResults(context, images))
+        captions = [f"seed {image.seed}" for image in images]
+        self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
+                              [image.pixels for image in images], captions)
+        self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
+        self._job_over(job)
+
+    def _failed(self, job: GenerationJob, message: str, details: str) -> None:
+        self._context(job).capture.release()
+        self.progress.job_ended(job, "Failed")
+        self.progress.show_error(message, details)
+        self._job_over(job)
+
+    def _cancelled(self, job: GenerationJob) -> None:
+        self._context(job).capture.release()
+        self.progress.job_ended(job, "Cancelled")
+        self._job_over(job)
+
+    def _jobs_changed(self) -> None:
+        self.progress.set_jobs(self.service.jobs)
+
+    # --------------------------------------------------------------- results
+    def _results_changed(self, results: PendingResults | None) -> None:
+        if results is None:
+            self.strip.clear()
+            self.session.overlay.set(None)
+
+    def _show_result(self, index: int) -> None:
+        results = self.session.results.value
+        if results is None or not 0 <= index < len(results.images):
+            return
+        landing = results.landing(index)
+        self.session.overlay.set(Overlay(landing.rgba, landing.overlay))
+
+    def _check_results(self) -> PendingResults | None:
+        results = self.session.results.value
+        if results is None or self.session.doc is None:
+            return None
+        if not results.fits(self.session.doc):
+            self._status("The canvas changed size since these results were made; generate again.", 6000)
+            return None
+        return results
+
+    def apply(self, index: int) -> list[Layer]:
+        """Add result ``index`` as a new layer above the picture (one undo step)."""
+        results = self._check_results()
+        if results is None or not 0 <= index < len(results.images):
+            return []
+        return self._land(results, [index])
+
+    def apply_current(self) -> list[Layer]:
+        """Add the result the strip shows as a new layer (Generate › Apply Result as Layer)."""
+        return self.apply(self.strip.current)
+
+    def apply_all(self) -> list[Layer]:
+        """Add every result of the batch as its own layer (one undo step)."""
+        results = self._check_results()
+        if results is None:
+            return []
+        return self._land(results, list(range(len(results.images))))
+
+    def step_result(self, direction: int) -> None:
+        """Show the next (``direction > 0``) or the previous result of the strip."""
+        self.strip.step(direction)
+
+    def _land(self, results: PendingResults, indices: list[int]) -> list[Layer]:
+        try:
+            layers = apply_results(results, indices)
+        except UserFacingError as exc:
+            self._report(exc)
+            return []
+        if results.landing(indices[0]).grow is not None:
+            self.session.set_outpaint_frame(None)
+        self.discard()
+        self._status(f"Added {len(layers)} layer{'s' if len(layers) != 1 else ''}", 4000)
+        return layers
+
+    def discard(self) -> None:
+        """Drop the batch in the strip (nothing was written to the document)."""
+        self.session.results.set(None)
+        self.strip.clear()
+        self.session.overlay.set(None)
+
+    # ---------------------------------------------------------------- closing
+    def shutdown(self) -> None:
+        """Cancel every job and stop the inference thread (the window is closing)."""
+        self.service.shutdown()

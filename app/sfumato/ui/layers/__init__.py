@@ -1,0 +1,1 @@
+"""The layers panel: the stack with thumbnails, layer properties, stack buttons and mask tools."""

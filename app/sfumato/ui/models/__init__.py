@@ -1,0 +1,1 @@
+"""Models: the model manager dialog, the first-run wizard, and the services they share."""
