@@ -8,7 +8,6 @@ shown. The rules without Qt (autosave, where pictures land) live in ``sfumato.se
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -43,8 +42,6 @@ from sfumato.settings import Settings
 from sfumato.ui.common.background import BackgroundTasks
 from sfumato.ui.common.drops import dropped_files
 from sfumato.ui.files.new_document_dialog import NewDocumentDialog
-
-log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
 OPEN_FILTER = "Images and OpenRaster ({})".format(
