@@ -36,6 +36,28 @@ class InvalidRequestError(UserFacingError):
     """A request field is out of range or inconsistent with another field."""
 
 
+MAX_LORA_WEIGHT = 10.0
+"""The largest absolute weight a LoRA is applied at (A1111 and ComfyUI stay well inside it)."""
+
+
+@dataclass(frozen=True)
+class LoraUse:
+    """One LoRA a job applies: ``name`` is an installed LoRA's name or a path to a ``.safetensors``
+    file, ``weight`` the scale of its change (0 leaves the model as it is, 1 as trained)."""
+
+    name: str
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidRequestError("A LoRA needs a name or a file.")
+        if not math.isfinite(self.weight) or abs(self.weight) > MAX_LORA_WEIGHT:
+            raise InvalidRequestError(
+                f"LoRA weight must be a number between -{MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g} "
+                f"(got {self.weight} for {self.name!r})."
+            )
+
+
 class Task(enum.StrEnum):
     """What a request asks the engine to do."""
 
@@ -91,6 +113,8 @@ class GenerationRequest:
     rounded by the engine, which says so in the result's notices. ``fast_decode`` decodes the
     final images with the model's tiny decoder (TAESD) instead of its VAE: much faster on a CPU,
     a little softer; without an installed tiny decoder the VAE decodes and a notice says so.
+    ``loras`` are applied to the model for this job only, on top of any ``<lora:name:weight>``
+    tags in the prompt.
     """
 
     task: ClassVar[Task]
@@ -106,6 +130,7 @@ class GenerationRequest:
     height: int = 0
     batch_size: int = 1
     fast_decode: bool = False
+    loras: tuple[LoraUse, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.model:
