@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfumato.generation.metadata import format_parameters
-from sfumato.generation.requests import MAX_SEED, GenerationRequest
+from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task
 from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError
@@ -37,7 +37,7 @@ from sfumato.inference.model_files import (
     model_hash,
     resolve_model,
 )
-from sfumato.inference.planning import PipelineTask, Plan, plan_request
+from sfumato.inference.planning import Plan, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ class _Loaded:
     forced_float32: bool = False
     """Whether it was loaded with float32 forced (the engine reloads when the setting changes)."""
     tiled_vae: bool = False
-    pipes: dict[PipelineTask, Any] = field(default_factory=dict)
-    placed: tuple[PipelineTask, MemoryStrategy, bool] | None = None
+    pipes: dict[Task, Any] = field(default_factory=dict)
+    placed: tuple[Task, MemoryStrategy, bool] | None = None
     """Which task's pipeline the shared weights were last placed for, and how (``None``: not yet)."""
     schedulers: dict[str, Any] = field(default_factory=dict)
     """Built once per name: every call resets a scheduler's state with ``set_timesteps``."""
@@ -338,7 +338,7 @@ class Engine:
         )
         loaded.strategy, loaded.tiled_vae = loaded.planned, False
 
-    def _pipeline(self, loaded: _Loaded, task: PipelineTask, report: StageCallback) -> Any:
+    def _pipeline(self, loaded: _Loaded, task: Task, report: StageCallback) -> Any:
         """The pipeline for ``task``, its shared weights placed as the current strategy says."""
         from sfumato.inference import pipelines
 
@@ -384,7 +384,7 @@ class Engine:
                 return None
             out_of_memory = False
             try:
-                pipe = self._pipeline(loaded, plan.task, report)
+                pipe = self._pipeline(loaded, plan.pipeline_task, report)
                 if cancel is not None and cancel.is_set():
                     return None
                 pipe.scheduler = scheduler

@@ -30,17 +30,18 @@ from diffusers import (
     StableDiffusionXLPipeline,
 )
 
+from sfumato.generation.requests import Task
 from sfumato.inference.device import DeviceProfile, MemoryStrategy
 from sfumato.inference.errors import ModelError
 from sfumato.inference.families import Family, ModelInfo
-from sfumato.inference.planning import PipelineTask
 from sfumato.inference.vae_precision import keep_vae_in
 
 _AUTO = {
-    PipelineTask.TEXT2IMAGE: AutoPipelineForText2Image,
-    PipelineTask.IMAGE2IMAGE: AutoPipelineForImage2Image,
-    PipelineTask.INPAINT: AutoPipelineForInpainting,
+    Task.TXT2IMG: AutoPipelineForText2Image,
+    Task.IMG2IMG: AutoPipelineForImage2Image,
+    Task.INPAINT: AutoPipelineForInpainting,
 }
+"""The pipeline for each task a call runs (:attr:`~sfumato.inference.planning.Plan.pipeline_task`)."""
 
 _SINGLE_FILE_CLASSES: dict[tuple[Family, bool], type] = {
     (Family.SD1, False): StableDiffusionPipeline,
@@ -212,9 +213,9 @@ def use_lora(pipe: Any, file: Path | None, weight: float = 1.0) -> None:
         raise ModelError(message, details=traceback.format_exc()) from exc
 
 
-def task_pipeline(base: Any, task: PipelineTask) -> Any:
+def task_pipeline(base: Any, task: Task) -> Any:
     """A pipeline for ``task`` sharing ``base``'s weights (``base`` itself if it already fits)."""
-    if task is PipelineTask.INPAINT and isinstance(
+    if task is Task.INPAINT and isinstance(
         base, FluxFillPipeline | StableDiffusionInpaintPipeline | StableDiffusionXLInpaintPipeline
     ):
         pipe = base

@@ -6,7 +6,6 @@ and steps raised where a low strength would leave an image-to-image run without 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -19,25 +18,21 @@ from sfumato.generation.requests import (
     Img2ImgRequest,
     InpaintRequest,
     OutpaintRequest,
+    Task,
     VariationsRequest,
     steps_for_strength,
 )
 from sfumato.inference.results import GeneratedImage
 
 
-class PipelineTask(enum.StrEnum):
-    """Which kind of diffusers pipeline a plan needs."""
-
-    TEXT2IMAGE = "text2image"
-    IMAGE2IMAGE = "image2image"
-    INPAINT = "inpaint"
-
-
 @dataclass(frozen=True)
 class Plan:
     """The inputs of one pipeline call and how to turn its output into full images."""
 
-    task: PipelineTask
+    pipeline_task: Task
+    """The task the pipeline call runs, which decides the diffusers pipeline: ``TXT2IMG``,
+    ``IMG2IMG`` or ``INPAINT`` only (an outpaint is an inpaint of the grown canvas, variations
+    are image-to-image runs, and an inpaint-only model runs every task as an inpaint)."""
     size: tuple[int, int]
     """``(width, height)`` the model runs at."""
     steps: int
@@ -129,7 +124,7 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
         region = plan_region(canvas_mask, request.padding, target[0] * target[1], multiple)
         image, mask = crop_for_model(canvas, canvas_mask, region)
         return Plan(
-            PipelineTask.INPAINT,
+            Task.INPAINT,
             region.size,
             steps,
             image=image,
@@ -149,11 +144,11 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
             image = image.resize(size, Image.Resampling.LANCZOS)
         if inpaint_only:
             return Plan(
-                PipelineTask.INPAINT, size, steps, image, _whole_image_mask(size), request.strength, notices
+                Task.INPAINT, size, steps, image, _whole_image_mask(size), request.strength, notices
             )
-        return Plan(PipelineTask.IMAGE2IMAGE, size, steps, image, strength=request.strength, notices=notices)
+        return Plan(Task.IMG2IMG, size, steps, image, strength=request.strength, notices=notices)
     size, notices = round_size(request.width or native, request.height or native, multiple)
     if inpaint_only:
         grey = Image.new("RGB", size, (128, 128, 128))
-        return Plan(PipelineTask.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
-    return Plan(PipelineTask.TEXT2IMAGE, size, steps, notices=notices)
+        return Plan(Task.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
+    return Plan(Task.TXT2IMG, size, steps, notices=notices)
