@@ -37,7 +37,7 @@ from sfumato.inference.model_files import (
     model_hash,
     resolve_model,
 )
-from sfumato.inference.planning import Plan, plan_request
+from sfumato.inference.planning import CallPlan, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ class Engine:
 
     @staticmethod
     def _effective_request(
-        loaded: _Loaded, plan: Plan, request: GenerationRequest, notices: list[str]
+        loaded: _Loaded, plan: CallPlan, request: GenerationRequest, notices: list[str]
     ) -> GenerationRequest:
         """``request`` as it will really run (and be recorded): the plan's steps, no negative
         prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer, and the
@@ -364,7 +364,7 @@ class Engine:
     def _generate(
         self,
         loaded: _Loaded,
-        plan: Plan,
+        plan: CallPlan,
         request: GenerationRequest,
         scheduler: Any,
         seeds: tuple[int, ...],
@@ -422,7 +422,7 @@ class Engine:
 
     @staticmethod
     def _images(
-        loaded: _Loaded, pipe: Any, plan: Plan, request: GenerationRequest, result: Any
+        loaded: _Loaded, pipe: Any, plan: CallPlan, request: GenerationRequest, result: Any
     ) -> list[np.ndarray]:
         """The call's images as ``(H, W, 3)`` uint8: decoded by the pipeline's VAE, or, for fast
         decoding, from the latents it returned by the tiny decoder."""
@@ -437,7 +437,7 @@ class Engine:
         self,
         pipe: Any,
         loaded: _Loaded,
-        plan: Plan,
+        plan: CallPlan,
         request: GenerationRequest,
         seeds: tuple[int, ...],
         on_step: ProgressCallback | None,

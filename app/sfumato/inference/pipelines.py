@@ -41,7 +41,7 @@ _AUTO = {
     Task.IMG2IMG: AutoPipelineForImage2Image,
     Task.INPAINT: AutoPipelineForInpainting,
 }
-"""The pipeline for each task a call runs (:attr:`~sfumato.inference.planning.Plan.pipeline_task`)."""
+"""The pipeline for each task a call runs (:attr:`~sfumato.inference.planning.CallPlan.pipeline_task`)."""
 
 _SINGLE_FILE_CLASSES: dict[tuple[Family, bool], type] = {
     (Family.SD1, False): StableDiffusionPipeline,

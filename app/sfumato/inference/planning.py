@@ -26,8 +26,13 @@ from sfumato.inference.results import GeneratedImage
 
 
 @dataclass(frozen=True)
-class Plan:
-    """The inputs of one pipeline call and how to turn its output into full images."""
+class CallPlan:
+    """The inputs of one pipeline call and how to turn its output into full images.
+
+    Not to be confused with :class:`~sfumato.model_store.fit.RunPlan`, which says how a model
+    runs on this machine (device, dtype, memory strategy); a call plan says what one call of
+    the loaded model's pipeline is given.
+    """
 
     pipeline_task: Task
     """The task the pipeline call runs, which decides the diffusers pipeline: ``TXT2IMG``,
@@ -99,7 +104,7 @@ def _whole_image_mask(size: tuple[int, int]) -> Image.Image:
     return Image.new("L", size, 255)
 
 
-def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> Plan:
+def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> CallPlan:
     """Plan ``request`` for a model that works best at ``native``² and needs sizes in ``multiple``.
 
     Inpaint-only models (9-channel SD inpainting, FLUX.1 Fill) run every task as an inpaint of
@@ -113,7 +118,7 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
     return replace(plan, steps=steps, notices=plan.notices + notices)
 
 
-def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> Plan:
+def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> CallPlan:
     steps = request.steps
     if isinstance(request, InpaintRequest | OutpaintRequest):
         if isinstance(request, OutpaintRequest):
@@ -123,7 +128,7 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
         target = (request.width, request.height) if request.width else (native, native)
         region = plan_region(canvas_mask, request.padding, target[0] * target[1], multiple)
         image, mask = crop_for_model(canvas, canvas_mask, region)
-        return Plan(
+        return CallPlan(
             Task.INPAINT,
             region.size,
             steps,
@@ -143,12 +148,12 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
         if image.size != size:
             image = image.resize(size, Image.Resampling.LANCZOS)
         if inpaint_only:
-            return Plan(
+            return CallPlan(
                 Task.INPAINT, size, steps, image, _whole_image_mask(size), request.strength, notices
             )
-        return Plan(Task.IMG2IMG, size, steps, image, strength=request.strength, notices=notices)
+        return CallPlan(Task.IMG2IMG, size, steps, image, strength=request.strength, notices=notices)
     size, notices = round_size(request.width or native, request.height or native, multiple)
     if inpaint_only:
         grey = Image.new("RGB", size, (128, 128, 128))
-        return Plan(Task.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
-    return Plan(Task.TXT2IMG, size, steps, notices=notices)
+        return CallPlan(Task.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
+    return CallPlan(Task.TXT2IMG, size, steps, notices=notices)
