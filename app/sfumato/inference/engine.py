@@ -30,7 +30,7 @@ from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task
 from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError
-from sfumato.inference.families import Family, ModelInfo
+from sfumato.inference.families import Architecture, ModelInfo
 from sfumato.inference.model_files import (
     check_loadable_offline,
     detect_model,
@@ -222,7 +222,7 @@ class Engine:
         log.info(
             "loaded %s (%s) in %.2f s on %s, %s, %s",
             info.name,
-            info.family,
+            info.architecture,
             time.perf_counter() - started,
             self.profile.name,
             run_plan.precision,
@@ -318,7 +318,7 @@ class Engine:
             changes["fast_decode"] = False
         if plan.steps != request.steps:
             changes["steps"] = plan.steps
-        if loaded.info.family is Family.FLUX and request.negative_prompt:
+        if loaded.info.architecture is Architecture.FLUX and request.negative_prompt:
             changes["negative_prompt"] = ""
             notices.append("FLUX.1 models take no negative prompt; it was left out.")
         return replace(request, **changes) if changes else request

@@ -33,7 +33,7 @@ from diffusers import (
 from sfumato.generation.requests import Task
 from sfumato.inference.device import DeviceProfile, MemoryStrategy
 from sfumato.inference.errors import ModelError
-from sfumato.inference.families import Family, ModelInfo
+from sfumato.inference.families import Architecture, ModelInfo
 from sfumato.inference.vae_precision import keep_vae_in
 
 _AUTO = {
@@ -43,16 +43,16 @@ _AUTO = {
 }
 """The pipeline for each task a call runs (:attr:`~sfumato.inference.planning.CallPlan.pipeline_task`)."""
 
-_SINGLE_FILE_CLASSES: dict[tuple[Family, bool], type] = {
-    (Family.SD1, False): StableDiffusionPipeline,
-    (Family.SD1, True): StableDiffusionInpaintPipeline,
-    (Family.SD2, False): StableDiffusionPipeline,
-    (Family.SD2, True): StableDiffusionInpaintPipeline,
-    (Family.SDXL, False): StableDiffusionXLPipeline,
-    (Family.SDXL, True): StableDiffusionXLInpaintPipeline,
-    (Family.SD3, False): StableDiffusion3Pipeline,
-    (Family.FLUX, False): FluxPipeline,
-    (Family.FLUX, True): FluxFillPipeline,
+_SINGLE_FILE_CLASSES: dict[tuple[Architecture, bool], type] = {
+    (Architecture.SD1, False): StableDiffusionPipeline,
+    (Architecture.SD1, True): StableDiffusionInpaintPipeline,
+    (Architecture.SD2, False): StableDiffusionPipeline,
+    (Architecture.SD2, True): StableDiffusionInpaintPipeline,
+    (Architecture.SDXL, False): StableDiffusionXLPipeline,
+    (Architecture.SDXL, True): StableDiffusionXLInpaintPipeline,
+    (Architecture.SD3, False): StableDiffusion3Pipeline,
+    (Architecture.FLUX, False): FluxPipeline,
+    (Architecture.FLUX, True): FluxFillPipeline,
 }
 
 
@@ -127,7 +127,7 @@ def _load_single_file(info: ModelInfo, dtype: torch.dtype) -> Any:
     if folder is None:
         raise ModelError(f"{info.path.name} has no folder to complete it with.")
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
+    pipeline_class = _SINGLE_FILE_CLASSES[(info.architecture, info.inpaint_only)]
     optional = set(getattr(pipeline_class, "_optional_components", ()))
     parts: dict[str, Any] = {
         name: None
@@ -138,7 +138,7 @@ def _load_single_file(info: ModelInfo, dtype: torch.dtype) -> Any:
         parts.update(safety_checker=None, requires_safety_checker=False)
     for name in info.borrowed:
         parts[name] = _folder_component(folder, name, index[name], dtype)
-    if info.family is Family.FLUX:
+    if info.architecture is Architecture.FLUX:
         parts["transformer"] = _flux_transformer(info, folder, dtype)
         return pipeline_class.from_pretrained(
             str(folder), dtype=dtype, use_safetensors=True, local_files_only=True, **parts

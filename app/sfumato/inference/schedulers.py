@@ -18,7 +18,7 @@ from diffusers import (
 
 from sfumato.generation import schedulers as names
 from sfumato.inference.errors import UnsupportedError
-from sfumato.inference.families import FamilyTraits
+from sfumato.inference.families import ArchitectureTraits
 
 _UNET: dict[str, tuple[type, dict[str, Any]]] = {
     names.EULER_A: (EulerAncestralDiscreteScheduler, {}),
@@ -47,14 +47,14 @@ def name_of(scheduler: Any) -> str | None:
     return None
 
 
-def default_scheduler_name(base: Any, traits: FamilyTraits) -> str:
+def default_scheduler_name(base: Any, traits: ArchitectureTraits) -> str:
     """The name to use when a request leaves the scheduler to the model: the model's own if it
     is one Sfumato offers, otherwise the family's first choice."""
     own = name_of(base)
     return own if own in traits.schedulers else traits.schedulers[0]
 
 
-def make_scheduler(name: str, base_config: Any, traits: FamilyTraits) -> Any:
+def make_scheduler(name: str, base_config: Any, traits: ArchitectureTraits) -> Any:
     """A fresh scheduler called ``name`` configured from the model's ``base_config``."""
     if name not in traits.schedulers:
         offered = ", ".join(traits.schedulers)
