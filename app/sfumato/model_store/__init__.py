@@ -9,7 +9,6 @@ from sfumato.model_store.catalog import Catalog, CatalogModel, Family, PreviewDe
 from sfumato.model_store.errors import (
     CatalogError,
     ChecksumMismatchError,
-    DiskFullError,
     DownloadCancelled,
     DownloadError,
     GatedModelError,
@@ -42,7 +41,6 @@ __all__ = [
     "CatalogError",
     "CatalogModel",
     "ChecksumMismatchError",
-    "DiskFullError",
     "DownloadCancelled",
     "DownloadError",
     "DownloadProgress",

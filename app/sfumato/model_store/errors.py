@@ -41,10 +41,6 @@ class ChecksumMismatchError(DownloadError):
     """The bytes received do not match the expected hash; they were discarded."""
 
 
-class DiskFullError(DownloadError):
-    """Not enough free space in the cache directory."""
-
-
 class PickleCheckpointError(ModelStoreError):
     """A pickle-based checkpoint was refused (it could run code when loaded)."""
 

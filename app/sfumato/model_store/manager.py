@@ -24,6 +24,7 @@ from huggingface_hub.errors import CacheNotFound
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
 from sfumato import paths
+from sfumato.errors import DiskFullError
 from sfumato.model_store.cache import (
     FileRecord,
     InstalledModel,
@@ -39,7 +40,6 @@ from sfumato.model_store.checkpoint_family import (
     refuse_pickle,
 )
 from sfumato.model_store.errors import (
-    DiskFullError,
     DownloadCancelled,
     DownloadError,
     InvalidCheckpointError,
