@@ -35,6 +35,7 @@ from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.paths import is_frozen
 
 if TYPE_CHECKING:
+    from sfumato.inference.engine_protocol import EngineProtocol
     from sfumato.model_store.catalog import Defaults
 
 log = logging.getLogger(__name__)
@@ -231,8 +232,9 @@ def run(args: argparse.Namespace) -> int:
     def stage(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    engine = Engine(threads=cpu_threads(), force_float32=args.float32)
+    engine: EngineProtocol = Engine(threads=cpu_threads(), force_float32=args.float32)
     model = engine.load(args.model, on_stage=stage)
+    assert model is not None  # only a cancel event stops a load, and this one has none
     precision = engine.run_plan.precision if engine.run_plan is not None else ""
     print(
         f"loaded {model.name} ({model.traits.label}) on {engine.profile.name}, {precision}",

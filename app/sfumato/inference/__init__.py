@@ -5,6 +5,7 @@ Importing this package is cheap (no torch, no diffusers); they load with the fir
 
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, probe_device, profile_for
 from sfumato.inference.engine import Engine
+from sfumato.inference.engine_protocol import EngineProtocol
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError, UnsupportedError
 from sfumato.inference.families import Architecture, ModelInfo
 from sfumato.inference.results import GeneratedImage, GenerationResult, ProgressCallback, StepProgress
@@ -13,6 +14,7 @@ __all__ = [
     "Architecture",
     "DeviceProfile",
     "Engine",
+    "EngineProtocol",
     "GeneratedImage",
     "GenerationError",
     "GenerationResult",
