@@ -52,8 +52,9 @@ def _as_save_error(exc: OSError, path: Path) -> SaveError | DiskFullError:
     return SaveError(f"“{path.name}” could not be saved: {reason}.", details=str(exc))
 
 
-def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` by calling ``write(file)`` on a temporary file, then renaming it into place.
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` by calling ``write(file)`` on a temporary file, then renaming it into place
+    (what ``write`` returns is ignored).
 
     On any failure the temporary file is removed and an existing ``path`` keeps its old bytes.
     Operating-system errors become :class:`SaveError` (:class:`~sfumato.errors.DiskFullError` for a

@@ -114,7 +114,9 @@ class GenerationRequest:
     final images with the model's tiny decoder (TAESD) instead of its VAE: much faster on a CPU,
     a little softer; without an installed tiny decoder the VAE decodes and a notice says so.
     ``loras`` are applied to the model for this job only, on top of any ``<lora:name:weight>``
-    tags in the prompt.
+    tags in the prompt. Both prompts are written in the prompt syntax
+    (:mod:`sfumato.generation.prompt_syntax`: weights, wildcards, ``BREAK``, tags) and a malformed
+    one is refused here, with its column.
     """
 
     task: ClassVar[Task]
@@ -157,6 +159,9 @@ class GenerationRequest:
                 )
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InvalidRequestError(f"Batch size must be between 1 and {MAX_BATCH}.")
+        from sfumato.generation.prompt_syntax import parse_prompts  # which imports this module
+
+        parse_prompts(self.prompt, self.negative_prompt)
 
     @property
     def image_count(self) -> int:
