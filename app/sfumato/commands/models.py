@@ -115,9 +115,10 @@ def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
         mark = "installed" if decoder.id in installed_decoders else ""
         print(f"  {decoder.id:18} {decoder.name:40} {', '.join(decoder.families)} {mark}")
     print("installed:" if installed else "installed: nothing yet (`sfumato models download ID`)")
-    for model in installed:
+    for install in installed:
         print(
-            f"  {model.key:30} {model.kind:9} {model.family or '?':16} {_mib(model.size):>12}  {model.path}"
+            f"  {install.key:30} {install.kind:9} {install.family or '?':16} {_mib(install.size):>12}  "
+            f"{install.path}"
         )
     return 0
 
@@ -165,16 +166,21 @@ def _verify(manager: ModelManager, args: argparse.Namespace) -> int:
         if not result.ok:
             bad += 1
             if args.repair:
-                run_cancellable(
-                    lambda cancel, key=result.key: manager.repair(
-                        key, on_progress=_ProgressPrinter(), cancel=cancel
-                    )
-                )
+                _repair(manager, result.key)
                 print(f"{result.key}: repaired")
                 bad -= 1
     if not results:
         print("nothing installed to verify")
     return 1 if bad else 0
+
+
+def _repair(manager: ModelManager, key: str) -> None:
+    """Fetch again what failed verification in ``key``; Ctrl-C cancels, keeping what arrived."""
+
+    def work(cancel: threading.Event) -> None:
+        manager.repair(key, on_progress=_ProgressPrinter(), cancel=cancel)
+
+    run_cancellable(work)
 
 
 def _remove(manager: ModelManager, args: argparse.Namespace) -> int:
