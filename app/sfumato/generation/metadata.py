@@ -10,6 +10,10 @@ Sfumato adds ``Denoising strength``, ``Task``, ``Mask padding``, ``Outpaint marg
 ``Variations``, ``Fast decode`` (the tiny decoder made the final image) and ``LoRA`` (the catalog
 adapter the model ran with) where they apply. Values containing a comma, colon or quote are
 JSON-quoted, as A1111 does.
+
+The prompt line holds the prompt as the image resolved it (its wildcards chosen,
+:mod:`sfumato.generation.prompt_syntax`) with a ``<lora:name:weight>`` tag in front for each LoRA
+the request applied besides the prompt's own tags, so the text alone runs the same job again.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from sfumato.generation.prompt_syntax import with_loras
 from sfumato.generation.requests import (
     REQUEST_TYPES,
     GenerationRequest,
@@ -50,12 +55,15 @@ def format_parameters(
     model_name: str,
     model_hash: str,
     lora: str = "",
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
 ) -> str:
     """The ``parameters`` text for one image of ``request``.
 
     ``seed`` is the seed that image used, ``scheduler`` the one that ran (never ""), ``size`` the
     ``(width, height)`` the model worked at, ``lora`` the adapter applied to the model ("" for
-    none).
+    none). ``prompt`` and ``negative_prompt`` are the image's own, its wildcards chosen
+    (default: the request's).
     """
     pairs: list[tuple[str, object]] = [
         ("Steps", request.steps),
@@ -83,9 +91,10 @@ def format_parameters(
         pairs.append(("Fast decode", True))
     if lora:
         pairs.append(("LoRA", lora))
-    lines = [request.prompt]
-    if request.negative_prompt:
-        lines.append(_NEGATIVE + request.negative_prompt)
+    negative = request.negative_prompt if negative_prompt is None else negative_prompt
+    lines = [with_loras(request.prompt if prompt is None else prompt, request.loras)]
+    if negative:
+        lines.append(_NEGATIVE + negative)
     lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in pairs))
     return "\n".join(lines)
 

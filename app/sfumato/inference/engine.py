@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfumato.generation.metadata import format_parameters
+from sfumato.generation.prompt_syntax import JobPrompts
 from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task
 from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
@@ -263,7 +264,7 @@ class Engine:
             loaded = self._load(request.model, report, cancel)
         except _Cancelled:
             return GenerationResult((), seeds, cancelled=True)
-        from sfumato.inference import pipelines, schedulers
+        from sfumato.inference import pipelines, prompt_encoding, schedulers
 
         traits = loaded.info.traits
         scheduler_name = (
@@ -280,6 +281,9 @@ class Engine:
         )
         notices = list(plan.notices)
         effective = self._effective_request(loaded, plan, request, notices)
+        # the job's LoRAs are (*effective.loras, *prompts.loras): the request's, then the prompt's tags
+        prompts = JobPrompts.resolve(effective.prompt, effective.negative_prompt, seeds)
+        notices += prompt_encoding.prompt_notices(loaded.base, loaded.info.architecture, prompts)
         started = time.perf_counter()
         try:
             outputs = self._generate(loaded, plan, effective, scheduler, seeds, on_step, cancel, report)
@@ -294,6 +298,8 @@ class Engine:
                 seed,
                 format_parameters(
                     effective,
+                    prompt=prompt,
+                    negative_prompt=negative,
                     seed=seed,
                     scheduler=scheduler_name,
                     size=plan.recorded_size,
@@ -302,7 +308,7 @@ class Engine:
                     lora=loaded.lora_id,
                 ),
             )
-            for image, seed in zip(outputs, seeds, strict=True)
+            for image, seed, (prompt, negative) in zip(outputs, seeds, prompts.written, strict=True)
         )
         return GenerationResult(images, seeds, tuple(notices))
 
@@ -445,7 +451,7 @@ class Engine:
     ) -> dict[str, Any]:
         import torch
 
-        from sfumato.inference import pipelines, preview
+        from sfumato.inference import pipelines, preview, prompt_encoding
 
         previews = preview.StepPreviews(loaded.previewer)
 
@@ -462,11 +468,12 @@ class Engine:
             return {}
 
         # A batch is passed as lists, one entry per image: SD3 img2img (diffusers 0.42) fails
-        # with num_images_per_prompt > 1 and a list of generators.
+        # with num_images_per_prompt > 1 and a list of generators. Each image has its own
+        # prompt: its wildcards drawn with its seed (embedded with its weights on SD and SDXL).
+        prompts = JobPrompts.resolve(request.prompt, request.negative_prompt, seeds)
         count = len(seeds)
         wanted: dict[str, Any] = {
-            "prompt": [request.prompt] * count,
-            "negative_prompt": [request.negative_prompt] * count if request.negative_prompt else None,
+            **prompt_encoding.prompt_arguments(pipe, loaded.info.architecture, prompts, request.guidance),
             "num_inference_steps": plan.steps,
             "guidance_scale": request.guidance,
             "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],

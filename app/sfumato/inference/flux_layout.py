@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 PREFIX = "model.diffusion_model."
-_TOP = {
+_TOP: dict[str, tuple[str, ...]] = {
     "time_in.in_layer": ("time_text_embed.timestep_embedder.linear_1",),
     "time_in.out_layer": ("time_text_embed.timestep_embedder.linear_2",),
     "vector_in.in_layer": ("time_text_embed.text_embedder.linear_1",),
@@ -31,7 +31,7 @@ _TOP = {
     "final_layer.linear": ("proj_out",),
     "final_layer.adaLN_modulation.1": ("norm_out.linear",),
 }
-_DOUBLE = {
+_DOUBLE: dict[str, tuple[str, ...]] = {
     "img_mod.lin": ("norm1.linear",),
     "txt_mod.lin": ("norm1_context.linear",),
     "img_attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
@@ -49,7 +49,7 @@ _DOUBLE_NORMS = {
     "txt_attn.norm.query_norm.scale": "attn.norm_added_q.weight",
     "txt_attn.norm.key_norm.scale": "attn.norm_added_k.weight",
 }
-_SINGLE = {
+_SINGLE: dict[str, tuple[str, ...]] = {
     "modulation.lin": ("norm.linear",),
     "linear1": ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"),
     "linear2": ("proj_out",),

@@ -23,7 +23,7 @@ CLIP_L_PREFIX = "text_encoders.clip_l.transformer."
 CLIP_G_PREFIX = "text_encoders.clip_g.transformer."
 T5_PREFIX = "text_encoders.t5xxl.transformer."
 
-_TOP = {
+_TOP: dict[str, tuple[str, ...]] = {
     "pos_embed": ("pos_embed.pos_embed",),
     "x_embedder.proj.weight": ("pos_embed.proj.weight",),
     "x_embedder.proj.bias": ("pos_embed.proj.bias",),
@@ -35,7 +35,7 @@ _TOP = {
     "final_layer.linear": ("proj_out",),
     "final_layer.adaLN_modulation.1": ("norm_out.linear",),
 }
-_BLOCK = {
+_BLOCK: dict[str, tuple[str, ...]] = {
     "x_block.attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
     "context_block.attn.qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
     "x_block.attn.proj": ("attn.to_out.0",),
@@ -78,8 +78,8 @@ def mmdit_tensors(
         block = f"transformer_blocks.{i}."
         for original, ours in _BLOCK.items():
             names += _with_suffixes(f"joint_blocks.{i}.{original}", tuple(block + o for o in ours))
-        for original, ours in _BLOCK_NORMS.items():
-            names.append((f"joint_blocks.{i}.{original}", (block + ours,)))
+        for original, norm in _BLOCK_NORMS.items():
+            names.append((f"joint_blocks.{i}.{original}", (block + norm,)))
     last = f"joint_blocks.{num_layers - 1}.context_block.adaLN_modulation.1."
     out: dict[str, Any] = {}
     used: set[str] = set()
