@@ -178,10 +178,15 @@ class ModelManager:
             download_bytes = installed[0].size if installed else None
         return plan_model(model, self.profile, variant, download_bytes)
 
+    def _planned_variant(self, model: CatalogModel) -> Variant:
+        """The variant the plan fetches for ``model`` here (the first one when it names none)."""
+        name = self.plan(model.id).variant
+        return model.variant(name) if name else model.variants[0]
+
     def download_size(self, model_id: str, variant: str | None = None) -> int:
         """Bytes a catalog model's variant downloads, from the hub's metadata (a network call)."""
         model = self.catalog.get(model_id)
-        chosen = model.variant(variant or self.plan(model_id).variant)
+        chosen = model.variant(variant) if variant else self._planned_variant(model)
         return sum(
             f.size or 0
             for src in model.sources
@@ -226,12 +231,13 @@ class ModelManager:
         if base_id and not any(m.model_id == base_id for m in self.cache.read_all()):
             self.install(base_id, on_progress=on_progress, cancel=cancel)
         decoder = None if file else self.catalog.preview_decoder(ref)
+        sources: tuple[Source, ...]
         if decoder is not None:
             chosen = Variant("default", "component", None, None, None, "float32", None, None, None)
             key, sources, family = decoder.id, (decoder.source,), None
             kind, model_id, dtype = PREVIEW_DECODER, decoder.id, None
         elif entry is not None:
-            chosen = entry.variant(variant) if variant else entry.variant(self.plan(entry.id).variant)
+            chosen = entry.variant(variant) if variant else self._planned_variant(entry)
             key, sources, family = f"{entry.id}@{chosen.name}", entry.sources, entry.family.id
             kind, model_id, dtype = "catalog", entry.id, self.plan(entry.id, chosen.name).dtype
         elif _REPO_ID.match(ref):
