@@ -408,7 +408,7 @@ class Engine:
             if not out_of_memory:
                 return images
             # Outside the except block: the exception and its frames (holding tensors) are gone.
-            pipe = kwargs = None
+            pipe, kwargs = None, {}
             pipelines.free_memory()
             lower = loaded.run_plan.lower_strategy(loaded.strategy)
             if lower is None and loaded.tiled_vae:

@@ -43,7 +43,7 @@ _AUTO = {
 }
 """The pipeline for each task a call runs (:attr:`~sfumato.inference.planning.CallPlan.pipeline_task`)."""
 
-_SINGLE_FILE_CLASSES: dict[tuple[Architecture, bool], type] = {
+_SINGLE_FILE_CLASSES: dict[tuple[Architecture, bool], type[DiffusionPipeline]] = {
     (Architecture.SD1, False): StableDiffusionPipeline,
     (Architecture.SD1, True): StableDiffusionInpaintPipeline,
     (Architecture.SD2, False): StableDiffusionPipeline,
@@ -273,7 +273,7 @@ def use_channels_last(pipe: Any) -> None:
     for name in ("unet", "vae"):
         module = getattr(pipe, name, None)
         if isinstance(module, torch.nn.Module):
-            module.to(memory_format=torch.channels_last)
+            module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented, not in the overloads
 
 
 def free_memory() -> None:
