@@ -14,6 +14,7 @@ import shutil
 import string
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from diffusers import (
@@ -67,7 +68,10 @@ def _t5_tokenizer() -> T5Tokenizer:
     return T5Tokenizer(vocab=pieces, extra_ids=0)
 
 
-def _clip_text(hidden: int, with_projection: bool) -> CLIPTextModel:
+_Clip = TypeVar("_Clip", CLIPTextModel, CLIPTextModelWithProjection)
+
+
+def _clip_text(hidden: int, model_class: type[_Clip]) -> _Clip:
     torch.manual_seed(0)
     config = CLIPTextConfig(
         bos_token_id=0,
@@ -82,7 +86,6 @@ def _clip_text(hidden: int, with_projection: bool) -> CLIPTextModel:
         projection_dim=hidden,
         hidden_act="gelu",
     )
-    model_class = CLIPTextModelWithProjection if with_projection else CLIPTextModel
     return model_class(config)
 
 
@@ -98,8 +101,11 @@ def _t5_text(d_model: int) -> T5EncoderModel:
         relative_attention_num_buckets=8,
         pad_token_id=0,
         eos_token_id=1,
-        decoder_start_token_id=0,
     )
+    # SD 3.5's text_encoder_3/config.json carries it (copied from the stabilityai snapshot in
+    # huggingface.co/tensorart/stable-diffusion-3.5-large-TurboX/blob/main/text_encoder_3/config.json);
+    # transformers 5's T5Config takes it without naming it in __init__
+    config.decoder_start_token_id = 0
     return T5EncoderModel(config)
 
 
@@ -163,7 +169,7 @@ def _build_sd(folder: Path, pipeline: type, *, in_channels: int = 4, linear_proj
               prediction: str = "epsilon") -> Path:
     pipe = pipeline(
         vae=tiny_vae(4),
-        text_encoder=_clip_text(32, with_projection=False),
+        text_encoder=_clip_text(32, CLIPTextModel),
         tokenizer=clip_tokenizer(),
         unet=_sd_unet(in_channels, linear_projection=linear_projection),
         scheduler=sd_scheduler(prediction),
@@ -230,8 +236,8 @@ def _build_sdxl(folder: Path, pipeline: type, *, in_channels: int) -> Path:
     )
     pipe = pipeline(
         vae=tiny_vae(4),
-        text_encoder=_clip_text(32, with_projection=False),
-        text_encoder_2=_clip_text(48, with_projection=True),
+        text_encoder=_clip_text(32, CLIPTextModel),
+        text_encoder_2=_clip_text(48, CLIPTextModelWithProjection),
         tokenizer=clip_tokenizer(),
         tokenizer_2=clip_tokenizer(),
         unet=unet,
@@ -263,7 +269,7 @@ def build_sd3(folder: Path) -> Path:
         out_channels=16,
         pos_embed_max_size=96,
     )
-    clip_l = _clip_text(32, with_projection=True)
+    clip_l = _clip_text(32, CLIPTextModelWithProjection)
     with torch.no_grad():
         clip_l.text_projection.weight.copy_(torch.eye(32))
     pipe = StableDiffusion3Pipeline(
@@ -272,7 +278,7 @@ def build_sd3(folder: Path) -> Path:
         vae=tiny_vae(16),
         text_encoder=clip_l,
         tokenizer=clip_tokenizer(),
-        text_encoder_2=_clip_text(48, with_projection=True),
+        text_encoder_2=_clip_text(48, CLIPTextModelWithProjection),
         tokenizer_2=clip_tokenizer(),
         text_encoder_3=_t5_text(96),
         tokenizer_3=_t5_tokenizer(),
@@ -313,7 +319,7 @@ def _build_flux(folder: Path, pipeline: type, *, in_channels: int, guidance_embe
     pipe = pipeline(
         scheduler=_flux_scheduler(),
         vae=tiny_vae(16),
-        text_encoder=_clip_text(32, with_projection=False),
+        text_encoder=_clip_text(32, CLIPTextModel),
         tokenizer=clip_tokenizer(),
         text_encoder_2=_t5_text(32),
         tokenizer_2=_t5_tokenizer(),
@@ -431,7 +437,7 @@ def export_single_file(
             pipe.transformer.config.num_layers,
             baked.state_dict(),
             baked.config,
-            tuple(getattr(pipe, name).state_dict() for name in encoders) or None,  # type: ignore[arg-type]
+            tuple(getattr(pipe, name).state_dict() for name in encoders) or None,
             cat,
         )
         held = ["transformer", "vae", *encoders]
