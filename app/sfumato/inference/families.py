@@ -37,14 +37,18 @@ class ArchitectureTraits:
     vram_gib: float
     """Roughly how much VRAM a half-precision run at native size needs with everything on the GPU."""
     schedulers: tuple[str, ...]
+    plain_text_prompts: bool = False
+    """Whether a T5 encoder reads the prompt as plain text (SD3, FLUX.1), so its weights and
+    ``BREAK`` are ignored; else CLIP encoders alone read it, weighted and in 77-token chunks
+    (:mod:`~sfumato.inference.prompt_encoding`)."""
 
 
 TRAITS: dict[Architecture, ArchitectureTraits] = {
     Architecture.SD1: ArchitectureTraits("Stable Diffusion 1.x", 8, 4.0, UNET_SCHEDULERS),
     Architecture.SD2: ArchitectureTraits("Stable Diffusion 2.x", 8, 5.0, UNET_SCHEDULERS),
     Architecture.SDXL: ArchitectureTraits("Stable Diffusion XL", 8, 9.0, UNET_SCHEDULERS),
-    Architecture.SD3: ArchitectureTraits("Stable Diffusion 3", 16, 14.0, FLOW_SCHEDULERS),
-    Architecture.FLUX: ArchitectureTraits("FLUX.1", 16, 26.0, FLOW_SCHEDULERS),
+    Architecture.SD3: ArchitectureTraits("Stable Diffusion 3", 16, 14.0, FLOW_SCHEDULERS, True),
+    Architecture.FLUX: ArchitectureTraits("FLUX.1", 16, 26.0, FLOW_SCHEDULERS, True),
 }
 
 

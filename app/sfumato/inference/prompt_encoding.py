@@ -99,7 +99,7 @@ def prompt_notices(pipe: Any, architecture: Architecture, job: JobPrompts) -> li
 
 def _weighs(architecture: Architecture) -> bool:
     """Whether the architecture reads its prompts through CLIPs alone, which this module weights."""
-    return architecture in (Architecture.SD1, Architecture.SD2, Architecture.SDXL)
+    return not TRAITS[architecture].plain_text_prompts
 
 
 def _t5_length(pipe: Any, architecture: Architecture, job: JobPrompts) -> int | None:
