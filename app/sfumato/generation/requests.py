@@ -27,9 +27,11 @@ MAX_BATCH = 16
 MAX_MARGIN = 8192
 
 SUBTLE_VARIATION = 0.5
-"""Variation strength that keeps composition and colours."""
+"""Variation strength that keeps composition and colours: Fooocus's "Vary (Subtle)" denoise
+(lllyasviel/Fooocus, ``modules/async_worker.py``, ``apply_vary``, at commit 59f183a)."""
 STRONG_VARIATION = 0.85
-"""Variation strength that keeps only the broad layout."""
+"""Variation strength that keeps only the broad layout: Fooocus's "Vary (Strong)" denoise (same
+place)."""
 
 
 class InvalidRequestError(UserFacingError):
@@ -171,9 +173,31 @@ class GenerationRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class Txt2ImgRequest(GenerationRequest):
-    """Generate from the prompt alone."""
+    """Generate from the prompt alone.
+
+    ``variation_strength`` above 0 blends each image's starting noise towards the noise of a
+    second seed, ``variation_seed`` (−1 picks one at random), as A1111's "Variation seed" does
+    (its ``subseed``): small strengths give small changes of the same composition. With a
+    blend, every image keeps ``seed`` and the variation seeds count up (variation_seed,
+    variation_seed+1, …), so a batch shows variations of one picture; 0 (the default) leaves
+    the noise, and so the pixels, exactly as without it.
+    """
 
     task: ClassVar[Task] = Task.TXT2IMG
+
+    variation_seed: int = -1
+    variation_strength: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.variation_strength <= 1.0:
+            raise InvalidRequestError(
+                f"Variation strength must be between 0 and 1 (got {self.variation_strength})."
+            )
+        if self.variation_seed != -1 and not 0 <= self.variation_seed <= MAX_SEED:
+            raise InvalidRequestError(
+                f"Variation seed must be -1 (random) or 0…{MAX_SEED} (got {self.variation_seed})."
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,7 +310,9 @@ class OutpaintRequest(GenerationRequest):
 
 @dataclass(frozen=True, kw_only=True)
 class VariationsRequest(GenerationRequest):
-    """``count`` variations of ``source``, each with its own seed (seed, seed+1, …)."""
+    """``count`` variations of ``source``, each with its own seed (seed, seed+1, …): an
+    image-to-image run at ``strength``, :data:`SUBTLE_VARIATION` or :data:`STRONG_VARIATION` as
+    Fooocus's "Vary (Subtle)" and "Vary (Strong)" buttons, or any strength in between."""
 
     task: ClassVar[Task] = Task.VARIATIONS
 

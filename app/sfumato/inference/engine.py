@@ -27,7 +27,7 @@ import numpy as np
 
 from sfumato.generation.metadata import format_parameters
 from sfumato.generation.prompt_syntax import JobPrompts
-from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task
+from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task, Txt2ImgRequest
 from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError
@@ -38,7 +38,7 @@ from sfumato.inference.model_files import (
     model_hash,
     resolve_model,
 )
-from sfumato.inference.planning import CallPlan, plan_request
+from sfumato.inference.planning import CallPlan, image_seeds, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 if TYPE_CHECKING:
@@ -256,14 +256,15 @@ class Engine:
         loading was cancelled is not kept). Raises :class:`~sfumato.errors.UserFacingError`
         subclasses for anything a user can act on.
         """
-        first = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED + 1)
-        seeds = tuple((first + i) % (MAX_SEED + 1) for i in range(request.image_count))
+        first = _chosen(request.seed)
+        variation_first = _chosen(request.variation_seed if isinstance(request, Txt2ImgRequest) else -1)
+        seeds, variation_seeds = image_seeds(request, first, variation_first)
         report = on_stage or _quiet
         try:
             _check(cancel)
             loaded = self._load(request.model, report, cancel)
         except _Cancelled:
-            return GenerationResult((), seeds, cancelled=True)
+            return GenerationResult((), seeds, cancelled=True, variation_seeds=variation_seeds)
         from sfumato.inference import pipelines, prompt_encoding, schedulers
 
         traits = loaded.info.traits
@@ -281,17 +282,23 @@ class Engine:
         )
         notices = list(plan.notices)
         effective = self._effective_request(loaded, plan, request, notices)
+        seeds, variation_seeds = image_seeds(effective, first, variation_first)
         # the job's LoRAs are (*effective.loras, *prompts.loras): the request's, then the prompt's tags
         prompts = JobPrompts.resolve(effective.prompt, effective.negative_prompt, seeds)
         notices += prompt_encoding.prompt_notices(loaded.base, loaded.info.architecture, prompts)
         started = time.perf_counter()
         try:
-            outputs = self._generate(loaded, plan, effective, scheduler, seeds, on_step, cancel, report)
+            outputs = self._generate(
+                loaded, plan, effective, scheduler, seeds, variation_seeds, on_step, cancel, report
+            )
         finally:
             self._after_job(loaded, notices)
         log.info("%s in %.2f s at %dx%d", request.task, time.perf_counter() - started, *plan.size)
         if outputs is None or (cancel is not None and cancel.is_set()):
-            return GenerationResult((), seeds, tuple(notices), cancelled=True)
+            return GenerationResult(
+                (), seeds, tuple(notices), cancelled=True, variation_seeds=variation_seeds
+            )
+        blends = iter(variation_seeds)  # one per image, in order (none without a blend)
         images = tuple(
             plan.finish(
                 image,
@@ -306,19 +313,22 @@ class Engine:
                     model_name=loaded.info.name,
                     model_hash=loaded.hash,
                     lora=loaded.lora_id,
+                    variation_seed=next(blends, None),
                 ),
             )
             for image, seed, (prompt, negative) in zip(outputs, seeds, prompts.written, strict=True)
         )
-        return GenerationResult(images, seeds, tuple(notices))
+        return GenerationResult(images, seeds, tuple(notices), variation_seeds=variation_seeds)
 
     @staticmethod
     def _effective_request(
         loaded: _Loaded, plan: CallPlan, request: GenerationRequest, notices: list[str]
     ) -> GenerationRequest:
         """``request`` as it will really run (and be recorded): the plan's steps, no negative
-        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer, and the
-        VAE decoding when fast decoding has no tiny decoder to decode with."""
+        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer, the VAE
+        decoding when fast decoding has no tiny decoder to decode with, and no variation blend
+        where the call is not a text-to-image one (an inpaint-only model's txt2img): the blended
+        noise goes in through the text-to-image pipelines' ``latents``."""
         changes: dict[str, Any] = {}
         if request.fast_decode and not _tiny_decoder_ready(loaded, notices):
             changes["fast_decode"] = False
@@ -327,6 +337,13 @@ class Engine:
         if loaded.info.architecture is Architecture.FLUX and request.negative_prompt:
             changes["negative_prompt"] = ""
             notices.append("FLUX.1 models take no negative prompt; it was left out.")
+        blended = isinstance(request, Txt2ImgRequest) and request.variation_strength > 0
+        if blended and plan.pipeline_task is not Task.TXT2IMG:
+            changes["variation_strength"] = 0.0
+            notices.append(
+                f"{loaded.info.name} is an inpainting model, which generates by inpainting a blank "
+                "picture: the variation seed applies to text-to-image models only and was left out."
+            )
         return replace(request, **changes) if changes else request
 
     def _after_job(self, loaded: _Loaded, notices: list[str]) -> None:
@@ -374,6 +391,7 @@ class Engine:
         request: GenerationRequest,
         scheduler: Any,
         seeds: tuple[int, ...],
+        variation_seeds: tuple[int, ...],
         on_step: ProgressCallback | None,
         cancel: threading.Event | None,
         report: StageCallback,
@@ -394,7 +412,9 @@ class Engine:
                 if cancel is not None and cancel.is_set():
                     return None
                 pipe.scheduler = scheduler
-                kwargs = self._call_arguments(pipe, loaded, plan, request, seeds, on_step, cancel)
+                kwargs = self._call_arguments(
+                    pipe, loaded, plan, request, seeds, variation_seeds, on_step, cancel
+                )
                 report("Generating…")
                 result = self._invoke(pipe, kwargs)
                 images = self._images(loaded, pipe, plan, request, result)
@@ -446,6 +466,7 @@ class Engine:
         plan: CallPlan,
         request: GenerationRequest,
         seeds: tuple[int, ...],
+        variation_seeds: tuple[int, ...],
         on_step: ProgressCallback | None,
         cancel: threading.Event | None,
     ) -> dict[str, Any]:
@@ -486,8 +507,19 @@ class Engine:
             "callback_on_step_end": on_step_end,
             "callback_on_step_end_tensor_inputs": ["latents"],
         }
+        if variation_seeds and isinstance(request, Txt2ImgRequest):
+            from sfumato.inference import noise
+
+            wanted["latents"] = noise.initial_latents(
+                pipe, plan.size, wanted["generator"], variation_seeds, request.variation_strength
+            )
         accepted = inspect.signature(pipe.__call__).parameters
         return {key: value for key, value in wanted.items() if key in accepted and value is not None}
+
+
+def _chosen(seed: int) -> int:
+    """``seed``, or a random one for -1."""
+    return seed if seed != -1 else secrets.randbelow(MAX_SEED + 1)
 
 
 def _adapter(reference: str) -> AdapterUse | None:

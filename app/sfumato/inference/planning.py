@@ -14,11 +14,13 @@ from PIL import Image
 from sfumato.generation.outpaint import grow_canvas
 from sfumato.generation.region import Region, blend_region, crop_for_model, plan_region
 from sfumato.generation.requests import (
+    MAX_SEED,
     GenerationRequest,
     Img2ImgRequest,
     InpaintRequest,
     OutpaintRequest,
     Task,
+    Txt2ImgRequest,
     VariationsRequest,
     steps_for_strength,
 )
@@ -83,6 +85,24 @@ def round_size(width: int, height: int, multiple: int) -> tuple[tuple[int, int],
         f"(this model needs multiples of {multiple})."
     )
     return size, (notice,)
+
+
+def image_seeds(
+    request: GenerationRequest, first: int, variation_first: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The seed of each image ``request`` makes, and each one's variation seed (none without a
+    variation blend).
+
+    The seeds are ``first``, ``first`` + 1, …; with a blend (a txt2img ``variation_strength``
+    above 0) every image keeps ``first`` and the variation seeds count up from
+    ``variation_first``, as A1111's ``process_images_inner`` (``modules/processing.py``) numbers
+    ``all_seeds`` and ``all_subseeds``: a batch of small changes of one picture. Both wrap at
+    :data:`~sfumato.generation.requests.MAX_SEED`.
+    """
+    count = request.image_count
+    if isinstance(request, Txt2ImgRequest) and request.variation_strength > 0:
+        return (first,) * count, tuple((variation_first + i) % (MAX_SEED + 1) for i in range(count))
+    return tuple((first + i) % (MAX_SEED + 1) for i in range(count)), ()
 
 
 def fit_steps(steps: int, strength: float | None) -> tuple[int, tuple[str, ...]]:
