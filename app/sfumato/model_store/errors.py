@@ -54,5 +54,10 @@ class UnsupportedModelError(UnknownFamilyError):
     message names it and what to use instead."""
 
 
+class FamilyMismatchError(ModelStoreError):
+    """A LoRA or an embedding made for another model family than the one it would apply to; the
+    message names both."""
+
+
 class InvalidCheckpointError(ModelStoreError):
     """A local file or folder is not a readable model."""
