@@ -16,14 +16,14 @@ from sfumato.generation import InpaintRequest, Txt2ImgRequest
 from sfumato.generation.metadata import parse_parameters
 from sfumato.inference import Engine, pipelines, profile_for
 from sfumato.inference.errors import ModelError
-from sfumato.inference.tiny_models import build_unet_lora
+from sfumato.inference.tiny_models import build_lora
 from sfumato.model_store import InstalledModel, ModelManager, SourceRecord
 
 
 @pytest.fixture(scope="module")
 def tiny_lora(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A LoRA file for the tiny SD 1.5's UNet."""
-    return build_unet_lora(tiny_models["sd15"], tmp_path_factory.mktemp("lora"))
+    return build_lora(tiny_models["sd15"], tmp_path_factory.mktemp("lora"))
 
 
 def _pixels(pipe: DiffusionPipeline) -> np.ndarray:

@@ -86,6 +86,22 @@ def _names(double: int, single: int) -> list[tuple[str, tuple[str, ...]]]:
     return names
 
 
+def module_names(double: int, single: int) -> dict[str, tuple[str, ...]]:
+    """BFL module name → the diffusers modules it fuses, in order, for a transformer with
+    ``double`` double-stream and ``single`` single-stream blocks: LoRAs name modules (kohya's
+    ``lora_unet_double_blocks_0_img_attn_qkv``, ComfyUI's ``diffusion_model.single_blocks.0.linear1``),
+    not tensors. :data:`SWAPPED_MODULE`'s output halves are in the other order."""
+    return {
+        original.removesuffix(".weight"): tuple(part.removesuffix(".weight") for part in parts)
+        for original, parts in _names(double, single)
+        if original.endswith(".weight")
+    }
+
+
+SWAPPED_MODULE = _SWAPPED.removesuffix(".")
+"""The BFL module whose output halves diffusers takes in the other order (its final norm)."""
+
+
 def _count(keys: Any, pattern: str) -> int:
     found = {int(m[1]) for key in keys if (m := re.match(pattern, key))}
     return max(found) + 1 if found else 0

@@ -364,22 +364,71 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 ``latent-consistency/lcm-lora-sdv1-5`` hold)."""
 
 
-def build_unet_lora(model: Path, folder: Path, rank: int = 4) -> Path:
-    """A random-weight LoRA made with PEFT for the UNet of the tiny SD model in ``model``
-    (rank ``rank`` on every attention projection), saved by diffusers' ``save_lora_weights`` as
-    ``folder/pytorch_lora_weights.safetensors``; returns that file. Seeded: the same every time."""
-    from diffusers.utils import convert_state_dict_to_diffusers
+_LORA_TARGETS = {
+    "unet": ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out"],
+    "sd3": ["to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+            "norm_out.linear"],
+    "flux": ["to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+             "proj_mlp", "proj_out", "norm_out.linear"],
+    "text": ["q_proj", "k_proj", "v_proj", "out_proj"],
+}  # fmt: skip
+"""What the tiny LoRAs train: every attention projection (and an SD UNet's ``proj_in`` /
+``proj_out``, 1×1 convolutions in SD 1.x, linear layers in SD 2.x and SDXL, as kohya's LoRAs
+train them), FLUX.1's fused single-block layers, the final adaptive norm of SD3 and FLUX.1, and
+the CLIP text encoders' attention."""
+
+
+def build_lora(model: Path, folder: Path, rank: int = 4, seed: int = 0) -> Path:
+    """A random-weight LoRA made with PEFT for the tiny model in ``model`` (any family): its
+    denoiser and its CLIP text encoders (:data:`_LORA_TARGETS`), saved in diffusers' layout by
+    the pipeline's ``save_lora_weights`` as ``folder/pytorch_lora_weights.safetensors``; returns
+    that file. ``seed`` picks the weights: the same every time for the same seed."""
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    unet = UNet2DConditionModel.from_pretrained(model, subfolder="unet", local_files_only=True)
-    torch.manual_seed(0)
-    # init_lora_weights=False: random up and down weights, so the LoRA changes the output at once
-    targets = ["to_q", "to_k", "to_v", "to_out.0"]
-    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=targets))
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
+    pipe = DiffusionPipeline.from_pretrained(model, local_files_only=True)
+    torch.manual_seed(seed)
+    denoiser = "unet" if getattr(pipe, "unet", None) is not None else "transformer"
+    kind = "unet" if denoiser == "unet" else "flux" if isinstance(pipe, FluxPipeline) else "sd3"
+    layers: dict[str, dict[str, torch.Tensor]] = {}
+    encoders = [name for name in ("text_encoder", "text_encoder_2") if name in pipe.components]
+    encoders = [name for name in encoders if type(getattr(pipe, name)).__name__.startswith("CLIP")]
+    for name in (denoiser, *encoders):
+        module = getattr(pipe, name)
+        targets = _LORA_TARGETS[kind if name == denoiser else "text"]
+        # init_lora_weights=False: random up and down weights, so the LoRA changes the output at once
+        config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=targets)
+        if name == denoiser:
+            module.add_adapter(config)
+        else:
+            from peft import inject_adapter_in_model
+
+            inject_adapter_in_model(config, module)
+        layers[f"{name}_lora_layers"] = get_peft_model_state_dict(module)
+    type(pipe).save_lora_weights(folder, safe_serialization=True, **layers)
     return folder / LORA_FILE
+
+
+def build_embedding(model: Path, file: Path, vectors: int = 2, seed: int = 0) -> Path:
+    """A random textual-inversion embedding of ``vectors`` vectors for the tiny SD or SDXL model
+    in ``model``, saved as ``file``: A1111's ``emb_params`` for a one-encoder model, ``clip_l`` and
+    ``clip_g`` for SDXL (the layout SDXL embeddings are shared in). Seeded by ``seed``."""
+    index = json.loads((model / "model_index.json").read_text(encoding="utf-8"))
+    generator = torch.Generator().manual_seed(seed)
+
+    def width(encoder: str) -> int:
+        config = json.loads((model / encoder / "config.json").read_text(encoding="utf-8"))
+        return int(config["hidden_size"])
+
+    def random(encoder: str) -> torch.Tensor:
+        return torch.randn(vectors, width(encoder), generator=generator)
+
+    if "text_encoder_2" in index:
+        tensors = {"clip_l": random("text_encoder"), "clip_g": random("text_encoder_2")}
+    else:
+        tensors = {"emb_params": random("text_encoder")}
+    save_file(tensors, str(file))
+    return file
 
 
 BUILDERS: dict[str, Callable[[Path], Path]] = {
