@@ -30,6 +30,7 @@ from sfumato.generation import (
     GenerationRequest,
     Img2ImgRequest,
     InpaintRequest,
+    LoraUse,
     Margins,
     OutpaintRequest,
     Txt2ImgRequest,
@@ -128,8 +129,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="decode the final image with the model's tiny decoder (TAESD; `sfumato models download "
         "taesd`) instead of its VAE: much faster on a CPU, a little softer",
     )
+    parser.add_argument(
+        "--lora",
+        action="append",
+        metavar="NAME[:WEIGHT]",
+        help="apply a LoRA: an installed one's name or a .safetensors file, at WEIGHT (default 1); "
+        "repeatable, and added to the prompt's <lora:name:weight> tags",
+    )
+    parser.add_argument(
+        "--embedding",
+        action="append",
+        metavar="PATH",
+        help="a textual-inversion embedding (.safetensors) to use besides the installed ones: its "
+        "file name, as a word of the prompt or negative prompt, triggers it; repeatable",
+    )
+    parser.add_argument("--batch", type=int, metavar="N", help="make N images (OUT-1.png … OUT-N.png)")
     parser.add_argument("--out", type=Path, required=True, help="output PNG")
     parser.set_defaults(run=run)
+
+
+def parse_lora(spec: str) -> LoraUse:
+    """``--lora``'s ``NAME[:WEIGHT]``: the weight is what follows the last colon when it is a
+    number, so ``C:\\loras\\ink.safetensors`` and ``my:lora`` are names, ``ink:0.8`` is ink at 0.8."""
+    name, colon, weight = spec.rpartition(":")
+    try:
+        if colon and name:
+            return LoraUse(name, float(weight))
+        return LoraUse(spec)
+    except ValueError:
+        return LoraUse(spec)  # what follows the colon is part of the name (a drive, a path)
 
 
 def _read(path: Path, option: str, loader: Callable[[Path], np.ndarray]) -> np.ndarray:
@@ -270,7 +298,12 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         "width": args.width or 0,
         "height": args.height or 0,
         "fast_decode": args.fast_decode,
+        "loras": tuple(parse_lora(spec) for spec in args.lora or ()),
+        "embeddings": tuple(args.embedding or ()),
+        "batch_size": args.batch if args.batch is not None else 1,
     }
+    if args.batch is not None and (args.variations is not None or args.vary is not None):
+        raise UsageError("--batch is for single images; --variations N makes N variations.")
     if args.image is None:
         for option in ("mask", "outpaint", "variations", "vary", "strength"):
             if getattr(args, option) is not None:

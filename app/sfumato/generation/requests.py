@@ -118,7 +118,9 @@ class GenerationRequest:
     ``loras`` are applied to the model for this job only, on top of any ``<lora:name:weight>``
     tags in the prompt. Both prompts are written in the prompt syntax
     (:mod:`sfumato.generation.prompt_syntax`: weights, wildcards, ``BREAK``, tags) and a malformed
-    one is refused here, with its column.
+    one is refused here, with its column. ``embeddings`` are textual-inversion embeddings (files,
+    or installed names) this job may use besides the installed ones: each is triggered, as the
+    installed ones are, by its name as a word of the prompt or the negative prompt.
     """
 
     task: ClassVar[Task]
@@ -135,6 +137,7 @@ class GenerationRequest:
     batch_size: int = 1
     fast_decode: bool = False
     loras: tuple[LoraUse, ...] = ()
+    embeddings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -161,6 +164,8 @@ class GenerationRequest:
                 )
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InvalidRequestError(f"Batch size must be between 1 and {MAX_BATCH}.")
+        if any(not ref.strip() for ref in self.embeddings):
+            raise InvalidRequestError("An embedding needs a name or a file.")
         from sfumato.generation.prompt_syntax import parse_prompts  # which imports this module
 
         parse_prompts(self.prompt, self.negative_prompt)

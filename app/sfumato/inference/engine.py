@@ -5,8 +5,11 @@ loaded. An engine is meant to live on one worker thread; ``run`` blocks that thr
 
 Loading is a step of its own: it reports its stages (loading, moving to the GPU, generating)
 and stops between them when cancelled. A reference to a catalog adapter (a LoRA such as
-``sd15-lcm-lora``) loads the model it runs on and applies the LoRA to it; the next job without it
-takes the LoRA away again, without reloading the model. Running out of device memory, while the
+``sd15-lcm-lora``) loads the model it runs on and applies the LoRA to it. A job's LoRAs (the
+request's and its prompt's ``<lora:…>`` tags) and the embeddings its prompts name are applied to
+the loaded model for that job only (:mod:`sfumato.inference.adapters`: PEFT adapters switched
+between jobs, never fused, kept loaded for the next job), so a job without them runs the model as
+it was loaded, and none of it needs a reload. Running out of device memory, while the
 model is placed on the device or while it generates, is retried with the next leaner memory
 strategy; the job after one that needed it tries the planned strategy again.
 """
@@ -19,6 +22,7 @@ import secrets
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +46,9 @@ from sfumato.inference.planning import CallPlan, image_seeds, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 if TYPE_CHECKING:
-    from sfumato.model_store import AdapterUse
+    from sfumato.generation.requests import LoraUse
+    from sfumato.inference.adapters import AppliedLora, EmbeddingSet, LoraSet
+    from sfumato.model_store import AdapterFile, AdapterUse
     from sfumato.model_store.fit import RunPlan
 
 log = logging.getLogger(__name__)
@@ -77,12 +83,19 @@ class _Loaded:
     tiny_decoder: Any = None
     """The model's tiny decoder (:class:`~sfumato.inference.preview.TinyDecoder`), if one is
     installed: it makes the live previews and, for fast decoding, the final images."""
-    lora: Path | None = None
-    """The adapter file applied to the model now (``None``: the model as it was loaded)."""
+    adapter: AdapterUse | None = None
+    """The catalog adapter the job's model reference names (``sd15-lcm-lora``), if any."""
+    lora: tuple[AppliedLora, ...] | None = None
+    """The LoRAs applied to the model now, with their weights (``None``: the model as it was
+    loaded)."""
     lora_id: str = ""
-    """The catalog id of that adapter."""
+    """The catalog id of the catalog adapter applied (what the images' parameters record)."""
     lora_scheduler: str | None = None
     """The scheduler that adapter is made for: used when a request names none."""
+    loras: LoraSet | None = None
+    """The LoRAs loaded into the model as PEFT adapters (made on the first LoRA)."""
+    embeddings: EmbeddingSet | None = None
+    """The embeddings loaded into the model's tokenizers (made on the first embedding)."""
 
 
 class _Cancelled(Exception):
@@ -161,25 +174,96 @@ class Engine:
         loaded = self._loaded
         if loaded is None or loaded.info.path != path or loaded.forced_float32 != self.force_float32:
             loaded = self._loaded = self._load_model(path, report, cancel)
-        self._use_adapter(loaded, adapter, report)
+        loaded.adapter = adapter
+        self._use_loras(loaded, (), report)
         return loaded
 
-    def _use_adapter(self, loaded: _Loaded, adapter: AdapterUse | None, report: StageCallback) -> None:
-        """Apply ``adapter``'s LoRA to the loaded model, or take the applied one away."""
-        wanted = adapter.file.resolve() if adapter is not None else None
-        if loaded.lora == wanted:
-            return
-        from sfumato.inference import pipelines
+    def _use_loras(self, loaded: _Loaded, loras: Sequence[LoraUse], report: StageCallback) -> list[str]:
+        """Apply exactly the catalog adapter the reference names (at :data:`ADAPTER_WEIGHT`) and
+        ``loras`` (names or files, each checked to be made for the loaded model's family) to the
+        loaded model, loading those not loaded yet; no LoRAs leave the model as it was loaded.
+        Returns the notices loading gave. ``loras`` are a job's: ``(*request.loras, *prompt tags)``.
+        """
+        from sfumato.inference.adapters import AppliedLora, LoraSet, adapter_name
+        from sfumato.model_store import ModelStoreError, lora_file
+        from sfumato.model_store.checkpoint_family import check_adapter_family
 
+        adapter = loaded.adapter
+        wanted: list[AppliedLora] = []
         if adapter is not None:
-            report(f"Applying {adapter.model_id}…")
-        loaded.lora, loaded.lora_id, loaded.lora_scheduler = None, "", None
-        loaded.placed = None  # the LoRA's layers are placed with the model on the next job
-        pipelines.use_lora(loaded.base, wanted, ADAPTER_WEIGHT)
-        if adapter is not None:
-            loaded.lora, loaded.lora_id = wanted, adapter.model_id
-            loaded.lora_scheduler = scheduler_for_class(adapter.scheduler)
-        log.info("LoRA on %s: %s", loaded.info.name, loaded.lora_id or "none")
+            wanted.append(AppliedLora(_catalog_lora(adapter, loaded.info.family_id), ADAPTER_WEIGHT))
+        try:
+            for use in loras:
+                found = lora_file(use.name)
+                check_adapter_family("LoRA", found.path.name, found.family or "", loaded.info.family_id,
+                                     loaded.info.name)  # fmt: skip
+                wanted.append(AppliedLora(found, use.weight))
+        except ModelStoreError as exc:
+            raise ModelError(str(exc), exc.details) from exc
+        if not wanted and loaded.loras is None:
+            return []
+        if loaded.loras is None:
+            loaded.loras = LoraSet(loaded.base)
+        loaded_now = loaded.loras.loaded
+        new = [a.adapter.name for a in wanted if a.weight and adapter_name(a.adapter) not in loaded_now]
+        if new:
+            report(f"Applying {', '.join(new)}…")
+        try:
+            added, notices = loaded.loras.apply(wanted)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = f"Could not apply the LoRA {', '.join(new)}: {reason}"
+            raise ModelError(message, details=traceback.format_exc()) from exc
+        if added:
+            loaded.placed = None  # the new layers are placed with the model on the next job
+        loaded.lora = loaded.loras.active or None
+        loaded.lora_id = adapter.model_id if adapter is not None else ""
+        loaded.lora_scheduler = scheduler_for_class(adapter.scheduler) if adapter is not None else None
+        names = ", ".join(a.adapter.name for a in loaded.loras.active)
+        log.info("LoRAs on %s: %s", loaded.info.name, names or "none")
+        return notices
+
+    def _use_embeddings(
+        self, loaded: _Loaded, texts: Sequence[str], extra: Sequence[str], report: StageCallback
+    ) -> None:
+        """Load exactly the embeddings ``texts`` name: the installed ones made for the loaded
+        model's family and ``extra`` (files or installed names) whose name is a word of them;
+        the others are unloaded. Only SD 1.x/2.x and SDXL models read embeddings."""
+        from sfumato.inference.adapters import EmbeddingSet, trigger_words
+        from sfumato.model_store import ModelStoreError, embedding_file, installed_embeddings
+        from sfumato.model_store.checkpoint_family import check_adapter_family
+
+        try:
+            extras = [embedding_file(ref) for ref in extra]
+            for found in extras:
+                if found.family is not None:
+                    check_adapter_family("embedding", found.path.name, found.family, loaded.info.family_id,
+                                         loaded.info.name)  # fmt: skip
+            if extras and not hasattr(loaded.base, "load_textual_inversion"):
+                raise ModelError(
+                    f"{loaded.info.name} is a {loaded.info.traits.label} model, which takes no "
+                    "textual-inversion embeddings (SD 1.x, 2.x and SDXL do)."
+                )
+            candidates: list[AdapterFile] = []
+            if hasattr(loaded.base, "load_textual_inversion"):
+                by_name = {a.name.casefold(): a for a in installed_embeddings(loaded.info.family_id)}
+                by_name.update({a.name.casefold(): a for a in extras})  # a file given for this job wins
+                candidates = list(by_name.values())
+        except ModelStoreError as exc:
+            raise ModelError(str(exc), exc.details) from exc
+        wanted = trigger_words(candidates, texts)
+        if not wanted and loaded.embeddings is None:
+            return
+        if loaded.embeddings is None:
+            loaded.embeddings = EmbeddingSet(loaded.base)
+        if wanted and set(loaded.embeddings.names) != {a.name for a in wanted}:
+            report(f"Loading the embeddings {', '.join(a.name for a in wanted)}…")
+        try:
+            changed = loaded.embeddings.use(wanted)
+        except ValueError as exc:
+            raise ModelError(str(exc), details=traceback.format_exc()) from exc
+        if changed:
+            loaded.placed = None  # new token embeddings: placed with the text encoder on the next job
 
     def _load_model(self, path: Path, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
         info = detect_model(path)
@@ -283,8 +367,17 @@ class Engine:
         notices = list(plan.notices)
         effective = self._effective_request(loaded, plan, request, notices)
         seeds, variation_seeds = image_seeds(effective, first, variation_first)
-        # the job's LoRAs are (*effective.loras, *prompts.loras): the request's, then the prompt's tags
         prompts = JobPrompts.resolve(effective.prompt, effective.negative_prompt, seeds)
+        try:
+            _check(cancel)
+            # the job's LoRAs: the request's, then the prompt's tags
+            notices += self._use_loras(loaded, (*effective.loras, *prompts.loras), report)
+            texts = [text for pair in prompts.written for text in pair]
+            self._use_embeddings(loaded, texts, effective.embeddings, report)
+        except _Cancelled:
+            return GenerationResult(
+                (), seeds, tuple(notices), cancelled=True, variation_seeds=variation_seeds
+            )
         notices += prompt_encoding.prompt_notices(loaded.base, loaded.info.architecture, prompts)
         started = time.perf_counter()
         try:
@@ -533,6 +626,14 @@ def _adapter(reference: str) -> AdapterUse | None:
         return adapter_use(reference)
     except ModelStoreError as exc:
         raise ModelError(str(exc), exc.details) from exc
+
+
+def _catalog_lora(adapter: AdapterUse, model_family: str) -> AdapterFile:
+    """A catalog adapter's file as one of a job's LoRAs: made for the model it runs on."""
+    from sfumato.model_store import AdapterFile
+    from sfumato.model_store.checkpoint_family import adapter_family
+
+    return AdapterFile(adapter.model_id, "lora", adapter_family(model_family), adapter.file)
 
 
 def _tiny_decoder_ready(loaded: _Loaded, notices: list[str]) -> bool:

@@ -190,29 +190,6 @@ def _flux_transformer(info: ModelInfo, folder: Path, dtype: torch.dtype) -> Any:
     return model.to(dtype).eval()
 
 
-LORA_ADAPTER = "sfumato-lora"
-"""The PEFT adapter name a LoRA applied by :func:`use_lora` gets."""
-
-
-def use_lora(pipe: Any, file: Path | None, weight: float = 1.0) -> None:
-    """Apply the LoRA in ``file`` to ``pipe`` (its denoiser and text encoders, whatever the file
-    holds) as a PEFT adapter at ``weight``, in place of the one applied before; ``None``
-    removes it. Never fused: the model's own weights stay as they were loaded, so taking the
-    LoRA away gives the model's pixels back exactly. The pipelines made from ``pipe`` with
-    :func:`task_pipeline` share its modules, and so the LoRA."""
-    pipe.unload_lora_weights()
-    if file is None:
-        return
-    try:
-        pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=LORA_ADAPTER)
-        pipe.set_adapters([LORA_ADAPTER], adapter_weights=[weight])
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        pipe.unload_lora_weights()
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        message = f"Could not apply the LoRA {file.name}: {reason}"
-        raise ModelError(message, details=traceback.format_exc()) from exc
-
-
 def task_pipeline(base: Any, task: Task) -> Any:
     """A pipeline for ``task`` sharing ``base``'s weights (``base`` itself if it already fits)."""
     if task is Task.INPAINT and isinstance(
