@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sfumato.errors import UserFacingError
 from sfumato.logs import setup_logging
@@ -21,7 +22,7 @@ HEADLESS_COMMANDS = ("generate", "models", "runtime")
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints usage + exits 2; keep it one line
+    def error(self, message: str) -> NoReturn:  # argparse prints usage + exits 2; keep it one line
         self.exit(2, f"error: {message}\n")
 
 

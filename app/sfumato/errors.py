@@ -21,3 +21,10 @@ class UserFacingError(Exception):
     def message(self) -> str:
         """The short user-facing message."""
         return str(self)
+
+
+class DiskFullError(UserFacingError):
+    """The disk (or the user's quota) is full: the message says what was not written and what to
+    do. A save that hits it leaves the previous file untouched
+    (:func:`~sfumato.document.atomic.atomic_write`); a download keeps its staged bytes for resuming
+    (:mod:`sfumato.model_store.transfer`)."""

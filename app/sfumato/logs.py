@@ -30,4 +30,4 @@ def setup_logging(verbose: bool = False) -> None:
         err = logging.StreamHandler(sys.stderr)
         err.setFormatter(fmt)
         root.addHandler(err)
-    root._sfumato_configured = True  # type: ignore[attr-defined]
+    root._sfumato_configured = True  # type: ignore[attr-defined]  # our mark on the root logger: set up once

@@ -4,7 +4,7 @@ Run ``QT_QPA_PLATFORM=offscreen python tests/benchmarks/bench_generate_gui.py``.
 8192² with 10 layers (a picture, eight paint layers with content and blend modes, one mask layer
 with a painted blob) in the real window. The engine is a stand-in: it waits until it is let go
 (so pressing Generate is timed with the inference thread idle), then plans the request and
-pastes a flat colour as the engine would (``plan_request`` and ``Plan.finish``, no model).
+pastes a flat colour as the engine would (``plan_request`` and ``CallPlan.finish``, no model).
 
 Figures, each on the GUI thread (targets from issue 13):
 

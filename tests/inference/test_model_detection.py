@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from sfumato.inference import Family, ModelError, UnsupportedError
+from sfumato.inference import Architecture, ModelError, UnsupportedError
 from sfumato.inference.families import STORE_FAMILIES
 from sfumato.inference.model_files import check_loadable_offline, detect_model, model_hash, resolve_model
 from sfumato.model_store import ModelManager, UnsupportedModelError, load_catalog
@@ -18,21 +18,23 @@ from sfumato.model_store.checkpoint_family import FAMILY_IDS, file_family, folde
 
 
 @pytest.mark.parametrize(
-    ("name", "family", "inpaint_only"),
+    ("name", "architecture", "inpaint_only"),
     [
-        ("sd15", Family.SD1, False),
-        ("sd2", Family.SD2, False),
-        ("sd15-inpaint", Family.SD1, True),
-        ("sdxl", Family.SDXL, False),
-        ("sd3", Family.SD3, False),
-        ("flux", Family.FLUX, False),
-        ("flux-dev", Family.FLUX, False),
-        ("flux-fill", Family.FLUX, True),
+        ("sd15", Architecture.SD1, False),
+        ("sd2", Architecture.SD2, False),
+        ("sd15-inpaint", Architecture.SD1, True),
+        ("sdxl", Architecture.SDXL, False),
+        ("sd3", Architecture.SD3, False),
+        ("flux", Architecture.FLUX, False),
+        ("flux-dev", Architecture.FLUX, False),
+        ("flux-fill", Architecture.FLUX, True),
     ],
 )
-def test_folder_family(tiny_models: dict[str, Path], name: str, family: Family, inpaint_only: bool) -> None:
+def test_folder_family(
+    tiny_models: dict[str, Path], name: str, architecture: Architecture, inpaint_only: bool
+) -> None:
     info = detect_model(tiny_models[name])
-    assert (info.family, info.inpaint_only, info.single_file) == (family, inpaint_only, False)
+    assert (info.architecture, info.inpaint_only, info.single_file) == (architecture, inpaint_only, False)
     assert info.name == name
     assert info.family_id == folder_family(tiny_models[name])  # the store's answer, the same rules
 
@@ -72,28 +74,38 @@ SDXL_PARTS = {
 
 
 @pytest.mark.parametrize(
-    ("shapes", "family", "inpaint_only", "store_family"),
+    ("shapes", "architecture", "inpaint_only", "store_family"),
     [
-        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 768), **SD_PARTS}, Family.SD1, False, "sd15"),
-        ({UNET_IN: (320, 9, 3, 3), ATTN_K: (320, 768), **SD_PARTS}, Family.SD1, True, "sd15-inpainting"),
-        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 1024), **SD_PARTS}, Family.SD2, False, "sd2"),
-        ({UNET_IN: (320, 4, 3, 3), **SDXL_PARTS}, Family.SDXL, False, "sdxl"),
-        ({"model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight": (4, 4)}, Family.SD3, False, None),
-        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 64)}, Family.FLUX, False, None),
-        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 384)}, Family.FLUX, True, None),
+        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 768), **SD_PARTS}, Architecture.SD1, False, "sd15"),
+        (
+            {UNET_IN: (320, 9, 3, 3), ATTN_K: (320, 768), **SD_PARTS},
+            Architecture.SD1,
+            True,
+            "sd15-inpainting",
+        ),
+        ({UNET_IN: (320, 4, 3, 3), ATTN_K: (320, 1024), **SD_PARTS}, Architecture.SD2, False, "sd2"),
+        ({UNET_IN: (320, 4, 3, 3), **SDXL_PARTS}, Architecture.SDXL, False, "sdxl"),
+        (
+            {"model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight": (4, 4)},
+            Architecture.SD3,
+            False,
+            None,
+        ),
+        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 64)}, Architecture.FLUX, False, None),
+        ({FLUX_BLOCK: (4,), "img_in.weight": (8, 384)}, Architecture.FLUX, True, None),
     ],
 )
 def test_single_file_family(
     tmp_path: Path,
     shapes: dict[str, tuple[int, ...]],
-    family: Family,
+    architecture: Architecture,
     inpaint_only: bool,
     store_family: str | None,
 ) -> None:
     """Whole SD/SDXL checkpoints get the config the store ships; SD3 and FLUX have none (a lone
     file is refused before loading, see test_single_file)."""
     info = detect_model(_single_file(tmp_path / "model.safetensors", shapes))
-    assert (info.family, info.inpaint_only, info.single_file) == (family, inpaint_only, True)
+    assert (info.architecture, info.inpaint_only, info.single_file) == (architecture, inpaint_only, True)
     if store_family is None:
         assert info.config_dir is None
         with pytest.raises(ModelError, match=r"model\.config"):

@@ -20,8 +20,8 @@ from sfumato.generation import (
     Txt2ImgRequest,
     VariationsRequest,
 )
-from sfumato.generation.requests import steps_for_strength
-from sfumato.inference.planning import PipelineTask, plan_request, round_size
+from sfumato.generation.requests import Task, steps_for_strength
+from sfumato.inference.planning import plan_request, round_size
 from sfumato.inference.preview import LatentPreviewer, fit_latent_to_rgb
 
 
@@ -35,14 +35,14 @@ def test_txt2img_defaults_to_native_size_and_inpaint_models_inpaint_everything()
     request = Txt2ImgRequest(model="m", prompt="p")
     assert plan_request(request, 512, 8, inpaint_only=False).size == (512, 512)
     plan = plan_request(request, 512, 8, inpaint_only=True)
-    assert plan.task is PipelineTask.INPAINT and plan.strength == 1.0
+    assert plan.pipeline_task is Task.INPAINT and plan.strength == 1.0
     assert plan.mask is not None and np.asarray(plan.mask).min() == 255
 
 
 def test_img2img_keeps_the_source_size_rounded() -> None:
     source = np.zeros((100, 130, 3), np.uint8)
     plan = plan_request(Img2ImgRequest(model="m", prompt="p", source=source), 512, 8, inpaint_only=False)
-    assert plan.task is PipelineTask.IMAGE2IMAGE and plan.size == (128, 96)
+    assert plan.pipeline_task is Task.IMG2IMG and plan.size == (128, 96)
     assert plan.image is not None and plan.image.size == (128, 96) and plan.notices
 
 

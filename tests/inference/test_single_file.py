@@ -21,7 +21,7 @@ from safetensors.numpy import save_file
 from safetensors.torch import save_file as save_torch
 
 from sfumato.generation import Txt2ImgRequest
-from sfumato.inference import Engine, Family, ModelError, profile_for
+from sfumato.inference import Architecture, Engine, ModelError, profile_for
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.tiny_models import export_single_file, tiny_vae
 from sfumato.model_store import ModelManager
@@ -114,7 +114,7 @@ def test_single_file_gives_the_same_pixels_as_its_folder(
 
 def test_single_file_is_detected_with_its_config(tiny_single_file: Path) -> None:
     info = detect_model(tiny_single_file)
-    assert (info.family, info.single_file, info.inpaint_only) == (Family.SD1, True, False)
+    assert (info.architecture, info.single_file, info.inpaint_only) == (Architecture.SD1, True, False)
     assert (info.config_dir, info.borrowed) == (tiny_single_file.with_name("tiny-sd15.config"), ())
 
 

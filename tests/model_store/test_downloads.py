@@ -15,9 +15,9 @@ from fake_hub import FakeHub, Fault, Repo, git_sha1
 from huggingface_hub import hf_hub_url
 from store_helpers import SD15_SHAPES, TOKEN, blob, write_checkpoint
 
+from sfumato.errors import DiskFullError
 from sfumato.model_store import (
     ChecksumMismatchError,
-    DiskFullError,
     DownloadCancelled,
     DownloadError,
     DownloadProgress,

@@ -13,7 +13,7 @@ from fake_hub import FakeHub, Repo
 
 from sfumato.cli import main
 from sfumato.generation.metadata import parse_parameters, read_parameters
-from sfumato.inference.families import Family
+from sfumato.inference.families import Architecture
 from sfumato.inference.model_files import detect_model
 from sfumato.inference.tiny_models import build_sd15, export_single_file
 from sfumato.model_store import ModelManager, resolve_model
@@ -30,7 +30,7 @@ def test_a_tiny_sd15_goes_from_the_hub_to_the_engine(
     assert (model.kind, model.family) == ("hub", "sd15")
     path = resolve_model("tiny/sd15")
     assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()) == sorted(files)
-    assert detect_model(path).family is Family.SD1
+    assert detect_model(path).architecture is Architecture.SD1
 
     single = export_single_file(folder, tmp_path / "tiny.safetensors")
     hub.plain["tiny.safetensors"] = single.read_bytes()

@@ -53,7 +53,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
 
 LORAS: dict[str, str] = {"sd15": "lora-sd15"}
 """Family → the tiny LoRA a catalog adapter for a model of it is served with: made with PEFT for
-that family's tiny model (:func:`~sfumato.inference.tiny_models.build_unet_lora`)."""
+that family's tiny model (:func:`~sfumato.inference.tiny_models.build_lora`)."""
 
 DECODERS: dict[str, tuple[str, str]] = {
     "taesd": ("decoder-4", "sd15"),
@@ -156,7 +156,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
         if name not in built:
             base = next((family for family, lora in LORAS.items() if lora == name), None)
             if base is not None:
-                built[name] = tiny_models.build_unet_lora(get(base), root / name).parent
+                built[name] = tiny_models.build_lora(get(base), root / name).parent
             else:
                 built[name] = TINY[name](root / name)
         return built[name]

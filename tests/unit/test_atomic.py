@@ -10,7 +10,8 @@ from typing import BinaryIO
 
 import pytest
 
-from sfumato.document.atomic import DiskFullError, SaveError, atomic_write
+from sfumato.document.atomic import SaveError, atomic_write
+from sfumato.errors import DiskFullError
 
 OLD = b"the previous contents\n" * 100
 

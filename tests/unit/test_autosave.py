@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from sfumato.document import autosave
-from sfumato.document.atomic import DiskFullError
 from sfumato.document.autosave import (
     AutosaveError,
     AutosaveWriter,
@@ -27,6 +26,7 @@ from sfumato.document.document import Document, new_document
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, Layer, LayerKind
 from sfumato.document.ora import load_ora
+from sfumato.errors import DiskFullError
 
 CHILD = r"""
 import json, sys, time

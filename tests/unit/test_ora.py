@@ -16,11 +16,11 @@ import pytest
 from PIL import Image, ImageFile
 
 from sfumato.document import ora
-from sfumato.document.atomic import DiskFullError
 from sfumato.document.document import MAX_SIDE, Document, new_document
 from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, LayerKind
 from sfumato.document.ora import OraError, load_ora, save_ora
+from sfumato.errors import DiskFullError
 
 
 def _png(pixels: np.ndarray) -> bytes:

@@ -12,13 +12,14 @@ T = TypeVar("T")
 def run_cancellable(work: Callable[[threading.Event], T]) -> T:
     """Run ``work`` in a thread; Ctrl-C sets its cancel event and waits for staging to be saved."""
     cancel = threading.Event()
-    box: dict[str, object] = {}
+    results: list[T] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            box["result"] = work(cancel)
+            results.append(work(cancel))
         except BaseException as exc:
-            box["error"] = exc
+            errors.append(exc)
 
     thread = threading.Thread(target=target, name="sfumato-task")
     thread.start()
@@ -28,6 +29,6 @@ def run_cancellable(work: Callable[[threading.Event], T]) -> T:
     except KeyboardInterrupt:
         cancel.set()
         thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["result"]  # type: ignore[return-value]
+    if errors:
+        raise errors[0]
+    return results[0]

@@ -1,4 +1,10 @@
-"""``sfumato models list | doctor | download ID | verify [ID] | remove ID | import PATH``."""
+"""``sfumato models list | doctor | download ID | verify [ID] | remove ID | import PATH``.
+
+``import`` takes a checkpoint (``.safetensors`` or a diffusers folder), a LoRA or an embedding
+file, or a folder (an AUTOMATIC1111 or ComfyUI install: its checkpoints are registered in place,
+its LoRAs and embeddings copied into the store); ``remove lora:NAME`` / ``embedding:NAME``
+removes an installed LoRA or embedding.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pathlib import Path
 
 from sfumato.commands.cancellable import run_cancellable
 from sfumato.model_store import (
+    AdapterFile,
     DownloadProgress,
     InstalledModel,
     ModelManager,
@@ -18,6 +25,7 @@ from sfumato.model_store import (
     hardware_tier,
     starter_set,
 )
+from sfumato.model_store.checkpoint_family import PICKLE_SUFFIXES, adapter_kind, tensor_shapes
 
 GIB = 1024**3
 
@@ -41,7 +49,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     remove = actions.add_parser("remove", help="delete an installed model from the cache")
     remove.add_argument("ref", metavar="ID")
     imp = actions.add_parser(
-        "import", help="use a local .safetensors file, diffusers folder, A1111/ComfyUI folder"
+        "import",
+        help="use a local checkpoint, diffusers folder or A1111/ComfyUI folder; install LoRAs and embeddings",
     )
     imp.add_argument("path", type=Path)
     parser.set_defaults(run=run)
@@ -114,11 +123,16 @@ def _list(manager: ModelManager, _args: argparse.Namespace) -> int:
     for decoder in decoders:
         mark = "installed" if decoder.id in installed_decoders else ""
         print(f"  {decoder.id:18} {decoder.name:40} {', '.join(decoder.families)} {mark}")
-    print("installed:" if installed else "installed: nothing yet (`sfumato models download ID`)")
-    for model in installed:
+    adapters = manager.adapters.installed()
+    print("installed:" if installed or adapters else "installed: nothing yet (`sfumato models download ID`)")
+    for install in installed:
         print(
-            f"  {model.key:30} {model.kind:9} {model.family or '?':16} {_mib(model.size):>12}  {model.path}"
+            f"  {install.key:30} {install.kind:9} {install.family or '?':16} {_mib(install.size):>12}  "
+            f"{install.path}"
         )
+    for adapter in adapters:  # LoRAs and embeddings, by the names prompts use
+        size = _mib(adapter.path.stat().st_size)
+        print(f"  {adapter.name:30} {adapter.kind:9} {adapter.family or '?':16} {size:>12}  {adapter.path}")
     return 0
 
 
@@ -165,11 +179,7 @@ def _verify(manager: ModelManager, args: argparse.Namespace) -> int:
         if not result.ok:
             bad += 1
             if args.repair:
-                run_cancellable(
-                    lambda cancel, key=result.key: manager.repair(
-                        key, on_progress=_ProgressPrinter(), cancel=cancel
-                    )
-                )
+                _repair(manager, result.key)
                 print(f"{result.key}: repaired")
                 bad -= 1
     if not results:
@@ -177,16 +187,55 @@ def _verify(manager: ModelManager, args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _repair(manager: ModelManager, key: str) -> None:
+    """Fetch again what failed verification in ``key``; Ctrl-C cancels, keeping what arrived."""
+
+    def work(cancel: threading.Event) -> None:
+        manager.repair(key, on_progress=_ProgressPrinter(), cancel=cancel)
+
+    run_cancellable(work)
+
+
 def _remove(manager: ModelManager, args: argparse.Namespace) -> int:
-    model = manager.remove(args.ref)
-    print(f"{model.key}: removed")
+    removed = manager.remove(args.ref)
+    print(f"{removed.name if isinstance(removed, AdapterFile) else removed.key}: removed")
     return 0
 
 
 def _import(manager: ModelManager, args: argparse.Namespace) -> int:
-    models = manager.import_path(args.path, on_progress=_ProgressPrinter())
+    path = args.path.expanduser()
+    if path.is_file() and _is_adapter(path):
+        (result,) = manager.import_adapters(path, on_progress=_ProgressPrinter())
+        if result.adapter is None:
+            raise ModelStoreError(result.error)
+        _print_adapter(result.adapter)
+        return 0
+    models = manager.import_path(path, on_progress=_ProgressPrinter())
     for model in models:
         print(f"{model.key}: {model.family} at {model.path}")
-    if not models:
-        print(f"{args.path}: registered, but no checkpoint of a known family was found in it")
+    folder = path.is_dir() and not (path / "model_index.json").is_file()
+    results = manager.import_adapters(path, on_progress=_ProgressPrinter()) if folder else []
+    for result in results:
+        if result.adapter is not None:
+            _print_adapter(result.adapter)
+        else:
+            print(f"{result.source}: not imported: {result.error}")
+    if not models and not any(r.adapter for r in results):
+        print(f"{args.path}: registered, but no checkpoint, LoRA or embedding of a known family is in it")
     return 0
+
+
+def _is_adapter(path: Path) -> bool:
+    """Whether ``path`` is a LoRA or an embedding (a pickle is not: the model import refuses
+    it with the message every pickle gets)."""
+    if path.suffix.lower() in PICKLE_SUFFIXES or path.suffix.lower() != ".safetensors":
+        return False
+    try:
+        return adapter_kind(tensor_shapes(path)) is not None
+    except ModelStoreError:
+        return False  # unreadable: the model import says why
+
+
+def _print_adapter(adapter: AdapterFile) -> None:
+    trigger = f"<lora:{adapter.name}:1>" if adapter.kind == "lora" else f"the word {adapter.name}"
+    print(f"{adapter.kind} {adapter.name}: for {adapter.label}, used by {trigger}, at {adapter.path}")

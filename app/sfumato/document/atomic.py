@@ -15,17 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from sfumato.errors import UserFacingError
+from sfumato.errors import DiskFullError, UserFacingError
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 class SaveError(UserFacingError):
-    """A file could not be written; the previous file (if any) is unchanged."""
-
-
-class DiskFullError(SaveError):
-    """The disk (or the user's quota) is full."""
+    """A file could not be written; the previous file (if any) is unchanged (a full disk is
+    :class:`~sfumato.errors.DiskFullError`)."""
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -41,7 +38,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _as_save_error(exc: OSError, path: Path) -> SaveError:
+def _as_save_error(exc: OSError, path: Path) -> SaveError | DiskFullError:
     if exc.errno in _DISK_FULL:
         return DiskFullError(
             f"The disk is full: “{path.name}” was not saved. Free some space or save elsewhere.",
@@ -55,11 +52,13 @@ def _as_save_error(exc: OSError, path: Path) -> SaveError:
     return SaveError(f"“{path.name}” could not be saved: {reason}.", details=str(exc))
 
 
-def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> None:
-    """Write ``path`` by calling ``write(file)`` on a temporary file, then renaming it into place.
+def atomic_write(path: Path | str, write: Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` by calling ``write(file)`` on a temporary file, then renaming it into place
+    (what ``write`` returns is ignored).
 
     On any failure the temporary file is removed and an existing ``path`` keeps its old bytes.
-    Operating-system errors become :class:`SaveError` (:class:`DiskFullError` for a full disk);
+    Operating-system errors become :class:`SaveError` (:class:`~sfumato.errors.DiskFullError` for a
+    full disk);
     any other exception raised by ``write`` propagates unchanged. A replaced file keeps its
     permission bits; a new one gets the usual ``0o666 & ~umask``.
     """

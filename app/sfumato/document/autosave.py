@@ -185,7 +185,7 @@ class AutosaveWriter:
     """Writes snapshots to ``directory`` on a background thread; one per process is typical.
 
     ``on_error(exc)`` is called **on the writer thread** when an autosave fails (for instance
-    a :class:`~sfumato.document.atomic.DiskFullError`); the writer keeps going.
+    a :class:`~sfumato.errors.DiskFullError`); the writer keeps going.
     """
 
     def __init__(self, directory: Path | str, *,

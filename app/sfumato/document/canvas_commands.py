@@ -9,6 +9,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from sfumato.document.document import Document
+    from sfumato.document.history import Command
 
 
 def shifted(pixels: np.ndarray, width: int, height: int, dx: int, dy: int) -> np.ndarray:
@@ -71,19 +72,19 @@ class StepGroup:
     """Several steps undone and redone as one (e.g. grow the canvas and add the result layer)."""
 
     label: str
-    steps: list[object] = field(default_factory=list)
+    steps: list[Command] = field(default_factory=list)
 
     @property
     def nbytes(self) -> int:
         """What the grouped steps hold."""
-        return int(sum(getattr(step, "nbytes", 0) for step in self.steps))
+        return sum(step.nbytes for step in self.steps)
 
     def undo(self, doc: Document) -> None:
         """Undo the steps, newest first."""
         for step in reversed(self.steps):
-            step.undo(doc)  # type: ignore[attr-defined]
+            step.undo(doc)
 
     def redo(self, doc: Document) -> None:
         """Redo the steps in order."""
         for step in self.steps:
-            step.redo(doc)  # type: ignore[attr-defined]
+            step.redo(doc)

@@ -18,7 +18,7 @@ from sfumato.document.canvas_commands import ResizeCanvas, StepGroup
 from sfumato.document.compositing import composite_rgba
 from sfumato.document.events import Event
 from sfumato.document.geometry import Rect
-from sfumato.document.history import History, PatchRecorder
+from sfumato.document.history import Command, History, PatchRecorder
 from sfumato.document.layers import Layer, LayerKind
 from sfumato.document.selection import Selection
 from sfumato.document.stack_commands import (
@@ -192,7 +192,7 @@ class Document:
         if bounds is not None:
             self.events.pixels_changed.emit(bounds)
 
-    def push(self, command: object) -> None:
+    def push(self, command: Command) -> None:
         """Record an already-applied step in the history (in the open :meth:`grouped` step, if any)."""
         if self._group is not None:
             self._group.steps.append(command)
@@ -201,7 +201,7 @@ class Document:
         top = self.history._undo[-1] if self.history.can_undo and not self.history.can_redo else None
         merge = getattr(top, "merge", None)
         if not (merge and merge(command)):
-            self.history.push(command)  # type: ignore[arg-type]
+            self.history.push(command)
         self.events.history_changed.emit()
 
     # --------------------------------------------------- raw stack operations
@@ -339,7 +339,8 @@ class Document:
         sel = self.selection
         rect = sel.bounds() or self.rect
         with self.edit_pixels(layer, rect, "Clear"):
-            keep = 1.0 - (sel.coverage(rect) if sel.active else np.ones((rect.h, rect.w), np.float32))
+            coverage = sel.coverage(rect)  # None: nothing selected, so all of it goes
+            keep = 1.0 - (coverage if coverage is not None else np.ones((rect.h, rect.w), np.float32))
             region = layer.pixels[rect.slices]
             if layer.is_mask:
                 region[...] = np.rint(region * keep).astype(np.uint8)

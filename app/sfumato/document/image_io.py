@@ -16,7 +16,7 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
@@ -75,7 +75,7 @@ def check_image_size(width: int, height: int, what: str, max_pixels: int = MAX_I
         )
 
 
-def open_checked(fp: BinaryIO, what: str, *, formats: tuple[str, ...] = _IMPORT_FORMATS,
+def open_checked(fp: IO[bytes], what: str, *, formats: tuple[str, ...] = _IMPORT_FORMATS,
                  max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """Open ``fp`` lazily (header only) and check its size; raise :class:`ImageLoadError`."""
     try:
@@ -214,7 +214,7 @@ def export_image(doc: Document, path: Path | str, metadata: dict[str, str] | Non
     metadata = metadata or {}
     if suffix == ".png":
         image = Image.fromarray(rgba, "RGBA")
-        options: dict[str, object] = {"format": "PNG", "pnginfo": _png_info(metadata)}
+        options: dict[str, Any] = {"format": "PNG", "pnginfo": _png_info(metadata)}
     elif suffix == ".webp":
         image = Image.fromarray(rgba, "RGBA")
         options = {"format": "WEBP", "quality": quality, "lossless": quality >= 100, "exact": True}

@@ -169,8 +169,8 @@ def write_ora(fh: BinaryIO, width: int, height: int, layers: Sequence[Layer],
 def save_ora(doc: Document, path: Path | str) -> None:
     """Save ``doc`` as OpenRaster at ``path`` atomically, then mark it saved there.
 
-    Raises :class:`~sfumato.document.atomic.SaveError` when the file cannot be written; the
-    previous file is then unchanged.
+    Raises :class:`~sfumato.document.atomic.SaveError` when the file cannot be written
+    (:class:`~sfumato.errors.DiskFullError` on a full disk); the previous file is then unchanged.
     """
     path = Path(path)
     atomic_write(path, lambda fh: write_ora(fh, doc.width, doc.height, doc.layers, doc.active_layer,

@@ -27,13 +27,37 @@ MAX_BATCH = 16
 MAX_MARGIN = 8192
 
 SUBTLE_VARIATION = 0.5
-"""Variation strength that keeps composition and colours."""
+"""Variation strength that keeps composition and colours: Fooocus's "Vary (Subtle)" denoise
+(lllyasviel/Fooocus, ``modules/async_worker.py``, ``apply_vary``, at commit 59f183a)."""
 STRONG_VARIATION = 0.85
-"""Variation strength that keeps only the broad layout."""
+"""Variation strength that keeps only the broad layout: Fooocus's "Vary (Strong)" denoise (same
+place)."""
 
 
 class InvalidRequestError(UserFacingError):
     """A request field is out of range or inconsistent with another field."""
+
+
+MAX_LORA_WEIGHT = 10.0
+"""The largest absolute weight a LoRA is applied at (A1111 and ComfyUI stay well inside it)."""
+
+
+@dataclass(frozen=True)
+class LoraUse:
+    """One LoRA a job applies: ``name`` is an installed LoRA's name or a path to a ``.safetensors``
+    file, ``weight`` the scale of its change (0 leaves the model as it is, 1 as trained)."""
+
+    name: str
+    weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise InvalidRequestError("A LoRA needs a name or a file.")
+        if not math.isfinite(self.weight) or abs(self.weight) > MAX_LORA_WEIGHT:
+            raise InvalidRequestError(
+                f"LoRA weight must be a number between -{MAX_LORA_WEIGHT:g} and {MAX_LORA_WEIGHT:g} "
+                f"(got {self.weight} for {self.name!r})."
+            )
 
 
 class Task(enum.StrEnum):
@@ -91,6 +115,12 @@ class GenerationRequest:
     rounded by the engine, which says so in the result's notices. ``fast_decode`` decodes the
     final images with the model's tiny decoder (TAESD) instead of its VAE: much faster on a CPU,
     a little softer; without an installed tiny decoder the VAE decodes and a notice says so.
+    ``loras`` are applied to the model for this job only, on top of any ``<lora:name:weight>``
+    tags in the prompt. Both prompts are written in the prompt syntax
+    (:mod:`sfumato.generation.prompt_syntax`: weights, wildcards, ``BREAK``, tags) and a malformed
+    one is refused here, with its column. ``embeddings`` are textual-inversion embeddings (files,
+    or installed names) this job may use besides the installed ones: each is triggered, as the
+    installed ones are, by its name as a word of the prompt or the negative prompt.
     """
 
     task: ClassVar[Task]
@@ -106,6 +136,8 @@ class GenerationRequest:
     height: int = 0
     batch_size: int = 1
     fast_decode: bool = False
+    loras: tuple[LoraUse, ...] = ()
+    embeddings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.model:
@@ -132,6 +164,11 @@ class GenerationRequest:
                 )
         if not 1 <= self.batch_size <= MAX_BATCH:
             raise InvalidRequestError(f"Batch size must be between 1 and {MAX_BATCH}.")
+        if any(not ref.strip() for ref in self.embeddings):
+            raise InvalidRequestError("An embedding needs a name or a file.")
+        from sfumato.generation.prompt_syntax import parse_prompts  # which imports this module
+
+        parse_prompts(self.prompt, self.negative_prompt)
 
     @property
     def image_count(self) -> int:
@@ -141,9 +178,31 @@ class GenerationRequest:
 
 @dataclass(frozen=True, kw_only=True)
 class Txt2ImgRequest(GenerationRequest):
-    """Generate from the prompt alone."""
+    """Generate from the prompt alone.
+
+    ``variation_strength`` above 0 blends each image's starting noise towards the noise of a
+    second seed, ``variation_seed`` (−1 picks one at random), as A1111's "Variation seed" does
+    (its ``subseed``): small strengths give small changes of the same composition. With a
+    blend, every image keeps ``seed`` and the variation seeds count up (variation_seed,
+    variation_seed+1, …), so a batch shows variations of one picture; 0 (the default) leaves
+    the noise, and so the pixels, exactly as without it.
+    """
 
     task: ClassVar[Task] = Task.TXT2IMG
+
+    variation_seed: int = -1
+    variation_strength: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.variation_strength <= 1.0:
+            raise InvalidRequestError(
+                f"Variation strength must be between 0 and 1 (got {self.variation_strength})."
+            )
+        if self.variation_seed != -1 and not 0 <= self.variation_seed <= MAX_SEED:
+            raise InvalidRequestError(
+                f"Variation seed must be -1 (random) or 0…{MAX_SEED} (got {self.variation_seed})."
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -256,7 +315,9 @@ class OutpaintRequest(GenerationRequest):
 
 @dataclass(frozen=True, kw_only=True)
 class VariationsRequest(GenerationRequest):
-    """``count`` variations of ``source``, each with its own seed (seed, seed+1, …)."""
+    """``count`` variations of ``source``, each with its own seed (seed, seed+1, …): an
+    image-to-image run at ``strength``, :data:`SUBTLE_VARIATION` or :data:`STRONG_VARIATION` as
+    Fooocus's "Vary (Subtle)" and "Vary (Strong)" buttons, or any strength in between."""
 
     task: ClassVar[Task] = Task.VARIATIONS
 

@@ -5,8 +5,11 @@ loaded. An engine is meant to live on one worker thread; ``run`` blocks that thr
 
 Loading is a step of its own: it reports its stages (loading, moving to the GPU, generating)
 and stops between them when cancelled. A reference to a catalog adapter (a LoRA such as
-``sd15-lcm-lora``) loads the model it runs on and applies the LoRA to it; the next job without it
-takes the LoRA away again, without reloading the model. Running out of device memory, while the
+``sd15-lcm-lora``) loads the model it runs on and applies the LoRA to it. A job's LoRAs (the
+request's and its prompt's ``<lora:…>`` tags) and the embeddings its prompts name are applied to
+the loaded model for that job only (:mod:`sfumato.inference.adapters`: PEFT adapters switched
+between jobs, never fused, kept loaded for the next job), so a job without them runs the model as
+it was loaded, and none of it needs a reload. Running out of device memory, while the
 model is placed on the device or while it generates, is retried with the next leaner memory
 strategy; the job after one that needed it tries the planned strategy again.
 """
@@ -19,6 +22,7 @@ import secrets
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,22 +30,25 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sfumato.generation.metadata import format_parameters
-from sfumato.generation.requests import MAX_SEED, GenerationRequest
+from sfumato.generation.prompt_syntax import JobPrompts
+from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task, Txt2ImgRequest
 from sfumato.generation.schedulers import scheduler_for_class
 from sfumato.inference.device import DeviceProfile, MemoryStrategy, plan_for, probe_device
 from sfumato.inference.errors import GenerationError, ModelError, OutOfMemoryError
-from sfumato.inference.families import Family, ModelInfo
+from sfumato.inference.families import Architecture, ModelInfo
 from sfumato.inference.model_files import (
     check_loadable_offline,
     detect_model,
     model_hash,
     resolve_model,
 )
-from sfumato.inference.planning import PipelineTask, Plan, plan_request
+from sfumato.inference.planning import CallPlan, image_seeds, plan_request
 from sfumato.inference.results import GenerationResult, ProgressCallback, StageCallback, StepProgress
 
 if TYPE_CHECKING:
-    from sfumato.model_store import AdapterUse
+    from sfumato.generation.requests import LoraUse
+    from sfumato.inference.adapters import AppliedLora, EmbeddingSet, LoraSet
+    from sfumato.model_store import AdapterFile, AdapterUse
     from sfumato.model_store.fit import RunPlan
 
 log = logging.getLogger(__name__)
@@ -67,8 +74,8 @@ class _Loaded:
     forced_float32: bool = False
     """Whether it was loaded with float32 forced (the engine reloads when the setting changes)."""
     tiled_vae: bool = False
-    pipes: dict[PipelineTask, Any] = field(default_factory=dict)
-    placed: tuple[PipelineTask, MemoryStrategy, bool] | None = None
+    pipes: dict[Task, Any] = field(default_factory=dict)
+    placed: tuple[Task, MemoryStrategy, bool] | None = None
     """Which task's pipeline the shared weights were last placed for, and how (``None``: not yet)."""
     schedulers: dict[str, Any] = field(default_factory=dict)
     """Built once per name: every call resets a scheduler's state with ``set_timesteps``."""
@@ -76,12 +83,19 @@ class _Loaded:
     tiny_decoder: Any = None
     """The model's tiny decoder (:class:`~sfumato.inference.preview.TinyDecoder`), if one is
     installed: it makes the live previews and, for fast decoding, the final images."""
-    lora: Path | None = None
-    """The adapter file applied to the model now (``None``: the model as it was loaded)."""
+    adapter: AdapterUse | None = None
+    """The catalog adapter the job's model reference names (``sd15-lcm-lora``), if any."""
+    lora: tuple[AppliedLora, ...] | None = None
+    """The LoRAs applied to the model now, with their weights (``None``: the model as it was
+    loaded)."""
     lora_id: str = ""
-    """The catalog id of that adapter."""
+    """The catalog id of the catalog adapter applied (what the images' parameters record)."""
     lora_scheduler: str | None = None
     """The scheduler that adapter is made for: used when a request names none."""
+    loras: LoraSet | None = None
+    """The LoRAs loaded into the model as PEFT adapters (made on the first LoRA)."""
+    embeddings: EmbeddingSet | None = None
+    """The embeddings loaded into the model's tokenizers (made on the first embedding)."""
 
 
 class _Cancelled(Exception):
@@ -160,25 +174,96 @@ class Engine:
         loaded = self._loaded
         if loaded is None or loaded.info.path != path or loaded.forced_float32 != self.force_float32:
             loaded = self._loaded = self._load_model(path, report, cancel)
-        self._use_adapter(loaded, adapter, report)
+        loaded.adapter = adapter
+        self._use_loras(loaded, (), report)
         return loaded
 
-    def _use_adapter(self, loaded: _Loaded, adapter: AdapterUse | None, report: StageCallback) -> None:
-        """Apply ``adapter``'s LoRA to the loaded model, or take the applied one away."""
-        wanted = adapter.file.resolve() if adapter is not None else None
-        if loaded.lora == wanted:
-            return
-        from sfumato.inference import pipelines
+    def _use_loras(self, loaded: _Loaded, loras: Sequence[LoraUse], report: StageCallback) -> list[str]:
+        """Apply exactly the catalog adapter the reference names (at :data:`ADAPTER_WEIGHT`) and
+        ``loras`` (names or files, each checked to be made for the loaded model's family) to the
+        loaded model, loading those not loaded yet; no LoRAs leave the model as it was loaded.
+        Returns the notices loading gave. ``loras`` are a job's: ``(*request.loras, *prompt tags)``.
+        """
+        from sfumato.inference.adapters import AppliedLora, LoraSet, adapter_name
+        from sfumato.model_store import ModelStoreError, lora_file
+        from sfumato.model_store.checkpoint_family import check_adapter_family
 
+        adapter = loaded.adapter
+        wanted: list[AppliedLora] = []
         if adapter is not None:
-            report(f"Applying {adapter.model_id}…")
-        loaded.lora, loaded.lora_id, loaded.lora_scheduler = None, "", None
-        loaded.placed = None  # the LoRA's layers are placed with the model on the next job
-        pipelines.use_lora(loaded.base, wanted, ADAPTER_WEIGHT)
-        if adapter is not None:
-            loaded.lora, loaded.lora_id = wanted, adapter.model_id
-            loaded.lora_scheduler = scheduler_for_class(adapter.scheduler)
-        log.info("LoRA on %s: %s", loaded.info.name, loaded.lora_id or "none")
+            wanted.append(AppliedLora(_catalog_lora(adapter, loaded.info.family_id), ADAPTER_WEIGHT))
+        try:
+            for use in loras:
+                found = lora_file(use.name)
+                check_adapter_family("LoRA", found.path.name, found.family or "", loaded.info.family_id,
+                                     loaded.info.name)  # fmt: skip
+                wanted.append(AppliedLora(found, use.weight))
+        except ModelStoreError as exc:
+            raise ModelError(str(exc), exc.details) from exc
+        if not wanted and loaded.loras is None:
+            return []
+        if loaded.loras is None:
+            loaded.loras = LoraSet(loaded.base)
+        loaded_now = loaded.loras.loaded
+        new = [a.adapter.name for a in wanted if a.weight and adapter_name(a.adapter) not in loaded_now]
+        if new:
+            report(f"Applying {', '.join(new)}…")
+        try:
+            added, notices = loaded.loras.apply(wanted)
+        except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = f"Could not apply the LoRA {', '.join(new)}: {reason}"
+            raise ModelError(message, details=traceback.format_exc()) from exc
+        if added:
+            loaded.placed = None  # the new layers are placed with the model on the next job
+        loaded.lora = loaded.loras.active or None
+        loaded.lora_id = adapter.model_id if adapter is not None else ""
+        loaded.lora_scheduler = scheduler_for_class(adapter.scheduler) if adapter is not None else None
+        names = ", ".join(a.adapter.name for a in loaded.loras.active)
+        log.info("LoRAs on %s: %s", loaded.info.name, names or "none")
+        return notices
+
+    def _use_embeddings(
+        self, loaded: _Loaded, texts: Sequence[str], extra: Sequence[str], report: StageCallback
+    ) -> None:
+        """Load exactly the embeddings ``texts`` name: the installed ones made for the loaded
+        model's family and ``extra`` (files or installed names) whose name is a word of them;
+        the others are unloaded. Only SD 1.x/2.x and SDXL models read embeddings."""
+        from sfumato.inference.adapters import EmbeddingSet, trigger_words
+        from sfumato.model_store import ModelStoreError, embedding_file, installed_embeddings
+        from sfumato.model_store.checkpoint_family import check_adapter_family
+
+        try:
+            extras = [embedding_file(ref) for ref in extra]
+            for found in extras:
+                if found.family is not None:
+                    check_adapter_family("embedding", found.path.name, found.family, loaded.info.family_id,
+                                         loaded.info.name)  # fmt: skip
+            if extras and not hasattr(loaded.base, "load_textual_inversion"):
+                raise ModelError(
+                    f"{loaded.info.name} is a {loaded.info.traits.label} model, which takes no "
+                    "textual-inversion embeddings (SD 1.x, 2.x and SDXL do)."
+                )
+            candidates: list[AdapterFile] = []
+            if hasattr(loaded.base, "load_textual_inversion"):
+                by_name = {a.name.casefold(): a for a in installed_embeddings(loaded.info.family_id)}
+                by_name.update({a.name.casefold(): a for a in extras})  # a file given for this job wins
+                candidates = list(by_name.values())
+        except ModelStoreError as exc:
+            raise ModelError(str(exc), exc.details) from exc
+        wanted = trigger_words(candidates, texts)
+        if not wanted and loaded.embeddings is None:
+            return
+        if loaded.embeddings is None:
+            loaded.embeddings = EmbeddingSet(loaded.base)
+        if wanted and set(loaded.embeddings.names) != {a.name for a in wanted}:
+            report(f"Loading the embeddings {', '.join(a.name for a in wanted)}…")
+        try:
+            changed = loaded.embeddings.use(wanted)
+        except ValueError as exc:
+            raise ModelError(str(exc), details=traceback.format_exc()) from exc
+        if changed:
+            loaded.placed = None  # new token embeddings: placed with the text encoder on the next job
 
     def _load_model(self, path: Path, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
         info = detect_model(path)
@@ -222,7 +307,7 @@ class Engine:
         log.info(
             "loaded %s (%s) in %.2f s on %s, %s, %s",
             info.name,
-            info.family,
+            info.architecture,
             time.perf_counter() - started,
             self.profile.name,
             run_plan.precision,
@@ -255,15 +340,16 @@ class Engine:
         loading was cancelled is not kept). Raises :class:`~sfumato.errors.UserFacingError`
         subclasses for anything a user can act on.
         """
-        first = request.seed if request.seed != -1 else secrets.randbelow(MAX_SEED + 1)
-        seeds = tuple((first + i) % (MAX_SEED + 1) for i in range(request.image_count))
+        first = _chosen(request.seed)
+        variation_first = _chosen(request.variation_seed if isinstance(request, Txt2ImgRequest) else -1)
+        seeds, variation_seeds = image_seeds(request, first, variation_first)
         report = on_stage or _quiet
         try:
             _check(cancel)
             loaded = self._load(request.model, report, cancel)
         except _Cancelled:
-            return GenerationResult((), seeds, cancelled=True)
-        from sfumato.inference import pipelines, schedulers
+            return GenerationResult((), seeds, cancelled=True, variation_seeds=variation_seeds)
+        from sfumato.inference import pipelines, prompt_encoding, schedulers
 
         traits = loaded.info.traits
         scheduler_name = (
@@ -280,47 +366,77 @@ class Engine:
         )
         notices = list(plan.notices)
         effective = self._effective_request(loaded, plan, request, notices)
+        seeds, variation_seeds = image_seeds(effective, first, variation_first)
+        prompts = JobPrompts.resolve(effective.prompt, effective.negative_prompt, seeds)
+        try:
+            _check(cancel)
+            # the job's LoRAs: the request's, then the prompt's tags
+            notices += self._use_loras(loaded, (*effective.loras, *prompts.loras), report)
+            texts = [text for pair in prompts.written for text in pair]
+            self._use_embeddings(loaded, texts, effective.embeddings, report)
+        except _Cancelled:
+            return GenerationResult(
+                (), seeds, tuple(notices), cancelled=True, variation_seeds=variation_seeds
+            )
+        notices += prompt_encoding.prompt_notices(loaded.base, loaded.info.architecture, prompts)
         started = time.perf_counter()
         try:
-            outputs = self._generate(loaded, plan, effective, scheduler, seeds, on_step, cancel, report)
+            outputs = self._generate(
+                loaded, plan, effective, scheduler, seeds, variation_seeds, on_step, cancel, report
+            )
         finally:
             self._after_job(loaded, notices)
         log.info("%s in %.2f s at %dx%d", request.task, time.perf_counter() - started, *plan.size)
         if outputs is None or (cancel is not None and cancel.is_set()):
-            return GenerationResult((), seeds, tuple(notices), cancelled=True)
+            return GenerationResult(
+                (), seeds, tuple(notices), cancelled=True, variation_seeds=variation_seeds
+            )
+        blends = iter(variation_seeds)  # one per image, in order (none without a blend)
         images = tuple(
             plan.finish(
                 image,
                 seed,
                 format_parameters(
                     effective,
+                    prompt=prompt,
+                    negative_prompt=negative,
                     seed=seed,
                     scheduler=scheduler_name,
                     size=plan.recorded_size,
                     model_name=loaded.info.name,
                     model_hash=loaded.hash,
                     lora=loaded.lora_id,
+                    variation_seed=next(blends, None),
                 ),
             )
-            for image, seed in zip(outputs, seeds, strict=True)
+            for image, seed, (prompt, negative) in zip(outputs, seeds, prompts.written, strict=True)
         )
-        return GenerationResult(images, seeds, tuple(notices))
+        return GenerationResult(images, seeds, tuple(notices), variation_seeds=variation_seeds)
 
     @staticmethod
     def _effective_request(
-        loaded: _Loaded, plan: Plan, request: GenerationRequest, notices: list[str]
+        loaded: _Loaded, plan: CallPlan, request: GenerationRequest, notices: list[str]
     ) -> GenerationRequest:
         """``request`` as it will really run (and be recorded): the plan's steps, no negative
-        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer, and the
-        VAE decoding when fast decoding has no tiny decoder to decode with."""
+        prompt on FLUX.1, whose distilled guidance has no unconditional pass to steer, the VAE
+        decoding when fast decoding has no tiny decoder to decode with, and no variation blend
+        where the call is not a text-to-image one (an inpaint-only model's txt2img): the blended
+        noise goes in through the text-to-image pipelines' ``latents``."""
         changes: dict[str, Any] = {}
         if request.fast_decode and not _tiny_decoder_ready(loaded, notices):
             changes["fast_decode"] = False
         if plan.steps != request.steps:
             changes["steps"] = plan.steps
-        if loaded.info.family is Family.FLUX and request.negative_prompt:
+        if loaded.info.architecture is Architecture.FLUX and request.negative_prompt:
             changes["negative_prompt"] = ""
             notices.append("FLUX.1 models take no negative prompt; it was left out.")
+        blended = isinstance(request, Txt2ImgRequest) and request.variation_strength > 0
+        if blended and plan.pipeline_task is not Task.TXT2IMG:
+            changes["variation_strength"] = 0.0
+            notices.append(
+                f"{loaded.info.name} is an inpainting model, which generates by inpainting a blank "
+                "picture: the variation seed applies to text-to-image models only and was left out."
+            )
         return replace(request, **changes) if changes else request
 
     def _after_job(self, loaded: _Loaded, notices: list[str]) -> None:
@@ -338,7 +454,7 @@ class Engine:
         )
         loaded.strategy, loaded.tiled_vae = loaded.planned, False
 
-    def _pipeline(self, loaded: _Loaded, task: PipelineTask, report: StageCallback) -> Any:
+    def _pipeline(self, loaded: _Loaded, task: Task, report: StageCallback) -> Any:
         """The pipeline for ``task``, its shared weights placed as the current strategy says."""
         from sfumato.inference import pipelines
 
@@ -364,10 +480,11 @@ class Engine:
     def _generate(
         self,
         loaded: _Loaded,
-        plan: Plan,
+        plan: CallPlan,
         request: GenerationRequest,
         scheduler: Any,
         seeds: tuple[int, ...],
+        variation_seeds: tuple[int, ...],
         on_step: ProgressCallback | None,
         cancel: threading.Event | None,
         report: StageCallback,
@@ -384,11 +501,13 @@ class Engine:
                 return None
             out_of_memory = False
             try:
-                pipe = self._pipeline(loaded, plan.task, report)
+                pipe = self._pipeline(loaded, plan.pipeline_task, report)
                 if cancel is not None and cancel.is_set():
                     return None
                 pipe.scheduler = scheduler
-                kwargs = self._call_arguments(pipe, loaded, plan, request, seeds, on_step, cancel)
+                kwargs = self._call_arguments(
+                    pipe, loaded, plan, request, seeds, variation_seeds, on_step, cancel
+                )
                 report("Generating…")
                 result = self._invoke(pipe, kwargs)
                 images = self._images(loaded, pipe, plan, request, result)
@@ -402,7 +521,7 @@ class Engine:
             if not out_of_memory:
                 return images
             # Outside the except block: the exception and its frames (holding tensors) are gone.
-            pipe = kwargs = None
+            pipe, kwargs = None, {}
             pipelines.free_memory()
             lower = loaded.run_plan.lower_strategy(loaded.strategy)
             if lower is None and loaded.tiled_vae:
@@ -422,7 +541,7 @@ class Engine:
 
     @staticmethod
     def _images(
-        loaded: _Loaded, pipe: Any, plan: Plan, request: GenerationRequest, result: Any
+        loaded: _Loaded, pipe: Any, plan: CallPlan, request: GenerationRequest, result: Any
     ) -> list[np.ndarray]:
         """The call's images as ``(H, W, 3)`` uint8: decoded by the pipeline's VAE, or, for fast
         decoding, from the latents it returned by the tiny decoder."""
@@ -437,15 +556,16 @@ class Engine:
         self,
         pipe: Any,
         loaded: _Loaded,
-        plan: Plan,
+        plan: CallPlan,
         request: GenerationRequest,
         seeds: tuple[int, ...],
+        variation_seeds: tuple[int, ...],
         on_step: ProgressCallback | None,
         cancel: threading.Event | None,
     ) -> dict[str, Any]:
         import torch
 
-        from sfumato.inference import pipelines, preview
+        from sfumato.inference import pipelines, preview, prompt_encoding
 
         previews = preview.StepPreviews(loaded.previewer)
 
@@ -462,11 +582,12 @@ class Engine:
             return {}
 
         # A batch is passed as lists, one entry per image: SD3 img2img (diffusers 0.42) fails
-        # with num_images_per_prompt > 1 and a list of generators.
+        # with num_images_per_prompt > 1 and a list of generators. Each image has its own
+        # prompt: its wildcards drawn with its seed (embedded with its weights on SD and SDXL).
+        prompts = JobPrompts.resolve(request.prompt, request.negative_prompt, seeds)
         count = len(seeds)
         wanted: dict[str, Any] = {
-            "prompt": [request.prompt] * count,
-            "negative_prompt": [request.negative_prompt] * count if request.negative_prompt else None,
+            **prompt_encoding.prompt_arguments(pipe, loaded.info.architecture, prompts, request.guidance),
             "num_inference_steps": plan.steps,
             "guidance_scale": request.guidance,
             "generator": [torch.Generator("cpu").manual_seed(seed) for seed in seeds],
@@ -479,8 +600,19 @@ class Engine:
             "callback_on_step_end": on_step_end,
             "callback_on_step_end_tensor_inputs": ["latents"],
         }
+        if variation_seeds and isinstance(request, Txt2ImgRequest):
+            from sfumato.inference import noise
+
+            wanted["latents"] = noise.initial_latents(
+                pipe, plan.size, wanted["generator"], variation_seeds, request.variation_strength
+            )
         accepted = inspect.signature(pipe.__call__).parameters
         return {key: value for key, value in wanted.items() if key in accepted and value is not None}
+
+
+def _chosen(seed: int) -> int:
+    """``seed``, or a random one for -1."""
+    return seed if seed != -1 else secrets.randbelow(MAX_SEED + 1)
 
 
 def _adapter(reference: str) -> AdapterUse | None:
@@ -494,6 +626,14 @@ def _adapter(reference: str) -> AdapterUse | None:
         return adapter_use(reference)
     except ModelStoreError as exc:
         raise ModelError(str(exc), exc.details) from exc
+
+
+def _catalog_lora(adapter: AdapterUse, model_family: str) -> AdapterFile:
+    """A catalog adapter's file as one of a job's LoRAs: made for the model it runs on."""
+    from sfumato.model_store import AdapterFile
+    from sfumato.model_store.checkpoint_family import adapter_family
+
+    return AdapterFile(adapter.model_id, "lora", adapter_family(model_family), adapter.file)
 
 
 def _tiny_decoder_ready(loaded: _Loaded, notices: list[str]) -> bool:

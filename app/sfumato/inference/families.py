@@ -1,10 +1,11 @@
-"""Model families as the engine plans with them: what each one is and how big it works.
+"""Model architectures as the engine plans with them: what each one is and how big it works.
 
 Models are recognised by the model store's detector
 (:mod:`sfumato.model_store.checkpoint_family`), which answers with the catalog's family ids
-(``sd15``, ``sdxl-inpainting``, ``flux-fill`` …). :data:`STORE_FAMILIES` is the one mapping from
-those ids to the engine's coarser :class:`Family` (what traits and memory strategy follow) and
-whether the model is made for masked tasks only. This module does not import torch.
+(``sd15``, ``sdxl-inpainting``, ``flux-fill`` …; a family is the catalog's
+:class:`~sfumato.model_store.catalog.Family`). :data:`STORE_FAMILIES` is the one mapping from
+those ids to the engine's coarser :class:`Architecture` (what traits and pipeline classes
+follow) and whether the model is made for masked tasks only. This module does not import torch.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 from sfumato.generation.schedulers import FLOW_SCHEDULERS, UNET_SCHEDULERS
 
 
-class Family(enum.StrEnum):
-    """The model families the engine knows."""
+class Architecture(enum.StrEnum):
+    """The model architectures the engine runs (several catalog families share one)."""
 
     SD1 = "sd1"
     SD2 = "sd2"
@@ -27,8 +28,8 @@ class Family(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class FamilyTraits:
-    """Facts about a family the engine plans with."""
+class ArchitectureTraits:
+    """Facts about an architecture the engine plans with."""
 
     label: str
     multiple: int
@@ -36,14 +37,18 @@ class FamilyTraits:
     vram_gib: float
     """Roughly how much VRAM a half-precision run at native size needs with everything on the GPU."""
     schedulers: tuple[str, ...]
+    plain_text_prompts: bool = False
+    """Whether a T5 encoder reads the prompt as plain text (SD3, FLUX.1), so its weights and
+    ``BREAK`` are ignored; else CLIP encoders alone read it, weighted and in 77-token chunks
+    (:mod:`~sfumato.inference.prompt_encoding`)."""
 
 
-TRAITS: dict[Family, FamilyTraits] = {
-    Family.SD1: FamilyTraits("Stable Diffusion 1.x", 8, 4.0, UNET_SCHEDULERS),
-    Family.SD2: FamilyTraits("Stable Diffusion 2.x", 8, 5.0, UNET_SCHEDULERS),
-    Family.SDXL: FamilyTraits("Stable Diffusion XL", 8, 9.0, UNET_SCHEDULERS),
-    Family.SD3: FamilyTraits("Stable Diffusion 3", 16, 14.0, FLOW_SCHEDULERS),
-    Family.FLUX: FamilyTraits("FLUX.1", 16, 26.0, FLOW_SCHEDULERS),
+TRAITS: dict[Architecture, ArchitectureTraits] = {
+    Architecture.SD1: ArchitectureTraits("Stable Diffusion 1.x", 8, 4.0, UNET_SCHEDULERS),
+    Architecture.SD2: ArchitectureTraits("Stable Diffusion 2.x", 8, 5.0, UNET_SCHEDULERS),
+    Architecture.SDXL: ArchitectureTraits("Stable Diffusion XL", 8, 9.0, UNET_SCHEDULERS),
+    Architecture.SD3: ArchitectureTraits("Stable Diffusion 3", 16, 14.0, FLOW_SCHEDULERS, True),
+    Architecture.FLUX: ArchitectureTraits("FLUX.1", 16, 26.0, FLOW_SCHEDULERS, True),
 }
 
 
@@ -62,8 +67,8 @@ class ModelInfo:
     """For a single file: the components it lacks, loaded from :attr:`config_dir`'s weights."""
 
     @property
-    def family(self) -> Family:
-        """The engine's family."""
+    def architecture(self) -> Architecture:
+        """The engine's architecture for the model's family."""
         return STORE_FAMILIES[self.family_id][0]
 
     @property
@@ -77,24 +82,24 @@ class ModelInfo:
         return self.path.stem if self.single_file else self.path.name
 
     @property
-    def traits(self) -> FamilyTraits:
-        """The family's traits."""
-        return TRAITS[self.family]
+    def traits(self) -> ArchitectureTraits:
+        """The architecture's traits."""
+        return TRAITS[self.architecture]
 
 
-STORE_FAMILIES: dict[str, tuple[Family, bool]] = {
-    "sd15": (Family.SD1, False),
-    "sd15-inpainting": (Family.SD1, True),
-    "sd2": (Family.SD2, False),
-    "sd2-inpainting": (Family.SD2, True),
-    "sdxl": (Family.SDXL, False),
-    "sdxl-inpainting": (Family.SDXL, True),
-    "sd35-medium": (Family.SD3, False),
-    "sd35-large": (Family.SD3, False),
-    "flux-dev": (Family.FLUX, False),
-    "flux-schnell": (Family.FLUX, False),
-    "flux-fill": (Family.FLUX, True),
+STORE_FAMILIES: dict[str, tuple[Architecture, bool]] = {
+    "sd15": (Architecture.SD1, False),
+    "sd15-inpainting": (Architecture.SD1, True),
+    "sd2": (Architecture.SD2, False),
+    "sd2-inpainting": (Architecture.SD2, True),
+    "sdxl": (Architecture.SDXL, False),
+    "sdxl-inpainting": (Architecture.SDXL, True),
+    "sd35-medium": (Architecture.SD3, False),
+    "sd35-large": (Architecture.SD3, False),
+    "flux-dev": (Architecture.FLUX, False),
+    "flux-schnell": (Architecture.FLUX, False),
+    "flux-fill": (Architecture.FLUX, True),
 }
 """Every family id the model store detects
-(:data:`~sfumato.model_store.checkpoint_family.FAMILY_IDS`) that the engine runs → engine
-family, inpaint-only. Stable Cascade (``cascade``) is refused before a model gets this far."""
+(:data:`~sfumato.model_store.checkpoint_family.FAMILY_IDS`) that the engine runs → its
+architecture, inpaint-only. Stable Cascade (``cascade``) is refused before a model gets this far."""

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 PREFIX = "model.diffusion_model."
-_TOP = {
+_TOP: dict[str, tuple[str, ...]] = {
     "time_in.in_layer": ("time_text_embed.timestep_embedder.linear_1",),
     "time_in.out_layer": ("time_text_embed.timestep_embedder.linear_2",),
     "vector_in.in_layer": ("time_text_embed.text_embedder.linear_1",),
@@ -31,7 +31,7 @@ _TOP = {
     "final_layer.linear": ("proj_out",),
     "final_layer.adaLN_modulation.1": ("norm_out.linear",),
 }
-_DOUBLE = {
+_DOUBLE: dict[str, tuple[str, ...]] = {
     "img_mod.lin": ("norm1.linear",),
     "txt_mod.lin": ("norm1_context.linear",),
     "img_attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
@@ -49,7 +49,7 @@ _DOUBLE_NORMS = {
     "txt_attn.norm.query_norm.scale": "attn.norm_added_q.weight",
     "txt_attn.norm.key_norm.scale": "attn.norm_added_k.weight",
 }
-_SINGLE = {
+_SINGLE: dict[str, tuple[str, ...]] = {
     "modulation.lin": ("norm.linear",),
     "linear1": ("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"),
     "linear2": ("proj_out",),
@@ -84,6 +84,22 @@ def _names(double: int, single: int) -> list[tuple[str, tuple[str, ...]]]:
         for original, norm in _SINGLE_NORMS.items():
             names.append((f"single_blocks.{i}.{original}", (f"single_transformer_blocks.{i}.{norm}",)))
     return names
+
+
+def module_names(double: int, single: int) -> dict[str, tuple[str, ...]]:
+    """BFL module name → the diffusers modules it fuses, in order, for a transformer with
+    ``double`` double-stream and ``single`` single-stream blocks: LoRAs name modules (kohya's
+    ``lora_unet_double_blocks_0_img_attn_qkv``, ComfyUI's ``diffusion_model.single_blocks.0.linear1``),
+    not tensors. :data:`SWAPPED_MODULE`'s output halves are in the other order."""
+    return {
+        original.removesuffix(".weight"): tuple(part.removesuffix(".weight") for part in parts)
+        for original, parts in _names(double, single)
+        if original.endswith(".weight")
+    }
+
+
+SWAPPED_MODULE = _SWAPPED.removesuffix(".")
+"""The BFL module whose output halves diffusers takes in the other order (its final norm)."""
 
 
 def _count(keys: Any, pattern: str) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sfumato.errors import UserFacingError
 from sfumato.inference.errors import ModelError, UnsupportedError
 from sfumato.inference.families import ModelInfo
 
@@ -316,3 +317,34 @@ def model_hash(info: ModelInfo) -> str:
     for file in files:
         digest.update(_header_bytes(file))
     return digest.hexdigest()[:10]
+
+
+def installed_model(name: str, hash_: str = "") -> str | None:
+    """A reference the engine loads for an installed model that a picture's parameters name, or
+    ``None`` when none matches.
+
+    ``name`` matches an installed catalog id (``sd15``, ``sd15-lcm-lora``), an installed model's
+    key, or the name Sfumato records as ``Model`` (the folder name, or a file's name without
+    ``.safetensors``, as A1111 names checkpoints); ``hash_`` matches Sfumato's ``Model hash``
+    (:func:`model_hash`). A1111's own ``Model hash`` is a hash of the whole file, which would
+    take seconds per checkpoint to compute, so those checkpoints are found by name only.
+    Catalog models come back as their catalog id, others as their key.
+    """
+    from sfumato.model_store import ModelManager, ModelStoreError
+
+    try:
+        models = ModelManager().installed()
+    except ModelStoreError:
+        log.info("cannot list the installed models", exc_info=True)
+        return None
+    for model in models:
+        reference = model.model_id or model.key
+        if name and name in (model.model_id, model.key):
+            return reference
+        try:
+            info = detect_model(model.path)
+            if (name and info.name == name) or (hash_ and model_hash(info) == hash_):
+                return reference
+        except (UserFacingError, OSError, ValueError, struct.error):
+            log.debug("skipping %s while looking for %s", model.key, name or hash_, exc_info=True)
+    return None

@@ -30,28 +30,29 @@ from diffusers import (
     StableDiffusionXLPipeline,
 )
 
+from sfumato.generation.requests import Task
 from sfumato.inference.device import DeviceProfile, MemoryStrategy
 from sfumato.inference.errors import ModelError
-from sfumato.inference.families import Family, ModelInfo
-from sfumato.inference.planning import PipelineTask
+from sfumato.inference.families import Architecture, ModelInfo
 from sfumato.inference.vae_precision import keep_vae_in
 
 _AUTO = {
-    PipelineTask.TEXT2IMAGE: AutoPipelineForText2Image,
-    PipelineTask.IMAGE2IMAGE: AutoPipelineForImage2Image,
-    PipelineTask.INPAINT: AutoPipelineForInpainting,
+    Task.TXT2IMG: AutoPipelineForText2Image,
+    Task.IMG2IMG: AutoPipelineForImage2Image,
+    Task.INPAINT: AutoPipelineForInpainting,
 }
+"""The pipeline for each task a call runs (:attr:`~sfumato.inference.planning.CallPlan.pipeline_task`)."""
 
-_SINGLE_FILE_CLASSES: dict[tuple[Family, bool], type] = {
-    (Family.SD1, False): StableDiffusionPipeline,
-    (Family.SD1, True): StableDiffusionInpaintPipeline,
-    (Family.SD2, False): StableDiffusionPipeline,
-    (Family.SD2, True): StableDiffusionInpaintPipeline,
-    (Family.SDXL, False): StableDiffusionXLPipeline,
-    (Family.SDXL, True): StableDiffusionXLInpaintPipeline,
-    (Family.SD3, False): StableDiffusion3Pipeline,
-    (Family.FLUX, False): FluxPipeline,
-    (Family.FLUX, True): FluxFillPipeline,
+_SINGLE_FILE_CLASSES: dict[tuple[Architecture, bool], type[DiffusionPipeline]] = {
+    (Architecture.SD1, False): StableDiffusionPipeline,
+    (Architecture.SD1, True): StableDiffusionInpaintPipeline,
+    (Architecture.SD2, False): StableDiffusionPipeline,
+    (Architecture.SD2, True): StableDiffusionInpaintPipeline,
+    (Architecture.SDXL, False): StableDiffusionXLPipeline,
+    (Architecture.SDXL, True): StableDiffusionXLInpaintPipeline,
+    (Architecture.SD3, False): StableDiffusion3Pipeline,
+    (Architecture.FLUX, False): FluxPipeline,
+    (Architecture.FLUX, True): FluxFillPipeline,
 }
 
 
@@ -126,7 +127,7 @@ def _load_single_file(info: ModelInfo, dtype: torch.dtype) -> Any:
     if folder is None:
         raise ModelError(f"{info.path.name} has no folder to complete it with.")
     index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
-    pipeline_class = _SINGLE_FILE_CLASSES[(info.family, info.inpaint_only)]
+    pipeline_class = _SINGLE_FILE_CLASSES[(info.architecture, info.inpaint_only)]
     optional = set(getattr(pipeline_class, "_optional_components", ()))
     parts: dict[str, Any] = {
         name: None
@@ -137,7 +138,7 @@ def _load_single_file(info: ModelInfo, dtype: torch.dtype) -> Any:
         parts.update(safety_checker=None, requires_safety_checker=False)
     for name in info.borrowed:
         parts[name] = _folder_component(folder, name, index[name], dtype)
-    if info.family is Family.FLUX:
+    if info.architecture is Architecture.FLUX:
         parts["transformer"] = _flux_transformer(info, folder, dtype)
         return pipeline_class.from_pretrained(
             str(folder), dtype=dtype, use_safetensors=True, local_files_only=True, **parts
@@ -189,32 +190,9 @@ def _flux_transformer(info: ModelInfo, folder: Path, dtype: torch.dtype) -> Any:
     return model.to(dtype).eval()
 
 
-LORA_ADAPTER = "sfumato-lora"
-"""The PEFT adapter name a LoRA applied by :func:`use_lora` gets."""
-
-
-def use_lora(pipe: Any, file: Path | None, weight: float = 1.0) -> None:
-    """Apply the LoRA in ``file`` to ``pipe`` (its denoiser and text encoders, whatever the file
-    holds) as a PEFT adapter at ``weight``, in place of the one applied before; ``None``
-    removes it. Never fused: the model's own weights stay as they were loaded, so taking the
-    LoRA away gives the model's pixels back exactly. The pipelines made from ``pipe`` with
-    :func:`task_pipeline` share its modules, and so the LoRA."""
-    pipe.unload_lora_weights()
-    if file is None:
-        return
-    try:
-        pipe.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name=LORA_ADAPTER)
-        pipe.set_adapters([LORA_ADAPTER], adapter_weights=[weight])
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        pipe.unload_lora_weights()
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        message = f"Could not apply the LoRA {file.name}: {reason}"
-        raise ModelError(message, details=traceback.format_exc()) from exc
-
-
-def task_pipeline(base: Any, task: PipelineTask) -> Any:
+def task_pipeline(base: Any, task: Task) -> Any:
     """A pipeline for ``task`` sharing ``base``'s weights (``base`` itself if it already fits)."""
-    if task is PipelineTask.INPAINT and isinstance(
+    if task is Task.INPAINT and isinstance(
         base, FluxFillPipeline | StableDiffusionInpaintPipeline | StableDiffusionXLInpaintPipeline
     ):
         pipe = base
@@ -272,7 +250,7 @@ def use_channels_last(pipe: Any) -> None:
     for name in ("unet", "vae"):
         module = getattr(pipe, name, None)
         if isinstance(module, torch.nn.Module):
-            module.to(memory_format=torch.channels_last)
+            module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented, not in the overloads
 
 
 def free_memory() -> None:

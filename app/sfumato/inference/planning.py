@@ -6,7 +6,6 @@ and steps raised where a low strength would leave an image-to-image run without 
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,29 +14,32 @@ from PIL import Image
 from sfumato.generation.outpaint import grow_canvas
 from sfumato.generation.region import Region, blend_region, crop_for_model, plan_region
 from sfumato.generation.requests import (
+    MAX_SEED,
     GenerationRequest,
     Img2ImgRequest,
     InpaintRequest,
     OutpaintRequest,
+    Task,
+    Txt2ImgRequest,
     VariationsRequest,
     steps_for_strength,
 )
 from sfumato.inference.results import GeneratedImage
 
 
-class PipelineTask(enum.StrEnum):
-    """Which kind of diffusers pipeline a plan needs."""
-
-    TEXT2IMAGE = "text2image"
-    IMAGE2IMAGE = "image2image"
-    INPAINT = "inpaint"
-
-
 @dataclass(frozen=True)
-class Plan:
-    """The inputs of one pipeline call and how to turn its output into full images."""
+class CallPlan:
+    """The inputs of one pipeline call and how to turn its output into full images.
 
-    task: PipelineTask
+    Not to be confused with :class:`~sfumato.model_store.fit.RunPlan`, which says how a model
+    runs on this machine (device, dtype, memory strategy); a call plan says what one call of
+    the loaded model's pipeline is given.
+    """
+
+    pipeline_task: Task
+    """The task the pipeline call runs, which decides the diffusers pipeline: ``TXT2IMG``,
+    ``IMG2IMG`` or ``INPAINT`` only (an outpaint is an inpaint of the grown canvas, variations
+    are image-to-image runs, and an inpaint-only model runs every task as an inpaint)."""
     size: tuple[int, int]
     """``(width, height)`` the model runs at."""
     steps: int
@@ -85,6 +87,24 @@ def round_size(width: int, height: int, multiple: int) -> tuple[tuple[int, int],
     return size, (notice,)
 
 
+def image_seeds(
+    request: GenerationRequest, first: int, variation_first: int
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The seed of each image ``request`` makes, and each one's variation seed (none without a
+    variation blend).
+
+    The seeds are ``first``, ``first`` + 1, …; with a blend (a txt2img ``variation_strength``
+    above 0) every image keeps ``first`` and the variation seeds count up from
+    ``variation_first``, as A1111's ``process_images_inner`` (``modules/processing.py``) numbers
+    ``all_seeds`` and ``all_subseeds``: a batch of small changes of one picture. Both wrap at
+    :data:`~sfumato.generation.requests.MAX_SEED`.
+    """
+    count = request.image_count
+    if isinstance(request, Txt2ImgRequest) and request.variation_strength > 0:
+        return (first,) * count, tuple((variation_first + i) % (MAX_SEED + 1) for i in range(count))
+    return tuple((first + i) % (MAX_SEED + 1) for i in range(count)), ()
+
+
 def fit_steps(steps: int, strength: float | None) -> tuple[int, tuple[str, ...]]:
     """``steps`` raised so that ``strength`` runs at least one step, and a notice if raised."""
     if strength is None:
@@ -104,7 +124,7 @@ def _whole_image_mask(size: tuple[int, int]) -> Image.Image:
     return Image.new("L", size, 255)
 
 
-def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> Plan:
+def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> CallPlan:
     """Plan ``request`` for a model that works best at ``native``² and needs sizes in ``multiple``.
 
     Inpaint-only models (9-channel SD inpainting, FLUX.1 Fill) run every task as an inpaint of
@@ -118,7 +138,7 @@ def plan_request(request: GenerationRequest, native: int, multiple: int, inpaint
     return replace(plan, steps=steps, notices=plan.notices + notices)
 
 
-def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> Plan:
+def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: bool) -> CallPlan:
     steps = request.steps
     if isinstance(request, InpaintRequest | OutpaintRequest):
         if isinstance(request, OutpaintRequest):
@@ -128,8 +148,8 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
         target = (request.width, request.height) if request.width else (native, native)
         region = plan_region(canvas_mask, request.padding, target[0] * target[1], multiple)
         image, mask = crop_for_model(canvas, canvas_mask, region)
-        return Plan(
-            PipelineTask.INPAINT,
+        return CallPlan(
+            Task.INPAINT,
             region.size,
             steps,
             image=image,
@@ -148,12 +168,12 @@ def _plan(request: GenerationRequest, native: int, multiple: int, inpaint_only: 
         if image.size != size:
             image = image.resize(size, Image.Resampling.LANCZOS)
         if inpaint_only:
-            return Plan(
-                PipelineTask.INPAINT, size, steps, image, _whole_image_mask(size), request.strength, notices
+            return CallPlan(
+                Task.INPAINT, size, steps, image, _whole_image_mask(size), request.strength, notices
             )
-        return Plan(PipelineTask.IMAGE2IMAGE, size, steps, image, strength=request.strength, notices=notices)
+        return CallPlan(Task.IMG2IMG, size, steps, image, strength=request.strength, notices=notices)
     size, notices = round_size(request.width or native, request.height or native, multiple)
     if inpaint_only:
         grey = Image.new("RGB", size, (128, 128, 128))
-        return Plan(PipelineTask.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
-    return Plan(PipelineTask.TEXT2IMAGE, size, steps, notices=notices)
+        return CallPlan(Task.INPAINT, size, steps, grey, _whole_image_mask(size), 1.0, notices)
+    return CallPlan(Task.TXT2IMG, size, steps, notices=notices)

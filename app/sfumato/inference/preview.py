@@ -182,7 +182,7 @@ def find_tiny_decoder(info: ModelInfo) -> Path | None:
         return own
     from sfumato.model_store import ModelStoreError, preview_decoder_path
 
-    families = [store_id for store_id, (family, _) in STORE_FAMILIES.items() if family is info.family]
+    families = [store_id for store_id, (arch, _) in STORE_FAMILIES.items() if arch is info.architecture]
     try:
         return preview_decoder_path(families)
     except ModelStoreError:

@@ -74,3 +74,5 @@ class GenerationResult:
     notices: tuple[str, ...] = ()
     """Things the user should know: sizes rounded, steps raised, memory strategy lowered, …"""
     cancelled: bool = False
+    variation_seeds: tuple[int, ...] = ()
+    """The variation seed each image's noise was blended with (empty without a blend)."""

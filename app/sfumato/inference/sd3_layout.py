@@ -23,7 +23,7 @@ CLIP_L_PREFIX = "text_encoders.clip_l.transformer."
 CLIP_G_PREFIX = "text_encoders.clip_g.transformer."
 T5_PREFIX = "text_encoders.t5xxl.transformer."
 
-_TOP = {
+_TOP: dict[str, tuple[str, ...]] = {
     "pos_embed": ("pos_embed.pos_embed",),
     "x_embedder.proj.weight": ("pos_embed.proj.weight",),
     "x_embedder.proj.bias": ("pos_embed.proj.bias",),
@@ -35,7 +35,7 @@ _TOP = {
     "final_layer.linear": ("proj_out",),
     "final_layer.adaLN_modulation.1": ("norm_out.linear",),
 }
-_BLOCK = {
+_BLOCK: dict[str, tuple[str, ...]] = {
     "x_block.attn.qkv": ("attn.to_q", "attn.to_k", "attn.to_v"),
     "context_block.attn.qkv": ("attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"),
     "x_block.attn.proj": ("attn.to_out.0",),
@@ -59,6 +59,30 @@ _BLOCK_NORMS = {  # SD 3.5's RMS norms on queries and keys: weights only
 }
 
 
+def module_names(num_layers: int) -> dict[str, tuple[str, ...]]:
+    """Original (MMDiT) module name → the diffusers modules it fuses, in order, for a transformer
+    of ``num_layers`` joint blocks: LoRAs name modules (kohya's
+    ``lora_unet_joint_blocks_0_x_block_attn_qkv``, ComfyUI's ``diffusion_model.joint_blocks.…``).
+    Modules a model lacks (``attn2`` outside SD 3.5 Medium's first blocks) are listed all the
+    same; :func:`swapped_modules` have their output halves in the other order."""
+    names: dict[str, tuple[str, ...]] = {}
+    for original, ours in _TOP.items():
+        if original == "pos_embed" or original.endswith(".bias"):
+            continue
+        names[original.removesuffix(".weight")] = tuple(o.removesuffix(".weight") for o in ours)
+    for i in range(num_layers):
+        for original, ours in _BLOCK.items():
+            names[f"joint_blocks.{i}.{original}"] = tuple(f"transformer_blocks.{i}.{o}" for o in ours)
+    return names
+
+
+def swapped_modules(num_layers: int) -> tuple[str, ...]:
+    """The original modules whose output halves diffusers takes swapped (the adaptive norms
+    :func:`mmdit_tensors` swaps)."""
+    last = f"joint_blocks.{num_layers - 1}.context_block.adaLN_modulation.1"
+    return ("final_layer.adaLN_modulation.1", last)
+
+
 def swap_halves(tensor: Any, cat: Callable[[list[Any]], Any]) -> Any:
     """``[a; b]`` → ``[b; a]`` along the first dimension: the original adaptive norms give
     (shift, scale) where diffusers' ``AdaLayerNormContinuous`` takes (scale, shift)."""
@@ -78,8 +102,8 @@ def mmdit_tensors(
         block = f"transformer_blocks.{i}."
         for original, ours in _BLOCK.items():
             names += _with_suffixes(f"joint_blocks.{i}.{original}", tuple(block + o for o in ours))
-        for original, ours in _BLOCK_NORMS.items():
-            names.append((f"joint_blocks.{i}.{original}", (block + ours,)))
+        for original, norm in _BLOCK_NORMS.items():
+            names.append((f"joint_blocks.{i}.{original}", (block + norm,)))
     last = f"joint_blocks.{num_layers - 1}.context_block.adaLN_modulation.1."
     out: dict[str, Any] = {}
     used: set[str] = set()

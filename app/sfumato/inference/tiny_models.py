@@ -14,6 +14,7 @@ import shutil
 import string
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from diffusers import (
@@ -67,7 +68,10 @@ def _t5_tokenizer() -> T5Tokenizer:
     return T5Tokenizer(vocab=pieces, extra_ids=0)
 
 
-def _clip_text(hidden: int, with_projection: bool) -> CLIPTextModel:
+_Clip = TypeVar("_Clip", CLIPTextModel, CLIPTextModelWithProjection)
+
+
+def _clip_text(hidden: int, model_class: type[_Clip]) -> _Clip:
     torch.manual_seed(0)
     config = CLIPTextConfig(
         bos_token_id=0,
@@ -82,7 +86,6 @@ def _clip_text(hidden: int, with_projection: bool) -> CLIPTextModel:
         projection_dim=hidden,
         hidden_act="gelu",
     )
-    model_class = CLIPTextModelWithProjection if with_projection else CLIPTextModel
     return model_class(config)
 
 
@@ -98,8 +101,11 @@ def _t5_text(d_model: int) -> T5EncoderModel:
         relative_attention_num_buckets=8,
         pad_token_id=0,
         eos_token_id=1,
-        decoder_start_token_id=0,
     )
+    # SD 3.5's text_encoder_3/config.json carries it (copied from the stabilityai snapshot in
+    # huggingface.co/tensorart/stable-diffusion-3.5-large-TurboX/blob/main/text_encoder_3/config.json);
+    # transformers 5's T5Config takes it without naming it in __init__
+    config.decoder_start_token_id = 0
     return T5EncoderModel(config)
 
 
@@ -163,7 +169,7 @@ def _build_sd(folder: Path, pipeline: type, *, in_channels: int = 4, linear_proj
               prediction: str = "epsilon") -> Path:
     pipe = pipeline(
         vae=tiny_vae(4),
-        text_encoder=_clip_text(32, with_projection=False),
+        text_encoder=_clip_text(32, CLIPTextModel),
         tokenizer=clip_tokenizer(),
         unet=_sd_unet(in_channels, linear_projection=linear_projection),
         scheduler=sd_scheduler(prediction),
@@ -230,8 +236,8 @@ def _build_sdxl(folder: Path, pipeline: type, *, in_channels: int) -> Path:
     )
     pipe = pipeline(
         vae=tiny_vae(4),
-        text_encoder=_clip_text(32, with_projection=False),
-        text_encoder_2=_clip_text(48, with_projection=True),
+        text_encoder=_clip_text(32, CLIPTextModel),
+        text_encoder_2=_clip_text(48, CLIPTextModelWithProjection),
         tokenizer=clip_tokenizer(),
         tokenizer_2=clip_tokenizer(),
         unet=unet,
@@ -263,7 +269,7 @@ def build_sd3(folder: Path) -> Path:
         out_channels=16,
         pos_embed_max_size=96,
     )
-    clip_l = _clip_text(32, with_projection=True)
+    clip_l = _clip_text(32, CLIPTextModelWithProjection)
     with torch.no_grad():
         clip_l.text_projection.weight.copy_(torch.eye(32))
     pipe = StableDiffusion3Pipeline(
@@ -272,7 +278,7 @@ def build_sd3(folder: Path) -> Path:
         vae=tiny_vae(16),
         text_encoder=clip_l,
         tokenizer=clip_tokenizer(),
-        text_encoder_2=_clip_text(48, with_projection=True),
+        text_encoder_2=_clip_text(48, CLIPTextModelWithProjection),
         tokenizer_2=clip_tokenizer(),
         text_encoder_3=_t5_text(96),
         tokenizer_3=_t5_tokenizer(),
@@ -313,7 +319,7 @@ def _build_flux(folder: Path, pipeline: type, *, in_channels: int, guidance_embe
     pipe = pipeline(
         scheduler=_flux_scheduler(),
         vae=tiny_vae(16),
-        text_encoder=_clip_text(32, with_projection=False),
+        text_encoder=_clip_text(32, CLIPTextModel),
         tokenizer=clip_tokenizer(),
         text_encoder_2=_t5_text(32),
         tokenizer_2=_t5_tokenizer(),
@@ -358,22 +364,71 @@ LORA_FILE = "pytorch_lora_weights.safetensors"
 ``latent-consistency/lcm-lora-sdv1-5`` hold)."""
 
 
-def build_unet_lora(model: Path, folder: Path, rank: int = 4) -> Path:
-    """A random-weight LoRA made with PEFT for the UNet of the tiny SD model in ``model``
-    (rank ``rank`` on every attention projection), saved by diffusers' ``save_lora_weights`` as
-    ``folder/pytorch_lora_weights.safetensors``; returns that file. Seeded: the same every time."""
-    from diffusers.utils import convert_state_dict_to_diffusers
+_LORA_TARGETS = {
+    "unet": ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out"],
+    "sd3": ["to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+            "norm_out.linear"],
+    "flux": ["to_q", "to_k", "to_v", "to_out.0", "add_q_proj", "add_k_proj", "add_v_proj", "to_add_out",
+             "proj_mlp", "proj_out", "norm_out.linear"],
+    "text": ["q_proj", "k_proj", "v_proj", "out_proj"],
+}  # fmt: skip
+"""What the tiny LoRAs train: every attention projection (and an SD UNet's ``proj_in`` /
+``proj_out``, 1×1 convolutions in SD 1.x, linear layers in SD 2.x and SDXL, as kohya's LoRAs
+train them), FLUX.1's fused single-block layers, the final adaptive norm of SD3 and FLUX.1, and
+the CLIP text encoders' attention."""
+
+
+def build_lora(model: Path, folder: Path, rank: int = 4, seed: int = 0) -> Path:
+    """A random-weight LoRA made with PEFT for the tiny model in ``model`` (any family): its
+    denoiser and its CLIP text encoders (:data:`_LORA_TARGETS`), saved in diffusers' layout by
+    the pipeline's ``save_lora_weights`` as ``folder/pytorch_lora_weights.safetensors``; returns
+    that file. ``seed`` picks the weights: the same every time for the same seed."""
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
-    unet = UNet2DConditionModel.from_pretrained(model, subfolder="unet", local_files_only=True)
-    torch.manual_seed(0)
-    # init_lora_weights=False: random up and down weights, so the LoRA changes the output at once
-    targets = ["to_q", "to_k", "to_v", "to_out.0"]
-    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=targets))
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
-    StableDiffusionPipeline.save_lora_weights(folder, unet_lora_layers=layers, safe_serialization=True)
+    pipe = DiffusionPipeline.from_pretrained(model, local_files_only=True)
+    torch.manual_seed(seed)
+    denoiser = "unet" if getattr(pipe, "unet", None) is not None else "transformer"
+    kind = "unet" if denoiser == "unet" else "flux" if isinstance(pipe, FluxPipeline) else "sd3"
+    layers: dict[str, dict[str, torch.Tensor]] = {}
+    encoders = [name for name in ("text_encoder", "text_encoder_2") if name in pipe.components]
+    encoders = [name for name in encoders if type(getattr(pipe, name)).__name__.startswith("CLIP")]
+    for name in (denoiser, *encoders):
+        module = getattr(pipe, name)
+        targets = _LORA_TARGETS[kind if name == denoiser else "text"]
+        # init_lora_weights=False: random up and down weights, so the LoRA changes the output at once
+        config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=targets)
+        if name == denoiser:
+            module.add_adapter(config)
+        else:
+            from peft import inject_adapter_in_model
+
+            inject_adapter_in_model(config, module)
+        layers[f"{name}_lora_layers"] = get_peft_model_state_dict(module)
+    type(pipe).save_lora_weights(folder, safe_serialization=True, **layers)
     return folder / LORA_FILE
+
+
+def build_embedding(model: Path, file: Path, vectors: int = 2, seed: int = 0) -> Path:
+    """A random textual-inversion embedding of ``vectors`` vectors for the tiny SD or SDXL model
+    in ``model``, saved as ``file``: A1111's ``emb_params`` for a one-encoder model, ``clip_l`` and
+    ``clip_g`` for SDXL (the layout SDXL embeddings are shared in). Seeded by ``seed``."""
+    index = json.loads((model / "model_index.json").read_text(encoding="utf-8"))
+    generator = torch.Generator().manual_seed(seed)
+
+    def width(encoder: str) -> int:
+        config = json.loads((model / encoder / "config.json").read_text(encoding="utf-8"))
+        return int(config["hidden_size"])
+
+    def random(encoder: str) -> torch.Tensor:
+        return torch.randn(vectors, width(encoder), generator=generator)
+
+    if "text_encoder_2" in index:
+        tensors = {"clip_l": random("text_encoder"), "clip_g": random("text_encoder_2")}
+    else:
+        tensors = {"emb_params": random("text_encoder")}
+    save_file(tensors, str(file))
+    return file
 
 
 BUILDERS: dict[str, Callable[[Path], Path]] = {
@@ -431,7 +486,7 @@ def export_single_file(
             pipe.transformer.config.num_layers,
             baked.state_dict(),
             baked.config,
-            tuple(getattr(pipe, name).state_dict() for name in encoders) or None,  # type: ignore[arg-type]
+            tuple(getattr(pipe, name).state_dict() for name in encoders) or None,
             cat,
         )
         held = ["transformer", "vae", *encoders]

@@ -1,17 +1,19 @@
 """The model store: catalog, hardware fit, verified resumable downloads, the cache, local imports.
 
-No Qt and no torch at import time. The engine calls :func:`resolve_model`; the CLI and the model
-manager dialog use :class:`ModelManager`.
+No Qt and no torch at import time. The engine calls :func:`resolve_model` (and
+:func:`lora_file`, :func:`installed_embeddings`, :func:`embedding_file` for LoRAs and embeddings);
+the CLI and the model manager dialog use :class:`ModelManager`.
 """
 
+from sfumato.model_store.adapters import AdapterFile, AdapterImport
 from sfumato.model_store.cache import FileRecord, InstalledModel, SourceRecord
 from sfumato.model_store.catalog import Catalog, CatalogModel, Family, PreviewDecoder, Variant, load_catalog
 from sfumato.model_store.errors import (
     CatalogError,
     ChecksumMismatchError,
-    DiskFullError,
     DownloadCancelled,
     DownloadError,
+    FamilyMismatchError,
     GatedModelError,
     HubAccessError,
     InvalidCheckpointError,
@@ -30,6 +32,9 @@ from sfumato.model_store.manager import (
     ModelManager,
     VerifyResult,
     adapter_use,
+    embedding_file,
+    installed_embeddings,
+    lora_file,
     preview_decoder_path,
     resolve_model,
 )
@@ -37,16 +42,18 @@ from sfumato.model_store.progress import DownloadProgress, ProgressCallback
 from sfumato.model_store.transfer import TransferSettings
 
 __all__ = [
+    "AdapterFile",
+    "AdapterImport",
     "AdapterUse",
     "Catalog",
     "CatalogError",
     "CatalogModel",
     "ChecksumMismatchError",
-    "DiskFullError",
     "DownloadCancelled",
     "DownloadError",
     "DownloadProgress",
     "Family",
+    "FamilyMismatchError",
     "FileRecord",
     "GatedModelError",
     "GpuInfo",
@@ -71,8 +78,11 @@ __all__ = [
     "VerifyResult",
     "adapter_use",
     "describe_hardware",
+    "embedding_file",
     "hardware_tier",
+    "installed_embeddings",
     "load_catalog",
+    "lora_file",
     "plan_model",
     "plan_run",
     "preview_decoder_path",

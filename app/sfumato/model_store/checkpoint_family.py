@@ -8,6 +8,11 @@ does not run (the SDXL refiner, FLUX.1 Kontext, Depth/Canny and Redux) are refus
 recognised (``cascade``: the catalog can download it) and refused only where it would be run
 (:func:`refuse_unrunnable`).
 
+LoRAs and textual-inversion embeddings are recognised here too (:func:`file_adapter`,
+:func:`lora_family`, :func:`embedding_family`), in every key layout they are shared in, and a
+LoRA or embedding of another family than a model's is refused naming both
+(:func:`check_adapter_family`).
+
 Single files are read through ``safetensors.safe_open``: only the header (names, shapes, dtypes)
 is parsed, no tensor data. Pickle formats are refused before anything is opened. No torch here.
 """
@@ -15,11 +20,14 @@ is parsed, no tensor data. Pickle formats are refused before anything is opened.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from safetensors import SafetensorError, safe_open
 
 from sfumato.model_store.errors import (
+    FamilyMismatchError,
     InvalidCheckpointError,
     PickleCheckpointError,
     UnknownFamilyError,
@@ -244,9 +252,12 @@ def file_family(path: Path) -> str:
     family = family_from_tensors(shapes, path.name)
     if family is not None:
         return family
-    if any("lora" in k.lower() for k in shapes):
+    kind = adapter_kind(shapes)
+    if kind is not None or any("lora" in k.lower() for k in shapes):
+        what = "a textual-inversion embedding" if kind == "embedding" else "a LoRA"
         raise UnknownFamilyError(
-            f"{path.name} is a LoRA, not a full checkpoint; it cannot be used as a model."
+            f"{path.name} is {what}, not a full checkpoint; it cannot be used as a model "
+            "(`sfumato models import` installs it)."
         )
     raise UnknownFamilyError(
         f"{path.name}: its tensors match no model family Sfumato knows ({KNOWN_FAMILIES}). "
@@ -317,3 +328,191 @@ def _family_of_pipeline(folder: Path, index: dict, pipeline: str) -> str | None:
     if pipeline.startswith("StableCascade"):
         return "cascade"
     return None
+
+
+# -- LoRAs and textual-inversion embeddings ---------------------------------------------------
+#
+# Key layouts, learnt from the code that writes and reads them:
+# * kohya-ss sd-scripts / A1111: one flat name per module, the module path with "_" for ".",
+#   ``lora_unet_…`` (SD 1.x/2.x: diffusers module names, down_blocks_0_attentions_0_…; SDXL:
+#   the SGM UNet's, input_blocks_4_1_…; SD3: MMDiT names, joint_blocks_0_x_block_attn_qkv;
+#   FLUX.1: BFL names, double_blocks_0_img_attn_qkv, single_blocks_0_linear1), ``lora_te_…`` for
+#   SD 1.x/2.x's text encoder, ``lora_te1_`` / ``lora_te2_`` (/ ``lora_te3_``, T5) for SDXL, SD3
+#   and FLUX.1, each with ``.lora_down.weight``, ``.lora_up.weight`` and a scalar ``.alpha``
+#   (sd-scripts networks/lora.py, networks/lora_sd3.py: LORA_PREFIX_SD3 = "lora_unet",
+#   LORA_PREFIX_TEXT_ENCODER_CLIP_L = "lora_te1" …; diffusers 0.42.1
+#   loaders/lora_conversion_utils.py, _convert_non_diffusers_lora_to_diffusers and
+#   _convert_kohya_flux_lora_to_diffusers read them).
+# * diffusers / PEFT: ``unet.``, ``text_encoder.``, ``text_encoder_2.``, ``transformer.`` + the
+#   diffusers module path + ``.lora_A.weight`` / ``.lora_B.weight`` (older diffusers files:
+#   ``…processor.to_q_lora.down.weight``, ``….lora_linear_layer.down.weight``).
+# * ComfyUI: ``diffusion_model.`` + the original model's module path (LDM/SGM, MMDiT, BFL) and
+#   ``text_encoders.clip_l.transformer.…`` (``clip_g``, ``clip_h``, ``t5xxl``) + ``.lora_up.weight``
+#   / ``.lora_down.weight`` (comfy_extras/nodes_lora_extract.py, LoraSave: prefix_lora
+#   "diffusion_model." and "text_encoders."), plus ``.diff`` / ``.diff_b`` for norms and biases.
+# Embeddings: A1111 saves ``emb_params`` (vectors × width), diffusers one tensor under the
+# token's name, SDXL embeddings ``clip_l`` and ``clip_g`` (diffusers' load_textual_inversion
+# docstring, "unload from SDXL").
+
+ADAPTER_LABELS = {
+    "sd15": "SD 1.x",
+    "sd2": "SD 2.x",
+    "sdxl": "SDXL",
+    "sd35-medium": "SD 3 / 3.5 Medium",
+    "sd35-large": "SD 3.5 Large",
+    "flux-dev": "FLUX.1",
+}
+"""The families a LoRA or an embedding is made for (the catalog family id of the base model
+they apply to) and what messages call them."""
+
+_ADAPTER_BASE = {
+    "sd15-inpainting": "sd15",
+    "sd2-inpainting": "sd2",
+    "sdxl-inpainting": "sdxl",
+    "flux-schnell": "flux-dev",
+    "flux-fill": "flux-dev",
+}
+_LORA_DOWN = re.compile(r"(?:\.lora_down|\.lora_A|[._]lora\.down|\.lora_linear_layer\.down)\.weight$")
+_LYCORIS = (".hada_w1_a", ".lokr_w1", ".lokr_w2", ".oft_blocks", ".boft_blocks")
+_TE_WIDTH = re.compile(r"(self_attn_(q|k|v|out)_proj|mlp_fc1)(_lora)?$")
+_TE_LAYER = re.compile(r"encoder_layers_(\d+)_")
+_CROSS_ATTENTION = re.compile(r"attn2_(processor_)?to_[kv](_lora)?$")
+_DEEP_BLOCK = re.compile(r"transformer_blocks_([1-9]\d*)_")
+_SD3_QUERY = re.compile(r"(attn_to_q|x_block_attn_qkv)(_lora)?$")
+
+
+def adapter_family(model_family: str) -> str:
+    """The family a LoRA or an embedding must be made for to apply to a model of
+    ``model_family`` (a catalog family id): the inpainting models take their base model's,
+    FLUX.1 [schnell] and Fill take FLUX.1 [dev]'s (one architecture)."""
+    return _ADAPTER_BASE.get(model_family, model_family)
+
+
+def check_adapter_family(kind: str, name: str, family: str, model_family: str, model_name: str) -> None:
+    """Raise :class:`FamilyMismatchError` unless the ``kind`` (``LoRA``, ``embedding``) ``name``,
+    made for ``family``, applies to the model ``model_name`` of ``model_family``."""
+    wanted = adapter_family(model_family)
+    if family != wanted:
+        made_for = ADAPTER_LABELS.get(family, family)
+        raise FamilyMismatchError(
+            f"{name}: this {kind} is for {made_for}; the model ({model_name}) is "
+            f"{ADAPTER_LABELS.get(wanted, wanted)}."
+        )
+
+
+def adapter_kind(shapes: dict[str, list[int]]) -> str | None:
+    """``"lora"``, ``"embedding"`` or ``None`` (a checkpoint, a VAE …) for a file's tensors."""
+    if any(_LORA_DOWN.search(key) for key in shapes):
+        return "lora"
+    if "emb_params" in shapes or {"clip_l", "clip_g"} <= set(shapes):
+        return "embedding"
+    if len(shapes) == 1:  # diffusers' learned_embeds: one tensor named after its token (<cat-toy>)
+        key, shape = next(iter(shapes.items()))
+        if "." not in key and "lora" not in key.lower() and 1 <= len(shape) <= 2:
+            return "embedding"
+    return None
+
+
+def lora_layout(keys: Iterable[str]) -> str:
+    """``"kohya"``, ``"comfyui"`` or ``"diffusers"``: the key layout a LoRA file uses."""
+    keys = list(keys)
+    if any(k.startswith(("lora_unet_", "lora_te", "lora_transformer_")) for k in keys):
+        return "kohya"
+    if any(k.startswith(("diffusion_model.", "text_encoders.")) for k in keys):
+        return "comfyui"
+    return "diffusers"
+
+
+def lora_family(shapes: dict[str, list[int]], name: str) -> str:
+    """The family (a key of :data:`ADAPTER_LABELS`) the LoRA with these tensors is made for, in
+    any of the three key layouts; :class:`UnknownFamilyError` when its tensors do not tell.
+
+    FLUX.1 has single-stream blocks (``single_transformer_blocks``, BFL's ``single_blocks``) and
+    double blocks 3072 wide; SD3 has MMDiT joint blocks (``joint_blocks``, diffusers'
+    ``transformer_blocks`` without single ones), 2432 wide for 3.5 Large. Among the UNets, SDXL
+    is told by its second text encoder, 2048-wide cross-attention, its added-conditioning
+    embedding or transformer blocks deeper than one (SD 1.x/2.x have one per attention); SD 2.x
+    from SD 1.x by 1024-wide cross-attention or text encoder (OpenCLIP-H; CLIP-L is 768), more
+    than 12 text-encoder layers, or linear ``proj_in`` layers (SD 1.x's are 1×1 convolutions).
+    """
+    if any(k.endswith(_LYCORIS) for k in shapes):
+        raise UnknownFamilyError(
+            f"{name} is a LyCORIS adapter (LoHa, LoKr or OFT), not a LoRA; Sfumato applies LoRAs only."
+        )
+    downs = {_LORA_DOWN.sub("", k).replace(".", "_"): v for k, v in shapes.items() if _LORA_DOWN.search(k)}
+    if not downs:
+        raise UnknownFamilyError(f"{name} holds no LoRA weights (no lora_down / lora_A tensors).")
+    flats = list(downs)
+    family = _transformer_lora_family(downs) or _unet_lora_family(downs, flats)
+    if family is None:
+        raise UnknownFamilyError(
+            f"{name}: its tensors do not say which model family the LoRA is for (Sfumato reads "
+            f"LoRAs for {', '.join(ADAPTER_LABELS.values())} in kohya, diffusers and ComfyUI layouts)."
+        )
+    return family
+
+
+def _transformer_lora_family(downs: dict[str, list[int]]) -> str | None:
+    flats = list(downs)
+    if any(s in f for f in flats for s in ("single_transformer_blocks", "double_blocks", "single_blocks")):
+        return "flux-dev"
+    sd3_names = any("joint_blocks" in f or "context_block" in f or f.startswith("lora_te3_") for f in flats)
+    transformer = any(f.startswith(("transformer_transformer_blocks", "lora_transformer_")) for f in flats)
+    if not (sd3_names or transformer):
+        return None
+    width = next((v[1] for f, v in downs.items() if _SD3_QUERY.search(f) and len(v) >= 2), None)
+    if width == 3072 and not sd3_names:  # FLUX.1's double blocks, in a file without single ones
+        return "flux-dev"
+    return "sd35-large" if width == 2432 else "sd35-medium"
+
+
+def _unet_lora_family(downs: dict[str, list[int]], flats: list[str]) -> str | None:
+    cross = {v[1] for f, v in downs.items() if _CROSS_ATTENTION.search(f) and len(v) >= 2}
+    second = ("lora_te2_", "text_encoder_2_", "text_encoders_clip_g_")
+    second_encoder = any(f.startswith(second) for f in flats)
+    added = any("add_embedding" in f or "label_emb" in f for f in flats)
+    if second_encoder or added or 2048 in cross or any(_DEEP_BLOCK.search(f) for f in flats):
+        return "sdxl"
+    first = ("lora_te_", "lora_te1_", "text_encoder_", "text_encoders_clip_l_", "text_encoders_clip_h_")
+    encoder = {f: v for f, v in downs.items() if f.startswith(first)}
+    widths = {v[1] for f, v in encoder.items() if _TE_WIDTH.search(f) and len(v) >= 2}
+    layers = {int(m[1]) for f in encoder if (m := _TE_LAYER.search(f))}
+    proj_in = {len(v) for f, v in downs.items() if f.endswith("proj_in")}
+    sd2 = (
+        1024 in cross
+        or 1024 in widths
+        or any(f.startswith("text_encoders_clip_h_") for f in flats)
+        or max(layers, default=0) >= 12
+        or 2 in proj_in
+    )
+    sd1 = 768 in cross or 768 in widths or 4 in proj_in
+    if sd2 != sd1:
+        return "sd2" if sd2 else "sd15"
+    return None
+
+
+def embedding_family(shapes: dict[str, list[int]]) -> str | None:
+    """The family an embedding with these tensors is made for: SDXL for ``clip_l`` + ``clip_g``,
+    else by the vectors' width (768: SD 1.x's CLIP-L, 1024: SD 2.x's OpenCLIP-H); ``None`` for
+    another width (it can still be used with a model whose text encoder is that wide)."""
+    if {"clip_l", "clip_g"} <= set(shapes):
+        return "sdxl"
+    return {768: "sd15", 1024: "sd2"}.get(embedding_width(shapes))
+
+
+def embedding_width(shapes: dict[str, list[int]]) -> int:
+    """The width of a single-encoder embedding's vectors (``clip_l``'s for an SDXL one)."""
+    vectors = shapes.get("emb_params") or shapes.get("clip_l") or next(iter(shapes.values()))
+    return int(vectors[-1])
+
+
+def file_adapter(path: Path) -> tuple[str, str | None]:
+    """``(kind, family)`` of a LoRA or embedding file (``family`` ``None``: an embedding of a
+    width no family has); pickles are refused, other files raise :class:`UnknownFamilyError`."""
+    shapes = tensor_shapes(path)
+    kind = adapter_kind(shapes)
+    if kind == "lora":
+        return kind, lora_family(shapes, path.name)
+    if kind == "embedding":
+        return kind, embedding_family(shapes)
+    raise UnknownFamilyError(f"{path.name} is neither a LoRA nor a textual-inversion embedding.")

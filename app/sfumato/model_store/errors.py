@@ -41,10 +41,6 @@ class ChecksumMismatchError(DownloadError):
     """The bytes received do not match the expected hash; they were discarded."""
 
 
-class DiskFullError(DownloadError):
-    """Not enough free space in the cache directory."""
-
-
 class PickleCheckpointError(ModelStoreError):
     """A pickle-based checkpoint was refused (it could run code when loaded)."""
 
@@ -56,6 +52,11 @@ class UnknownFamilyError(ModelStoreError):
 class UnsupportedModelError(UnknownFamilyError):
     """A recognised model that Sfumato does not run (the SDXL refiner, FLUX.1 Kontext …); the
     message names it and what to use instead."""
+
+
+class FamilyMismatchError(ModelStoreError):
+    """A LoRA or an embedding made for another model family than the one it would apply to; the
+    message names both."""
 
 
 class InvalidCheckpointError(ModelStoreError):

@@ -204,7 +204,7 @@ def runtime_dtypes(
     return dtype, "float32" if dtype == "float16" else dtype
 
 
-def choose_variant(variants: Sequence[Variant], dtype: str) -> Variant | None:
+def variant_for_dtype(variants: Sequence[Variant], dtype: str) -> Variant | None:
     """The variant to fetch for running in ``dtype``: the one stored in ``dtype``, or for
     float32 the smallest; else the first diffusers-layout variant (``None`` if there are none)."""
     candidates = [v for v in variants if v.layout == "diffusers"] or list(variants)
@@ -271,7 +271,7 @@ def plan_run(
     dtype, vae_dtype = runtime_dtypes(family, gpu, hardware.cpu_bfloat16, force_float32)
     if vae_fp16_safe and dtype == "float16":
         vae_dtype = dtype
-    chosen = variant or choose_variant(variants, dtype)
+    chosen = variant or variant_for_dtype(variants, dtype)
     est = estimate_memory(family, dtype, vae_dtype, chosen, download_bytes)
 
     def plan(strategy: MemoryStrategy, fits: bool | None, reason: str) -> RunPlan:

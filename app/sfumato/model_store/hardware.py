@@ -367,7 +367,7 @@ def _ram_windows() -> tuple[int, int | None]:
 
     status = MemoryStatus()
     status.length = ctypes.sizeof(MemoryStatus)
-    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]
+    ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status))  # type: ignore[attr-defined]  # windll: Windows only
     return int(status.total_phys), int(status.avail_phys)
 
 

@@ -223,11 +223,11 @@ def select_files(
             raise HubAccessError(f"{repo} has no file {variant.file}.")
         return [variant.file]
     if variant.layout == "component":  # one diffusers model folder, e.g. a preview decoder
-        wanted = ["config.json", "diffusion_pytorch_model.safetensors"]
-        missing = [name for name in wanted if name not in paths]
+        files = ["config.json", "diffusion_pytorch_model.safetensors"]
+        missing = [name for name in files if name not in paths]
         if missing:
             raise HubAccessError(f"{repo} has no {missing[0]}.")
-        return wanted
+        return files
     if index is None:
         raise HubAccessError(
             f"{repo} is not a diffusers repo (no model_index.json): download one checkpoint with --file."

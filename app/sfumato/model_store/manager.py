@@ -24,6 +24,8 @@ from huggingface_hub.errors import CacheNotFound
 from huggingface_hub.utils import get_session, hf_raise_for_status
 
 from sfumato import paths
+from sfumato.errors import DiskFullError
+from sfumato.model_store.adapters import AdapterFile, AdapterImport, AdapterStore, describe_file
 from sfumato.model_store.cache import (
     FileRecord,
     InstalledModel,
@@ -34,12 +36,12 @@ from sfumato.model_store.cache import (
 from sfumato.model_store.catalog import Catalog, CatalogModel, Source, Variant, load_catalog
 from sfumato.model_store.checkpoint_family import (
     PICKLE_SUFFIXES,
+    adapter_family,
     file_family,
     folder_family,
     refuse_pickle,
 )
 from sfumato.model_store.errors import (
-    DiskFullError,
     DownloadCancelled,
     DownloadError,
     InvalidCheckpointError,
@@ -126,6 +128,8 @@ class ModelManager:
         hf_cache_dir: Path | None = None,
     ) -> None:
         self.cache = ModelCache(cache_root or paths.cache_dir() / "models")
+        self.adapters = AdapterStore(self.cache.root)
+        """The installed LoRAs and embeddings, stored with the models."""
         self._catalog = catalog
         self._hub = hub
         self._profile = profile
@@ -178,10 +182,15 @@ class ModelManager:
             download_bytes = installed[0].size if installed else None
         return plan_model(model, self.profile, variant, download_bytes)
 
+    def _planned_variant(self, model: CatalogModel) -> Variant:
+        """The variant the plan fetches for ``model`` here (the first one when it names none)."""
+        name = self.plan(model.id).variant
+        return model.variant(name) if name else model.variants[0]
+
     def download_size(self, model_id: str, variant: str | None = None) -> int:
         """Bytes a catalog model's variant downloads, from the hub's metadata (a network call)."""
         model = self.catalog.get(model_id)
-        chosen = model.variant(variant or self.plan(model_id).variant)
+        chosen = model.variant(variant) if variant else self._planned_variant(model)
         return sum(
             f.size or 0
             for src in model.sources
@@ -226,12 +235,13 @@ class ModelManager:
         if base_id and not any(m.model_id == base_id for m in self.cache.read_all()):
             self.install(base_id, on_progress=on_progress, cancel=cancel)
         decoder = None if file else self.catalog.preview_decoder(ref)
+        sources: tuple[Source, ...]
         if decoder is not None:
             chosen = Variant("default", "component", None, None, None, "float32", None, None, None)
             key, sources, family = decoder.id, (decoder.source,), None
             kind, model_id, dtype = PREVIEW_DECODER, decoder.id, None
         elif entry is not None:
-            chosen = entry.variant(variant) if variant else entry.variant(self.plan(entry.id).variant)
+            chosen = entry.variant(variant) if variant else self._planned_variant(entry)
             key, sources, family = f"{entry.id}@{chosen.name}", entry.sources, entry.family.id
             kind, model_id, dtype = "catalog", entry.id, self.plan(entry.id, chosen.name).dtype
         elif _REPO_ID.match(ref):
@@ -335,6 +345,71 @@ class ModelManager:
         return AdapterUse(
             entry.id, installed.path, self.resolve(entry.adapter_for).path, entry.defaults.scheduler
         )
+
+    # -- LoRAs and embeddings -------------------------------------------------------------
+
+    def import_adapters(self, path: Path, on_progress: ProgressCallback | None = None) -> list[AdapterImport]:
+        """Install the LoRA or embedding file ``path``, or those in the folder ``path`` (an
+        AUTOMATIC1111 or ComfyUI install included), copied into the store: one result per file,
+        with its detected family or why it was refused (the Model Manager's "Import
+        LoRA/embedding…" and ``sfumato models import`` call this)."""
+        return self.adapters.import_path(path, on_progress)
+
+    def loras(self, model_family: str | None = None) -> list[AdapterFile]:
+        """The installed LoRAs, imported ones and installed catalog adapters (LCM-LoRA,
+        Hyper-SD …), for a model of ``model_family`` (a catalog family id) or all of them: what a
+        LoRA picker offers."""
+        found = self.adapters.installed("lora")
+        for model in self.cache.read_all():
+            entry = self._catalog_entry(model.model_id) if model.model_id else None
+            if entry is not None and entry.adapter_for and model.path.is_file():
+                found.append(self._catalog_lora(entry, model))
+        if model_family is None:
+            return found
+        return [a for a in found if a.family == adapter_family(model_family)]
+
+    def embeddings(self, model_family: str | None = None) -> list[AdapterFile]:
+        """The installed embeddings, for a model of ``model_family`` or all of them."""
+        found = self.adapters.installed("embedding")
+        if model_family is None:
+            return found
+        return [a for a in found if a.family == adapter_family(model_family)]
+
+    def lora(self, name: str) -> AdapterFile:
+        """The LoRA ``name`` means: an installed LoRA of that name, an installed catalog adapter
+        (``sd15-lcm-lora``), or a ``.safetensors`` file's path. Pickles are refused; anything
+        else is a one-line :class:`ModelStoreError`."""
+        installed = self.adapters.get("lora", name)
+        if installed is not None:
+            return installed
+        entry = self._catalog_entry(name)
+        if entry is not None and entry.adapter_for:
+            return self._catalog_lora(entry, self.resolve(name))
+        path = Path(name).expanduser()
+        if path.exists() or path.suffix or "/" in name or "\\" in name:
+            adapter = describe_file(path)
+            if adapter.kind != "lora":
+                raise InvalidCheckpointError(f"{path.name} is a textual-inversion embedding, not a LoRA.")
+            return adapter
+        raise UnknownModelError(
+            f"No LoRA named {name!r} is installed and there is no such file (`sfumato models list` "
+            "shows the installed ones; `sfumato models import FILE` installs one)."
+        )
+
+    def embedding(self, ref: str) -> AdapterFile:
+        """The embedding ``ref`` means: an installed embedding's name or a file's path."""
+        installed = self.adapters.get("embedding", ref)
+        if installed is not None:
+            return installed
+        adapter = describe_file(Path(ref).expanduser())
+        if adapter.kind != "embedding":
+            raise InvalidCheckpointError(f"{adapter.path.name} is a LoRA, not a textual-inversion embedding.")
+        return adapter
+
+    @staticmethod
+    def _catalog_lora(entry: CatalogModel, model: InstalledModel) -> AdapterFile:
+        sha256 = next((f.sha256 for f in model.main.files if f.sha256), None)
+        return AdapterFile(entry.id, "lora", entry.family.id, model.path, sha256, entry.id)
 
     def _catalog_entry(self, ref: str) -> CatalogModel | None:
         base = ref.split("@", 1)[0]
@@ -663,8 +738,12 @@ class ModelManager:
             cancel=cancel,
         )
 
-    def remove(self, ref: str) -> InstalledModel:
-        """Forget ``ref`` and delete its cached files that no other install shares."""
+    def remove(self, ref: str) -> InstalledModel | AdapterFile:
+        """Forget ``ref`` and delete its cached files that no other install shares;
+        ``lora:NAME`` and ``embedding:NAME`` remove an installed LoRA or embedding."""
+        kind, _, name = ref.partition(":")
+        if kind in ("lora", "embedding") and name:
+            return self.adapters.remove(kind, name)
         model = self._recorded(ref)
         with self.cache.lock("manifests"):
             self.cache.forget(model.key)
@@ -739,3 +818,19 @@ def resolve_model(ref: str) -> Path:
     """The local path of a catalog id, an installed hub repo (``org/name``), a diffusers folder
     or a ``.safetensors`` file. Raises a :class:`ModelStoreError` if it is not installed."""
     return ModelManager().resolve(ref).path
+
+
+def lora_file(name: str) -> AdapterFile:
+    """:meth:`ModelManager.lora` in the default cache: the file and family of the LoRA ``name``
+    (an installed LoRA, an installed catalog adapter, or a path)."""
+    return ModelManager().lora(name)
+
+
+def embedding_file(ref: str) -> AdapterFile:
+    """:meth:`ModelManager.embedding` in the default cache."""
+    return ModelManager().embedding(ref)
+
+
+def installed_embeddings(model_family: str) -> list[AdapterFile]:
+    """The installed embeddings for a model of ``model_family``, in the default cache."""
+    return ModelManager().embeddings(model_family)

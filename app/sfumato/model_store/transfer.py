@@ -23,9 +23,9 @@ import httpx2
 from filelock import FileLock, Timeout
 from huggingface_hub.utils import hf_raise_for_status
 
+from sfumato.errors import DiskFullError
 from sfumato.model_store.errors import (
     ChecksumMismatchError,
-    DiskFullError,
     DownloadCancelled,
     DownloadError,
 )

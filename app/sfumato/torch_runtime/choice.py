@@ -13,7 +13,7 @@ import platform
 from dataclasses import dataclass
 
 from sfumato.model_store.hardware import GpuInfo, HardwareProfile
-from sfumato.torch_runtime.variants import DRIVER_BRANCH, TORCH_VERSION, VARIANTS, Variant, Version
+from sfumato.torch_runtime.variants import DRIVER_BRANCH, TORCH_VERSION, VARIANTS, TorchBuild, Version
 
 
 @dataclass(frozen=True)
@@ -23,9 +23,9 @@ class RuntimeChoice:
     The installer moves down ``candidates`` when an index has no wheel for a variant.
     """
 
-    variant: Variant
+    variant: TorchBuild
     reason: str
-    candidates: tuple[Variant, ...]
+    candidates: tuple[TorchBuild, ...]
 
 
 def choose_variant(
@@ -64,7 +64,7 @@ def largest_gpu(hardware: HardwareProfile, backend: str) -> GpuInfo | None:
     return max((g for g in hardware.gpus if g.backend == backend), key=lambda g: g.vram_total, default=None)
 
 
-def _cpu(cpu: Variant, reason: str) -> RuntimeChoice:
+def _cpu(cpu: TorchBuild, reason: str) -> RuntimeChoice:
     return RuntimeChoice(cpu, reason, (cpu,))
 
 
@@ -77,7 +77,7 @@ def _version(text: str | None) -> Version | None:
     return major, minor
 
 
-def _for_nvidia(gpu: GpuInfo, cuda: list[Variant], cpu: Variant) -> RuntimeChoice:
+def _for_nvidia(gpu: GpuInfo, cuda: list[TorchBuild], cpu: TorchBuild) -> RuntimeChoice:
     capability = _version(gpu.compute_capability)
     driver = _version(gpu.cuda_driver_version)
     facts = ", ".join(

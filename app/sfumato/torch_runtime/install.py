@@ -52,7 +52,7 @@ from sfumato.torch_runtime.layout import (
 )
 from sfumato.torch_runtime.probe import RuntimeCheck, arch_warning, check_runtime
 from sfumato.torch_runtime.progress import ProgressCallback, RuntimeProgress
-from sfumato.torch_runtime.variants import Variant, variant, variant_for_local_label
+from sfumato.torch_runtime.variants import TorchBuild, variant, variant_for_local_label
 from sfumato.torch_runtime.wheels import WheelInfo, check_requirements, inspect_wheel
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def _the_torch_wheel(infos: Sequence[WheelInfo]) -> WheelInfo:
     return torch_wheel
 
 
-def _variant_of(torch_wheel: WheelInfo, key: str | None) -> Variant:
+def _variant_of(torch_wheel: WheelInfo, key: str | None) -> TorchBuild:
     """The variant to record: the one asked for, else the one the version's local label names."""
     if key is not None:
         return variant(key)
@@ -279,7 +279,7 @@ def _free_name(root: Path, base: str) -> str:
 
 
 def _verify(
-    folder: Path, chosen: Variant, gpu: GpuInfo | None, report: ProgressCallback
+    folder: Path, chosen: TorchBuild, gpu: GpuInfo | None, report: ProgressCallback
 ) -> tuple[RuntimeCheck, list[str]]:
     """Import torch from the new folder in a child; a failure removes the folder and aborts."""
     report(RuntimeProgress("check", 0, 0, "importing torch from the new runtime"))

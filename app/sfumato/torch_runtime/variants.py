@@ -1,4 +1,5 @@
-"""The torch builds Sfumato can install, one :class:`Variant` each, and the torch version pinned.
+"""The torch builds Sfumato can install, one :class:`TorchBuild` each (named by its variant key:
+``cpu``, ``cu128`` …), and the torch version pinned.
 
 Where the facts come from (this machine cannot reach download.pytorch.org, so none of them was
 re-checked here; re-check them for each torch release):
@@ -38,13 +39,14 @@ Version = tuple[int, int]
 
 
 @dataclass(frozen=True)
-class Variant:
+class TorchBuild:
     """One torch build flavour and the index that serves it.
 
-    ``label`` is what a person reads (``CUDA 12.8``). ``backend`` is ``cpu``, ``cuda``, ``rocm`` or
-    ``mps``. CUDA variants name the oldest driver
-    CUDA version they run on and the compute-capability range their kernels are built for.
-    ``systems`` / ``machines`` limit where the variant is offered (empty: anywhere).
+    ``key`` is its variant key (``cu128``: also the local label of its wheels' versions, and
+    what ``sfumato runtime install --variant`` takes). ``label`` is what a person reads
+    (``CUDA 12.8``). ``backend`` is ``cpu``, ``cuda``, ``rocm`` or ``mps``. CUDA builds name the
+    oldest driver CUDA version they run on and the compute-capability range their kernels are
+    built for. ``systems`` / ``machines`` limit where the build is offered (empty: anywhere).
     """
 
     key: str
@@ -77,23 +79,25 @@ _X86 = ("x86_64", "amd64")
 
 _CUDA_SYSTEMS = ("Linux", "Windows")
 
-VARIANTS: tuple[Variant, ...] = (
-    Variant(
+VARIANTS: tuple[TorchBuild, ...] = (
+    TorchBuild(
         "cu130", "CUDA 13.0", "cuda", f"{PYTORCH_INDEX}/cu130", (13, 0), ((7, 5), (12, 0)), _CUDA_SYSTEMS
     ),
-    Variant(
+    TorchBuild(
         "cu128", "CUDA 12.8", "cuda", f"{PYTORCH_INDEX}/cu128", (12, 0), ((7, 5), (12, 0)), _CUDA_SYSTEMS
     ),
-    Variant("cu126", "CUDA 12.6", "cuda", f"{PYTORCH_INDEX}/cu126", (12, 0), ((5, 0), (9, 0)), _CUDA_SYSTEMS),
-    Variant("rocm6.4", "ROCm 6.4", "rocm", f"{PYTORCH_INDEX}/rocm6.4", systems=("Linux",), machines=_X86),
-    Variant("cpu", "CPU", "cpu", f"{PYTORCH_INDEX}/cpu", systems=("Linux", "Windows")),
-    Variant("mps", "Apple GPU (MPS)", "mps", PYPI_SIMPLE, systems=("Darwin",), machines=("arm64",)),
-    Variant("macos-cpu", "CPU", "cpu", PYPI_SIMPLE, systems=("Darwin",), machines=_X86),
+    TorchBuild(
+        "cu126", "CUDA 12.6", "cuda", f"{PYTORCH_INDEX}/cu126", (12, 0), ((5, 0), (9, 0)), _CUDA_SYSTEMS
+    ),
+    TorchBuild("rocm6.4", "ROCm 6.4", "rocm", f"{PYTORCH_INDEX}/rocm6.4", systems=("Linux",), machines=_X86),
+    TorchBuild("cpu", "CPU", "cpu", f"{PYTORCH_INDEX}/cpu", systems=("Linux", "Windows")),
+    TorchBuild("mps", "Apple GPU (MPS)", "mps", PYPI_SIMPLE, systems=("Darwin",), machines=("arm64",)),
+    TorchBuild("macos-cpu", "CPU", "cpu", PYPI_SIMPLE, systems=("Darwin",), machines=_X86),
 )
 """Every variant; CUDA ones newest first (the order :func:`choose_variant` prefers)."""
 
 
-def variant(key: str) -> Variant:
+def variant(key: str) -> TorchBuild:
     """The variant called ``key``; :class:`UnknownVariantError` names the known keys."""
     for candidate in VARIANTS:
         if candidate.key == key:
@@ -103,7 +107,7 @@ def variant(key: str) -> Variant:
     )
 
 
-def variant_for_local_label(local: str | None, system: str, machine: str) -> Variant | None:
+def variant_for_local_label(local: str | None, system: str, machine: str) -> TorchBuild | None:
     """The variant a torch version's local label names (``2.13.0+cu128`` → cu128), if any.
 
     A wheel without a label comes from PyPI: on a Mac that is the ``mps``/``macos-cpu`` variant.

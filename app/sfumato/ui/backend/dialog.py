@@ -25,7 +25,7 @@ from sfumato import torch_runtime
 from sfumato.model_store import HardwareProfile
 from sfumato.paths import is_frozen
 from sfumato.qt_bridge.model_tasks import ModelTasks
-from sfumato.torch_runtime.variants import Variant, variant
+from sfumato.torch_runtime.variants import TorchBuild, variant
 from sfumato.ui.backend.monitor import BackendMonitor
 from sfumato.ui.backend.runtime_install import RuntimeInstallPanel
 from sfumato.ui.common.model_views import GIB, MODEL_STYLE
@@ -161,7 +161,7 @@ class BackendDialog(QDialog):
             text += "<br><b>Another runtime is installed: restart Sfumato to use it.</b>"
         return text
 
-    def _install_variant(self) -> Variant | None:
+    def _install_variant(self) -> TorchBuild | None:
         m = self._monitor
         if m.advice is not None and m.advice.suggested_variant is not None:
             return variant(m.advice.suggested_variant)

@@ -33,7 +33,7 @@ from sfumato.ui.common.model_views import progress_bar, size_text
 
 if TYPE_CHECKING:
     from sfumato.torch_runtime import InstallResult, RuntimeProgress
-    from sfumato.torch_runtime.variants import Variant
+    from sfumato.torch_runtime.variants import TorchBuild
 
 INSTALL_TASK = "_runtime_install"
 WHEEL_FILTER = "Python wheels (*.whl)"
@@ -62,7 +62,7 @@ class RuntimeInstallPanel(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._monitor, self._tasks, self._restart = monitor, tasks, restart
-        self.variant: Variant | None = None
+        self.variant: TorchBuild | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -107,7 +107,7 @@ class RuntimeInstallPanel(QWidget):
         """Whether an install is under way."""
         return self._tasks.is_running(INSTALL_TASK)
 
-    def set_variant(self, variant: Variant | None) -> None:
+    def set_variant(self, variant: TorchBuild | None) -> None:
         """The variant the Install button installs (``None``: not known yet)."""
         self.variant = variant
         self.install_button.setText(f"Install {variant.label}" if variant is not None else "Install")
