@@ -16,7 +16,7 @@ from sfumato.model_store.json_schema import validate
 SEED_IDS = {
     "sd15", "sd15-inpainting", "sd21", "sd2-inpainting", "sdxl-base", "sdxl-inpainting",
     "sdxl-turbo", "sd35-medium", "sd35-large", "sd35-large-turbo", "flux-schnell", "flux-dev",
-    "flux-fill", "sd-turbo", "sd15-lcm-lora",
+    "flux-fill", "sd-turbo", "sd15-lcm-lora", "sdxl-lcm-lora", "hyper-sd15-8step", "hyper-sdxl-8step",
 }  # fmt: skip
 """Stable Cascade is not among them: its diffusers pipelines are deprecated and the engine refuses
 it, so a catalog entry would promise a model that never runs."""

@@ -51,7 +51,7 @@ TINY: dict[str, Callable[[Path], Path]] = {
 }
 """The tiny architecture each catalog family (and preview-decoder latent size) is served with."""
 
-LORAS: dict[str, str] = {"sd15": "lora-sd15"}
+LORAS: dict[str, str] = {"sd15": "lora-sd15", "sdxl": "lora-sdxl"}
 """Family → the tiny LoRA a catalog adapter for a model of it is served with: made with PEFT for
 that family's tiny model (:func:`~sfumato.inference.tiny_models.build_lora`)."""
 
@@ -141,6 +141,9 @@ FETCHED: dict[str, list[str]] = {
     "flux-fill": _flux(transformer_shards=3, t5_shards=2),
     "sd-turbo": _sd("fp16"),
     "sd15-lcm-lora": ["pytorch_lora_weights.safetensors"],  # and sd15, which it runs on
+    "sdxl-lcm-lora": ["pytorch_lora_weights.safetensors"],  # and sdxl-base
+    "hyper-sd15-8step": ["Hyper-SD15-8steps-lora.safetensors"],  # one file of a repo of many
+    "hyper-sdxl-8step": ["Hyper-SDXL-8steps-lora.safetensors"],
 }
 """Catalog id → exactly the files its default download fetches, written out by hand from the
 layouts so that the selection code is checked, not restated."""
@@ -395,4 +398,10 @@ def test_catalog_licences_and_gating_are_what_the_hub_pages_say() -> None:
             assert LICENCE_TAGS[shown["licence"]] == licence, repo
         assert shown.get("gated") in (None, gated), repo
     # no stored page shows their tags (sd-turbo's licence comes from its LICENSE.md: catalog notes)
-    assert untagged == ["stabilityai/sd-turbo", "stabilityai/stable-diffusion-3.5-large-turbo"]
+    # (Hyper-SD's licence: its older cards' openrail++, in the catalog notes)
+    assert untagged == [
+        "ByteDance/Hyper-SD",
+        "stabilityai/sd-turbo",
+        "ByteDance/Hyper-SD",
+        "stabilityai/stable-diffusion-3.5-large-turbo",
+    ]

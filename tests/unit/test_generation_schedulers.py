@@ -32,6 +32,8 @@ def test_a_class_maps_to_its_plain_name_and_karras_tells_two_rows_apart() -> Non
     assert scheduler_for_class("LCMScheduler") == LCM
     assert scheduler_for_class("PNDMScheduler") is None  # SD 1.5's own: not one Sfumato offers
     assert canonical_scheduler_name("dpm++  2m karras") == DPMPP_2M_KARRAS
+    assert scheduler_for_class("DDIMScheduler") == "DDIM"  # the class's plain row, leading spacing
+    assert scheduler_for_class("DDIM Trailing") == "DDIM Trailing"  # what the class alone cannot say
 
 
 def test_every_scheduler_the_catalog_recommends_has_a_name() -> None:

@@ -18,6 +18,7 @@ EULER = "Euler"
 DPMPP_2M = "DPM++ 2M"
 DPMPP_2M_KARRAS = "DPM++ 2M Karras"
 DDIM = "DDIM"
+DDIM_TRAILING = "DDIM Trailing"
 LCM = "LCM"
 FLOW_MATCH_EULER = "Flow match Euler"
 
@@ -58,6 +59,9 @@ SCHEDULERS: tuple[SchedulerSpec, ...] = (
         _frozen(algorithm_type="dpmsolver++", solver_order=2, use_karras_sigmas=True),
     ),
     SchedulerSpec(DDIM, "DDIMScheduler"),
+    # DDIM with its steps taken from the end of the schedule: what Hyper-SD's N-step LoRAs are
+    # sampled with (their model card: DDIMScheduler.from_config(..., timestep_spacing="trailing"))
+    SchedulerSpec(DDIM_TRAILING, "DDIMScheduler", _frozen(timestep_spacing="trailing")),
     SchedulerSpec(LCM, "LCMScheduler"),
     SchedulerSpec(FLOW_MATCH_EULER, "FlowMatchEulerDiscreteScheduler", flow=True),
 )
@@ -92,5 +96,8 @@ def canonical_scheduler_name(name: str) -> str | None:
 def scheduler_for_class(class_name: str, karras: bool = False) -> str | None:
     """The name for a diffusers scheduler class as the catalog's ``defaults`` give it
     (``LCMScheduler`` → ``LCM``; with ``karras``, the Karras-spaced name of that class), or
-    ``None`` if no name here maps to it."""
+    ``None`` if no name here maps to it. Where the class alone does not say how it is set up,
+    the catalog gives the name itself (``DDIM Trailing``), which is returned as it is."""
+    if class_name in ALL_SCHEDULERS:
+        return class_name
     return next((s.name for s in SCHEDULERS if s.class_name == class_name and s.karras == karras), None)

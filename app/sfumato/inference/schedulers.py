@@ -11,14 +11,19 @@ from typing import Any
 
 import diffusers
 
-from sfumato.generation.schedulers import scheduler_for_class, scheduler_spec
+from sfumato.generation.schedulers import SCHEDULERS, scheduler_for_class, scheduler_spec
 from sfumato.inference.errors import UnsupportedError
 from sfumato.inference.families import ArchitectureTraits
 
 
 def name_of(scheduler: Any) -> str | None:
-    """The Sfumato name of a scheduler instance, if it is one of ours."""
+    """The Sfumato name of a scheduler instance, if it is one of ours: its class's (Karras-spaced
+    or not), the one whose config values it has where one class has several (``DDIM Trailing``)."""
     karras = bool(getattr(scheduler.config, "use_karras_sigmas", False))
+    same = [s for s in SCHEDULERS if s.class_name == type(scheduler).__name__ and s.karras == karras]
+    exact = [s for s in same if all(getattr(scheduler.config, k, None) == v for k, v in s.overrides.items())]
+    if exact:
+        return max(exact, key=lambda s: len(s.overrides)).name
     return scheduler_for_class(type(scheduler).__name__, karras)
 
 
