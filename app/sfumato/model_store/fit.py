@@ -85,6 +85,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sfumato.cpu_backend import BACKEND_NAMES, CpuBackend
 from sfumato.memory_strategy import MemoryStrategy
 from sfumato.model_store.catalog import Catalog, CatalogModel, Family, Variant
 from sfumato.model_store.hardware import GIB, GpuInfo, HardwareProfile, hardware_tier
@@ -125,7 +126,9 @@ class RunPlan:
     """How a model runs here: the planner's one answer (see the module docstring).
 
     ``variant`` is the catalog variant to fetch (``None`` for a model outside the catalog);
-    ``fits`` is ``None`` when its size is not known yet.
+    ``fits`` is ``None`` when its size is not known yet. ``backend`` is what computes the UNet:
+    the planner always answers torch; the engine's plan for a loaded model says ``openvino``
+    while OpenVINO computes it (:mod:`sfumato.inference.openvino_backend`).
     """
 
     model_id: str | None
@@ -137,11 +140,21 @@ class RunPlan:
     fits: bool | None
     reason: str
     estimate: MemoryEstimate | None
+    backend: CpuBackend = CpuBackend.TORCH
+
+    @property
+    def compute(self) -> str:
+        """The denoiser's dtype, with the library's name when it is not torch: ``bfloat16``,
+        ``OpenVINO bfloat16`` (what a status bar shows after the device)."""
+        if self.backend is CpuBackend.TORCH:
+            return self.dtype
+        return f"{BACKEND_NAMES[self.backend]} {self.dtype}"
 
     @property
     def precision(self) -> str:
-        """``float16, VAE float32``, or just ``bfloat16`` when the VAE decodes in the same dtype."""
-        return self.dtype if self.vae_dtype == self.dtype else f"{self.dtype}, VAE {self.vae_dtype}"
+        """``float16, VAE float32``, or just ``bfloat16`` (``OpenVINO bfloat16``: :attr:`compute`)
+        when the VAE decodes in the same dtype."""
+        return self.compute if self.vae_dtype == self.dtype else f"{self.compute}, VAE {self.vae_dtype}"
 
     def summary(self) -> str:
         """``fp16 · float16, VAE float32 · model offload``: what the Runs column and

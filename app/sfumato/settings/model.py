@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfumato.cpu_backend import CPU_BACKENDS, CpuBackend
+
 Check = Callable[[Any], Any]  # returns the (normalised) value, raises ValueError if invalid
 
 
@@ -57,6 +59,15 @@ def _paths(value: Any) -> list[str]:
     return list(dict.fromkeys(v for v in value if isinstance(v, str) and v))
 
 
+def _one_of(choices: tuple[str, ...]) -> Check:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return str(value)
+
+    return check
+
+
 def _json_object(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ValueError("expected an object")
@@ -77,7 +88,10 @@ class Settings:
     ``generation`` is a free JSON object the prompt panel keeps its last parameters in;
     ``first_run_done`` turns true once the first-run model wizard was finished or skipped;
     ``force_float32`` makes the engine compute in float32 throughout instead of the dtype the
-    planner picks for the device (bfloat16 on a CPU that has it): slower, for exact float32 pixels.
+    planner picks for the device (bfloat16 on a CPU that has it): slower, for exact float32 pixels;
+    ``cpu_backend`` says what computes a model's UNet on the CPU (:class:`~sfumato.cpu_backend.CpuBackend`):
+    ``"auto"`` (OpenVINO when installed and measured faster for the model here), ``"torch"`` or
+    ``"openvino"``.
     """
 
     autosave_interval_s: int = field(default=60, metadata=_checked(_int_in(5, 24 * 3600)))
@@ -92,3 +106,4 @@ class Settings:
     generation: dict[str, Any] = field(default_factory=dict, metadata=_checked(_json_object))
     first_run_done: bool = field(default=False, metadata=_checked(_bool))
     force_float32: bool = field(default=False, metadata=_checked(_bool))
+    cpu_backend: str = field(default=CpuBackend.AUTO.value, metadata=_checked(_one_of(CPU_BACKENDS)))
