@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sfumato.cpu_backend import CPU_BACKENDS
 from sfumato.document.image_io import ImageLoadError, load_image, load_mask
 from sfumato.errors import UserFacingError
 from sfumato.generation import (
@@ -122,6 +123,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--float32",
         action="store_true",
         help="compute in float32 throughout (slower; by default a CPU with bfloat16 uses it)",
+    )
+    parser.add_argument(
+        "--cpu-backend",
+        choices=CPU_BACKENDS,
+        help="what computes the UNet on the CPU: auto (OpenVINO when installed and measured faster "
+        "for the model here), torch, or openvino ('.[openvino]'); default: the cpu_backend setting "
+        "(auto)",
     )
     parser.add_argument(
         "--fast-decode",
@@ -353,6 +361,15 @@ def require_torch() -> None:
                          f"`{command} runtime install`.", details=str(exc)) from exc
 
 
+def cpu_backend(option: str | None) -> str:
+    """``--cpu-backend`` when given, else the user's ``cpu_backend`` setting."""
+    if option is not None:
+        return option
+    from sfumato.settings import load_settings
+
+    return load_settings().cpu_backend
+
+
 def output_paths(out: Path, count: int, numbered: bool) -> list[Path]:
     """``OUT.png`` for one image; ``OUT-1.png`` … for variations or several images."""
     if count == 1 and not numbered:
@@ -381,7 +398,9 @@ def run(args: argparse.Namespace) -> int:
     def stage(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    engine: EngineProtocol = Engine(threads=cpu_threads(), force_float32=args.float32)
+    engine: EngineProtocol = Engine(
+        threads=cpu_threads(), force_float32=args.float32, cpu_backend=cpu_backend(args.cpu_backend)
+    )
     model = engine.load(args.model, on_stage=stage)
     assert model is not None  # only a cancel event stops a load, and this one has none
     precision = engine.run_plan.precision if engine.run_plan is not None else ""

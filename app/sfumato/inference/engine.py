@@ -11,7 +11,10 @@ the loaded model for that job only (:mod:`sfumato.inference.adapters`: PEFT adap
 between jobs, never fused, kept loaded for the next job), so a job without them runs the model as
 it was loaded, and none of it needs a reload. Running out of device memory, while the
 model is placed on the device or while it generates, is retried with the next leaner memory
-strategy; the job after one that needed it tries the planned strategy again.
+strategy; the job after one that needed it tries the planned strategy again. On the CPU the
+UNet of an SD 1.x, 2.x or SDXL model may be computed by OpenVINO instead of torch (the
+``cpu_backend`` choice, :mod:`sfumato.inference.openvino_backend`), inside the same pipelines:
+preparing it (converting once, compiling) is a loading stage; jobs with a LoRA run in torch.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sfumato.cpu_backend import CpuBackend
 from sfumato.generation.metadata import format_parameters
 from sfumato.generation.prompt_syntax import JobPrompts
 from sfumato.generation.requests import MAX_SEED, GenerationRequest, Task, Txt2ImgRequest
@@ -96,6 +100,19 @@ class _Loaded:
     """The LoRAs loaded into the model as PEFT adapters (made on the first LoRA)."""
     embeddings: EmbeddingSet | None = None
     """The embeddings loaded into the model's tokenizers (made on the first embedding)."""
+    torch_unet: Any = None
+    """The UNet as loaded (``None``: the model's denoiser is a transformer)."""
+    openvino: Any = None
+    """The :class:`~sfumato.inference.openvino_unet.OpenVINOUNet` that computes the UNet in jobs
+    without a LoRA (``None``: torch computes it)."""
+    cpu_backend: CpuBackend | None = None
+    """The ``cpu_backend`` choice ``openvino`` was decided for (``None``: not decided yet)."""
+    notes: list[str] = field(default_factory=list)
+    """What the next job's notices say about how the model was prepared (then emptied)."""
+
+    def denoiser(self) -> Any:
+        """What computes the UNet in the next job: OpenVINO's, unless a LoRA is applied."""
+        return self.openvino if self.openvino is not None and self.lora is None else self.torch_unet
 
 
 class _Cancelled(Exception):
@@ -119,16 +136,24 @@ class Engine:
     ``threads``, when given, is the torch thread count set when a model loads
     (:func:`~sfumato.inference.device.cpu_threads` is what Sfumato asks for; ``None`` leaves the
     process's count alone). ``force_float32`` runs models in float32 throughout (the user's
-    setting; a change reloads the model at its next job).
+    setting; a change reloads the model at its next job). ``cpu_backend`` says what computes the
+    UNet on the CPU (the user's setting, :class:`~sfumato.cpu_backend.CpuBackend`; a change
+    applies at the next job without reloading the model).
     """
 
     def __init__(
-        self, profile: DeviceProfile | None = None, *, threads: int | None = None, force_float32: bool = False
+        self,
+        profile: DeviceProfile | None = None,
+        *,
+        threads: int | None = None,
+        force_float32: bool = False,
+        cpu_backend: CpuBackend | str = CpuBackend.AUTO,
     ) -> None:
         self._profile = profile
         self._loaded: _Loaded | None = None
         self._threads = threads
         self.force_float32 = force_float32
+        self._cpu_backend = CpuBackend(cpu_backend)
 
     @property
     def profile(self) -> DeviceProfile:
@@ -136,6 +161,15 @@ class Engine:
         if self._profile is None:
             self._profile = probe_device()
         return self._profile
+
+    @property
+    def cpu_backend(self) -> CpuBackend:
+        """What computes the UNet on the CPU from the next job on (the user's setting)."""
+        return self._cpu_backend
+
+    @cpu_backend.setter
+    def cpu_backend(self, value: CpuBackend | str) -> None:
+        self._cpu_backend = CpuBackend(value)
 
     @property
     def model(self) -> ModelInfo | None:
@@ -149,8 +183,14 @@ class Engine:
 
     @property
     def run_plan(self) -> RunPlan | None:
-        """How the loaded model runs (its dtype, VAE dtype, strategy), if one is loaded."""
-        return self._loaded.run_plan if self._loaded else None
+        """How the loaded model runs (its dtype, VAE dtype, strategy, and ``backend``: what
+        computes its UNet in the next job), if one is loaded."""
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        if loaded.openvino is not None and loaded.denoiser() is loaded.openvino:
+            return replace(loaded.run_plan, backend=CpuBackend.OPENVINO)
+        return loaded.run_plan
 
     def load(
         self,
@@ -161,7 +201,9 @@ class Engine:
         """Load the model ``reference`` names (no-op if it is already loaded).
 
         ``on_stage`` hears each stage as it begins; setting ``cancel`` stops at the next stage
-        boundary and returns ``None`` with no model loaded (the next load starts afresh).
+        boundary and returns ``None``: with no model loaded (the next load starts afresh), or,
+        when preparing OpenVINO was cancelled, with the model loaded in torch (the next load
+        prepares OpenVINO again, reusing a conversion that finished).
         """
         try:
             return self._load(reference, on_stage or _quiet, cancel).info
@@ -176,6 +218,7 @@ class Engine:
             loaded = self._loaded = self._load_model(path, report, cancel)
         loaded.adapter = adapter
         self._use_loras(loaded, (), report)
+        self._use_cpu_backend(loaded, report, cancel)
         return loaded
 
     def _use_loras(self, loaded: _Loaded, loras: Sequence[LoraUse], report: StageCallback) -> list[str]:
@@ -208,6 +251,8 @@ class Engine:
         new = [a.adapter.name for a in wanted if a.weight and adapter_name(a.adapter) not in loaded_now]
         if new:
             report(f"Applying {', '.join(new)}…")
+        if loaded.torch_unet is not None:  # the LoRA goes into the torch UNet
+            loaded.base.unet = loaded.torch_unet
         try:
             added, notices = loaded.loras.apply(wanted)
         except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
@@ -265,6 +310,29 @@ class Engine:
         if changed:
             loaded.placed = None  # new token embeddings: placed with the text encoder on the next job
 
+    def _use_cpu_backend(
+        self, loaded: _Loaded, report: StageCallback, cancel: threading.Event | None
+    ) -> None:
+        """Decide, once per ``cpu_backend`` choice, whether OpenVINO computes the loaded model's
+        UNet (on the CPU only; converted from the model's own weights, so only while no LoRA is
+        applied: a LoRA job meanwhile runs in torch and the decision waits for the next one)."""
+        wanted = self.cpu_backend if self.profile.kind == "cpu" else CpuBackend.TORCH
+        if loaded.cpu_backend is wanted:
+            return
+        if wanted is not CpuBackend.TORCH and loaded.lora is not None:
+            return
+        loaded.openvino, loaded.cpu_backend, loaded.placed = None, None, None
+        if wanted is not CpuBackend.TORCH:
+            from sfumato.inference import openvino_backend
+
+            prepared = openvino_backend.prepare(
+                loaded.base, loaded.info, loaded.run_plan.dtype, wanted, report, lambda: _check(cancel)
+            )
+            loaded.openvino = prepared.unet
+            if prepared.note:
+                loaded.notes.append(prepared.note)
+        loaded.cpu_backend = wanted
+
     def _load_model(self, path: Path, report: StageCallback, cancel: threading.Event | None) -> _Loaded:
         info = detect_model(path)
         check_loadable_offline(info)
@@ -303,6 +371,7 @@ class Engine:
             forced_float32=self.force_float32,
             previewer=preview.make_previewer(base.vae, decoder),
             tiny_decoder=decoder,
+            torch_unet=getattr(base, "unet", None),
         )
         log.info(
             "loaded %s (%s) in %.2f s on %s, %s, %s",
@@ -364,7 +433,8 @@ class Engine:
         plan = plan_request(
             request, pipelines.native_size(loaded.base), traits.multiple, loaded.info.inpaint_only
         )
-        notices = list(plan.notices)
+        notices = [*plan.notices, *loaded.notes]
+        loaded.notes.clear()
         effective = self._effective_request(loaded, plan, request, notices)
         seeds, variation_seeds = image_seeds(effective, first, variation_first)
         prompts = JobPrompts.resolve(effective.prompt, effective.negative_prompt, seeds)
@@ -461,6 +531,9 @@ class Engine:
         pipe = loaded.pipes.get(task)
         if pipe is None:
             pipe = loaded.pipes[task] = pipelines.task_pipeline(loaded.base, task)
+        denoiser = loaded.denoiser()
+        if denoiser is not None and pipe.unet is not denoiser:
+            pipe.unet = denoiser
         placement = (task, loaded.strategy, loaded.tiled_vae)
         if loaded.placed != placement:
             if self.profile.kind != "cpu" and (loaded.placed is None or loaded.placed[1:] != placement[1:]):
