@@ -57,6 +57,8 @@ EXCLUDED_MODULES = (
     "tkinter", "_tkinter", "matplotlib", "IPython", "jupyter", "notebook",
     # never used by the app; pulled in by optional branches of diffusers/transformers
     "torchvision", "torchaudio", "tensorflow", "jax", "flax", "onnxruntime", "cv2",
+    # the optional OpenVINO CPU backend (180 MB installed) stays out of the bundle: packaging/README.md
+    "openvino", "openvino_telemetry",
 )
 
 
