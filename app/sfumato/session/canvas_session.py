@@ -20,6 +20,7 @@ from sfumato.document.events import Event
 from sfumato.document.geometry import Rect
 from sfumato.session.generation_source import GenerationTarget, generation_target
 from sfumato.session.jobs import PendingResults
+from sfumato.session.notices import NoticeBoard
 from sfumato.session.properties import Property
 from sfumato.session.tools import CanvasTool, changed_brush, stepped_size
 
@@ -58,7 +59,9 @@ class CanvasSession:
     * ``target``: the :class:`GenerationTarget` (what Generate would do now); the Generate
       controller refreshes it with :meth:`refresh_target`, debounced while painting.
 
-    ``saved`` (an :class:`~sfumato.document.events.Event`) says the document was just saved.
+    ``saved`` (an :class:`~sfumato.document.events.Event`) says the document was just saved;
+    ``notices`` (a :class:`~sfumato.session.notices.NoticeBoard`) is where every part posts
+    what it tells the person (each source's latest notice, and an event per notice).
     """
 
     def __init__(self, brush: BrushSettings | None = None, history_budget: int | None = None) -> None:
@@ -78,6 +81,8 @@ class CanvasSession:
         self.saved = Event()
         """Emitted after the document was written to its file (it is no longer modified, which
         its history events do not say)."""
+        self.notices = NoticeBoard()
+        """What the window's parts tell the person (:mod:`sfumato.session.notices`)."""
 
     # --------------------------------------------------------------- document
     @property
