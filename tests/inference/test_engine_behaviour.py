@@ -170,6 +170,7 @@ SCHEDULER_CLASSES = {
     "DPM++ 2M": ("DPMSolverMultistepScheduler", False),
     "DPM++ 2M Karras": ("DPMSolverMultistepScheduler", True),
     "DDIM": ("DDIMScheduler", False),
+    "DDIM Trailing": ("DDIMScheduler", False),
     "LCM": ("LCMScheduler", False),
 }
 
