@@ -15,7 +15,9 @@ Figures, each on the GUI thread (targets from issue 13):
 * **result arrives**: the controller taking a finished batch in (landings, overlays, strip),
   per result (< 16 ms);
 * **apply**: one result becoming a layer, and the events handled right after it (repaints,
-  layer panel), per result (< 16 ms);
+  layer panel), per result (< 16 ms). Each result's layer is built in the background when the
+  batch arrives; the bench applies once it is (a person looks at a result before applying it)
+  and prints how long after the arrival that was;
 * **autosave snapshot**: the next autosave's copy of the document after an apply (the other
   layers are shared with the previous autosave; the new layer is copied);
 * **mode line**: the Generate panel's mode line recomputed after a stroke segment, an undo and a
@@ -51,6 +53,7 @@ from sfumato.document.snapshot import RegionSnapshot
 from sfumato.document.stroke import Stroke
 from sfumato.inference.planning import plan_request
 from sfumato.inference.results import GenerationResult
+from sfumato.session.notices import Source
 from sfumato.settings import Settings
 from sfumato.ui.main_window import MainWindow
 
@@ -200,7 +203,7 @@ def main() -> int:
         t0 = _now()
         job = controller.generate()
         presses.append(_now() - t0)
-        assert job is not None, window.statusBar().currentMessage()
+        assert job is not None, window.session.notices.latest(Source.GENERATE).value
     wait_until(app, lambda: len(composites) >= 1)
     strokes = {"first": [], "later": []}
     for index in (3, 5, 7):
@@ -218,11 +221,17 @@ def main() -> int:
 
     # 2. results arriving and being applied, one per job, then a whole batch at once
     applies, after_apply, autosaves = [], [], []
+    built_ahead: list[float] = []
     saved = take_snapshot(doc)  # what the last autosave holds
     for _ in range(args.jobs + 1):
         arrived = len(arrivals)
         controller.generate()
         wait_until(app, lambda arrived=arrived: len(arrivals) > arrived)
+        arrived_at = time.perf_counter()
+        results = controller.session.results.value
+        wanted = [controller.strip.current] if len(applies) < args.jobs else range(len(results.images))
+        wait_until(app, lambda: all(i in results.prepared for i in wanted))  # a person looks first
+        built_ahead.append((time.perf_counter() - arrived_at) / len(wanted))
         app.processEvents()
         t0 = _now()
         if len(applies) < args.jobs:
@@ -268,6 +277,8 @@ def main() -> int:
     print(f"stroke while {args.presses - 1} jobs wait:  first segment on a layer {_ms(strokes['first'])}")
     print(f"                             later segments           {_ms(strokes['later'])}")
     print(f"result arrives, per result   {_ms(arrivals)}")
+    print(f"layer built ahead, per res.  median {statistics.median(built_ahead) * 1000:8.2f} ms wall "
+          "after it arrived (background)")
     print(f"apply, per result            {_ms(applies)}")
     print(f"events after apply, per res. {_ms(after_apply)}")
     print(f"autosave snapshot after it   {_ms(autosaves)}  (per apply, {len(layers)} layers the last)")

@@ -2,7 +2,7 @@
 
 Modal dialogs would block a test forever, so message boxes, file dialogs and the new-document
 dialog are replaced: message boxes record their text in ``dialogs``; file dialogs answer what
-a test put in ``file_answers``.
+a test put in ``file_answers``. ``dialogs.notices`` records what the window's session posted.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
 def window(qtbot: QtBot, dialogs: Dialogs) -> Iterator[MainWindow]:
     """A shown, active main window without a document."""
     win = MainWindow(Settings())
+    win.session.notices.posted.connect(dialogs.notices.append)
     qtbot.addWidget(win)
     win.resize(1200, 800)
     win.show()

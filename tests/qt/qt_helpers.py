@@ -10,6 +10,7 @@ from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtWidgets import QMessageBox
 
 from sfumato.document.document import Document
+from sfumato.session.notices import Notice, Severity
 from sfumato.ui.canvas.view import CanvasView
 from sfumato.ui.main_window import MainWindow
 
@@ -35,13 +36,25 @@ def write_png(path: Path, w: int, h: int, rgba: tuple[int, int, int, int]) -> Pa
 
 
 class Dialogs:
-    """What the patched dialogs were asked, and what they answer."""
+    """What the patched dialogs were asked, and what they answer; and the notices the window's
+    session posted (``notices``), in order."""
 
     def __init__(self) -> None:
         self.messages: list[str] = []
         self.details: list[str] = []
+        self.notices: list[Notice] = []
         self.file_answers: list[str] = []
         self.question_answer = QMessageBox.StandardButton.Discard
+
+    @property
+    def notice_messages(self) -> list[str]:
+        """The messages of the notices posted so far."""
+        return [notice.message for notice in self.notices]
+
+    @property
+    def errors(self) -> list[Notice]:
+        """The error notices posted so far."""
+        return [notice for notice in self.notices if notice.severity is Severity.ERROR]
 
     def next_file(self) -> str:
         assert self.file_answers, "a file dialog opened that the test did not expect"

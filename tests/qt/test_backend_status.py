@@ -103,7 +103,7 @@ def test_generating_without_a_runtime_says_so_and_opens_the_dialog(
     with qtbot.waitSignal(gen.service.failed, timeout=10_000):
         gen.generate()
     qtbot.waitUntil(lambda: window.findChild(BackendDialog, "backendDialog") is not None, timeout=5000)
-    assert gen.progress.error.text() == f"⚠ {NO_RUNTIME_MESSAGE}"
+    assert gen.progress.notice_bar.message.text() == NO_RUNTIME_MESSAGE
     assert window.findChild(BackendDialog, "backendDialog").isVisible()
     gen.service.shutdown()
 

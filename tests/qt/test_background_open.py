@@ -55,14 +55,14 @@ def test_recovery_reads_in_the_background_and_says_so(
     monkeypatch.setattr(RecoveryEntry, "load", slow_load)
     window.files.recover(entry)
     assert window.session.busy.value and window.task_bar.isVisible() and window.session.doc is None
-    assert window.statusBar().currentMessage() == "Recovering “Sketch”…"
+    assert window.status_notices.text() == "Recovering “Sketch”…"
     release.set()
     qtbot.waitUntil(lambda: not window.session.busy.value)
     assert threads and threading.main_thread() not in threads
     doc = window.session.doc
     assert doc is not None and doc.modified and (doc.width, doc.height) == (60, 40)
     assert tuple(doc.layers[0].pixels[5, 5]) == (9, 8, 7, 255)
-    assert not window.task_bar.isVisible()
+    assert not window.task_bar.isVisible() and window.status_notices.text() == ""  # the work is done
 
 
 def test_an_unreadable_autosave_leaves_the_open_document_as_it_was(
@@ -73,7 +73,7 @@ def test_an_unreadable_autosave_leaves_the_open_document_as_it_was(
     entry.path.write_bytes(b"PK\x03\x04 not a zip at all")
     window.files.recover(entry)
     qtbot.waitUntil(lambda: not window.session.busy.value)
-    assert dialogs.messages  # one short message
+    assert len(dialogs.errors) == 1 and window.status_notices.text() == dialogs.errors[0].message
     assert window.session.doc is doc and doc.revision == revision and len(doc.layers) == layers
     assert entry.path.exists()  # still offered next time
 
@@ -123,7 +123,7 @@ def test_an_unreadable_file_adds_nothing(
     bad.write_bytes(write_png(tmp_path / "whole.png", 40, 40, (5, 5, 5, 255)).read_bytes()[:60])
     window.files.import_images([bad], None)
     qtbot.waitUntil(lambda: not window.session.busy.value)
-    assert len(dialogs.messages) == 1
+    assert len(dialogs.errors) == 1
     assert (len(doc.layers), len(doc.history), doc.revision) == (1, steps, revision)
     np.testing.assert_array_equal(doc.composite(), before)
 

@@ -67,15 +67,15 @@ def _open(window: MainWindow, dialogs: Dialogs, path: Path) -> None:
 
 
 def _one_message(qtbot: QtBot, window: MainWindow, dialogs: Dialogs, what: str) -> None:
-    qtbot.waitUntil(lambda: not window.session.busy.value and len(dialogs.messages) == 1)
+    qtbot.waitUntil(lambda: not window.session.busy.value and len(dialogs.errors) == 1)
     qtbot.wait(1)  # a second message would come from the same delivery
-    assert len(dialogs.messages) == 1, f"{what}: {dialogs.messages}"
-    message, details = dialogs.messages[0], dialogs.details[0]
+    assert len(dialogs.errors) == 1, f"{what}: {dialogs.errors}"
+    message, details = dialogs.errors[0].message, dialogs.errors[0].details
+    assert window.status_notices.text() == message and not dialogs.messages, what  # not modal
     assert message and "\n" not in message, what
     assert not message.startswith("Something went wrong"), f"{what}: not expected: {details}"
     assert "Traceback" not in message + details and 'File "' not in details, what
-    dialogs.messages.clear()
-    dialogs.details.clear()
+    dialogs.notices.clear()
 
 
 PATHS: dict[str, Callable[[MainWindow, Dialogs, Path], None]] = {

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from qt_helpers import widget_pos
 
 from sfumato.document.layers import LayerKind
+from sfumato.session.notices import Notice, Source
 from sfumato.session.tools import CanvasTool
 from sfumato.ui.canvas.view import CanvasView
 
@@ -80,13 +81,14 @@ def test_mask_brush_paints_on_a_new_mask_layer_when_none_exists(canvas: CanvasVi
     assert np.all(doc.layers[0].pixels[..., :3] == 255)  # the paint layer is untouched
 
 
-def test_a_locked_layer_refuses_strokes_with_a_message(canvas: CanvasView, qtbot: QtBot) -> None:
+def test_a_locked_layer_refuses_strokes_with_a_message(canvas: CanvasView) -> None:
     doc = canvas.session.doc
     assert doc is not None
     doc.set_layer_props(doc.layers[0], locked=True)
-    with qtbot.waitSignal(canvas.message) as said:
-        drag(canvas, [(100, 100), (200, 100)])
-    assert "locked" in said.args[0]
+    said: list[Notice] = []
+    canvas.session.notices.posted.connect(said.append)
+    drag(canvas, [(100, 100), (200, 100)])
+    assert len(said) == 1 and said[0].source is Source.CANVAS and "locked" in said[0].message
     assert np.all(doc.layers[0].pixels == 255)
 
 

@@ -27,6 +27,7 @@ from sfumato.document.document import new_document
 from sfumato.document.ora import load_ora
 from sfumato.model_store.cache import ModelCache
 from sfumato.model_store.errors import ModelStoreError
+from sfumato.session.notices import Severity
 from sfumato.settings.model import Settings
 from sfumato.ui.app import (
     SessionEndWatcher,
@@ -42,18 +43,20 @@ DRIVER = """
 import sys
 {prelude}
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from sfumato.document.document import new_document
+from sfumato.session.notices import Source
 from sfumato.ui.app import run_app
 
 app = QApplication(sys.argv[:1])
 
 def finish():
     window = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "mainWindow")
-    for box in QApplication.topLevelWidgets():
-        if isinstance(box, QMessageBox) and box.isVisible():
-            print("NOTICE", box.objectName(), box.text(), box.informativeText().replace("\\n\\n", " | "))
+    notice = window.session.notices.latest(Source.APP).value
+    if notice is not None:
+        print("NOTICE", notice.severity.value, notice.message, notice.details.replace("\\n\\n", " | "))
+        print("SHOWN", window.status_notices.text() == notice.message)
     print("AUTOSAVE", window.autosave.enabled)
     window.session.show(new_document(64, 48))  # it still paints, and closes cleanly
     window.close()
@@ -97,7 +100,8 @@ def test_folders_that_cannot_be_created_turn_features_off_with_one_notice(tmp_pa
     # every per-user folder but the log's would have to be inside a file
     lines, _stderr = _start({**_dirs(blocker), "log": tmp_path / "log"})
     notices = [line for line in lines if line.startswith("NOTICE")]
-    assert len(notices) == 1 and notices[0].startswith("NOTICE startupProblems Sfumato started, but")
+    assert len(notices) == 1 and notices[0].startswith("NOTICE warning Sfumato started, but 3 things are off")
+    assert "SHOWN True" in lines
     notice = notices[0]
     for said in (f"Autosave is off: a file is in the way of the folder ({blocker}/data/autosave)",
                  "SFUMATO_DATA_DIR", f"Settings will not be kept: a file is in the way of the folder "
@@ -170,10 +174,9 @@ def test_a_full_disk_is_named_once_for_each_feature(
     problems = [problem, *folder_problems(Settings(model_cache_dir=str(tmp_path / "models")))]
     assert [p.feature for p in problems] == ["autosave", "settings", "models"]
     assert all("the disk is full" in p.message for p in problems)
-    box = show_startup_problems(window, problems)
-    assert box.isVisible() and not box.isModal()
-    assert box.informativeText().count("the disk is full") == 3
-    box.close()
+    notice = show_startup_problems(window.session.notices, problems)
+    assert notice.severity is Severity.WARNING and notice.details.count("the disk is full") == 3
+    assert window.status_notices.text() == notice.message  # said in the status bar, not modal
 
 
 def test_a_model_cache_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:

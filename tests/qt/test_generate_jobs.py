@@ -87,22 +87,23 @@ def test_a_broken_model_fails_with_a_short_message_and_details(
     _job, message, details = failed.args
     assert "not a complete .safetensors file" in message
     assert "broken-sd15" in details
-    assert gen.progress.error.isVisible() and message in gen.progress.error.text()
-    assert gen.progress.details_button.isVisible()
+    bar = gen.progress.notice_bar
+    assert bar.isVisible() and bar.message.text() == message and bar.mark.text() == "⚠"
+    assert bar.details_button.isVisible() and window.status_notices.text() == ""  # shown once, inline
     assert (len(doc.layers), len(doc.history)) == (layers, steps)
     np.testing.assert_array_equal(doc.composite(), before)
     # the thread survives: the next job with a good model runs
     gen.panel.use_model_path(tiny_sd)
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    assert not gen.progress.error.isVisible()
+    assert not gen.progress.notice_bar.isVisible()
 
 
 def test_without_a_model_generate_says_what_to_do(window: MainWindow) -> None:
     _picture(window)
     assert window.generation.panel.current_model is None
     assert window.generation.generate() is None
-    assert "Choose a model" in window.generation.progress.error.text()
+    assert "Choose a model" in window.generation.progress.notice_bar.message.text()
     assert not window.generation.service.busy
 
 
@@ -155,6 +156,6 @@ def test_out_of_memory_reaches_the_person_as_a_short_message(
         gen.generate()
     message = failed.args[1]
     assert "memory" in message and "smaller" in message  # says what to do
-    assert gen.progress.error.isVisible() and window.session.results.value is None
+    assert gen.progress.notice_bar.isVisible() and window.session.results.value is None
     assert (len(doc.layers), len(doc.history)) == (layers, steps)
     np.testing.assert_array_equal(doc.composite(), before)

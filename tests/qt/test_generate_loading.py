@@ -23,6 +23,7 @@ from pytestqt.qtbot import QtBot
 
 from sfumato.document.document import new_document
 from sfumato.generation.jobs import JobState
+from sfumato.session.notices import Severity
 from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.main_window import MainWindow
 
@@ -76,12 +77,13 @@ def test_steps_raised_for_a_low_strength_are_shown_under_the_bar(
         gen.generate()
     job = finished.args[0]
     assert job.request.steps == 1 and job.total >= 1  # the engine ran a step all the same
-    assert gen.progress.notice.isVisible()
-    assert "raised from 1 to 4" in gen.progress.notice.text()
+    bar = gen.progress.notice_bar
+    assert bar.isVisible() and bar.mark.text() == "ℹ"
+    assert "raised from 1 to 4" in bar.message.text()
     with qtbot.waitSignal(gen.service.started, timeout=JOB_TIMEOUT_MS):
         gen.panel.steps.setValue(4)
         gen.generate()
-    assert not gen.progress.notice.isVisible()  # a new job starts with a clean line
+    assert not bar.isVisible()  # a new job starts with a clean line
     qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
 
 
@@ -106,5 +108,6 @@ def test_out_of_memory_while_placing_is_retried_and_said(
     _picture(window)
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    assert window.session.results.value is not None and not gen.progress.error.isVisible()
-    assert "Ran out of GPU memory" in gen.progress.notice.text()
+    notice = gen.progress.notice_bar.notice
+    assert window.session.results.value is not None and notice is not None
+    assert notice.severity is Severity.INFO and "Ran out of GPU memory" in notice.message

@@ -7,6 +7,7 @@ from pytestqt.qtbot import QtBot
 from sfumato.generation.jobs import JobState
 from sfumato.generation.requests import Txt2ImgRequest
 from sfumato.qt_bridge.inference_thread import GenerationJob
+from sfumato.session.notices import NoticeBoard
 from sfumato.ui.generate.progress import GenerationProgress
 
 
@@ -15,7 +16,7 @@ def _job(label: str) -> GenerationJob:
 
 
 def test_queue_rows_are_kept_added_and_removed_one_at_a_time(qtbot: QtBot) -> None:
-    panel = GenerationProgress()
+    panel = GenerationProgress(NoticeBoard())
     qtbot.addWidget(panel)
     panel.show()
     first, second, third = _job("first"), _job("second"), _job("third")
@@ -45,7 +46,7 @@ def test_queue_rows_are_kept_added_and_removed_one_at_a_time(qtbot: QtBot) -> No
 
 
 def test_a_long_job_label_does_not_widen_the_panel(qtbot: QtBot) -> None:
-    panel = GenerationProgress()
+    panel = GenerationProgress(NoticeBoard())
     qtbot.addWidget(panel)
     panel.show()
     panel.set_jobs([_job("short"), _job("short too")])

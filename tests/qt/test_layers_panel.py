@@ -6,10 +6,11 @@ import numpy as np
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from qt_helpers import show_document
+from qt_helpers import Dialogs, show_document
 
 from sfumato.document.document import new_document
 from sfumato.document.layers import BlendMode, LayerKind
+from sfumato.session.notices import Source
 from sfumato.ui.main_window import MainWindow
 
 
@@ -102,11 +103,12 @@ def test_mask_tools_each_make_one_undo_step(window: MainWindow) -> None:
     assert np.array_equal(mask.pixels, doc.selection.mask)
 
 
-def test_mask_from_selection_without_selection_explains(window: MainWindow, dialogs: object) -> None:
+def test_mask_from_selection_without_selection_explains(window: MainWindow, dialogs: Dialogs) -> None:
     doc = show_document(window, new_document(32, 32))
     window.layers_panel.mask_buttons["from_selection"].click()
     assert len(doc.layers) == 1
-    assert "Select an area first" in dialogs.messages[0]  # type: ignore[attr-defined]
+    assert len(dialogs.errors) == 1 and dialogs.errors[0].source is Source.LAYERS
+    assert "Select an area first" in window.status_notices.text()
 
 
 def test_dragging_a_row_reorders_the_stack(window: MainWindow) -> None:

@@ -23,6 +23,7 @@ from sfumato.document.autosave import AutosaveWriter, find_recoverable
 from sfumato.document.document import new_document
 from sfumato.document.layers import LayerKind
 from sfumato.document.ora import load_ora, save_ora
+from sfumato.session.notices import Severity, Source
 from sfumato.session.tools import CanvasTool
 from sfumato.ui.app import install_excepthook, offer_recovery
 from sfumato.ui.files.new_document_dialog import NewDocumentDialog
@@ -144,8 +145,10 @@ def test_a_corrupt_image_is_reported_and_the_document_is_untouched(
     broken.write_bytes(good.read_bytes()[:60])
     revision = doc.revision
     drop(window, [broken], QPoint(100, 100))
-    qtbot.waitUntil(lambda: bool(dialogs.messages))
-    assert "broken.png" in dialogs.messages[0] and "Traceback" not in dialogs.messages[0]
+    qtbot.waitUntil(lambda: bool(dialogs.notices) and dialogs.notices[-1].severity is Severity.ERROR)
+    message = dialogs.notices[-1].message
+    assert "broken.png" in message and "Traceback" not in message
+    assert window.status_notices.text() == message and dialogs.messages == []  # said, not modal
     assert len(doc.layers) == 1 and doc.revision == revision and len(doc.history) == 0
 
 
@@ -181,8 +184,9 @@ def test_a_failed_save_shows_a_message_and_keeps_the_document_modified(
     stroke(window, [(10, 10), (50, 50)])
     dialogs.file_answers.append(str(tmp_path / "missing-folder" / "x.ora"))
     key(window, "Ctrl+Shift+S")
-    qtbot.waitUntil(lambda: bool(dialogs.messages))
-    assert doc.modified and "Traceback" not in dialogs.messages[0]
+    qtbot.waitUntil(lambda: bool(dialogs.notices) and dialogs.notices[-1].severity is Severity.ERROR)
+    assert doc.modified and "Traceback" not in dialogs.notices[-1].message
+    assert window.status_notices.text() == dialogs.notices[-1].message
 
 
 def test_unsaved_changes_prompt_can_cancel_a_new_document(window: MainWindow, dialogs: Dialogs) -> None:
@@ -297,7 +301,7 @@ def test_export_writes_the_visible_image(window: MainWindow, tmp_path: Path, qtb
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (40, 30)
         assert image.convert("RGBA").getpixel((5, 5)) == (10, 20, 30, 255)
-    assert not dialogs.messages
+    assert not dialogs.messages and dialogs.notice_messages == ["Exporting out.png…", "Exported out.png"]
 
 
 def test_dropping_an_ora_asks_about_unsaved_changes_then_opens_it(
@@ -319,18 +323,21 @@ def test_unexpected_errors_are_logged_and_shown_briefly(
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
-    install_excepthook(window)
+    install_excepthook(window.session.notices)
     try:
         raise ValueError("internal detail")
     except ValueError:
         sys.excepthook(*sys.exc_info())
-    assert dialogs.messages == ["Something went wrong. The details are in the log file; please report them."]
-    assert "internal detail" in dialogs.details[0]
+    message = "Something went wrong. The details are in the log file; please report them."
+    assert dialogs.notice_messages == [message] and dialogs.notices[0].source is Source.APP
+    assert "internal detail" in dialogs.notices[0].details and window.status_notices.text() == message
+    window.status_notices.details_button.click()  # the details on demand
+    assert dialogs.messages == [message] and "internal detail" in dialogs.details[0]
     assert "Traceback" in caplog.text and "internal detail" in caplog.text
 
 
 def test_a_failing_autosave_is_reported_in_the_status_bar(window: MainWindow, tmp_path: Path,
-                                                          qtbot: QtBot) -> None:
+                                                          qtbot: QtBot, dialogs: Dialogs) -> None:
     blocked = tmp_path / "autosave"
     writer = AutosaveWriter(blocked, on_error=lambda exc: window.files.autosave_failed.emit(str(exc)))
     window.autosave.writer = writer
@@ -339,7 +346,8 @@ def test_a_failing_autosave_is_reported_in_the_status_bar(window: MainWindow, tm
     shutil.rmtree(writer.session_dir)
     (writer.session_dir).write_bytes(b"")  # a file where the folder was: the write must fail
     window.autosave.save_now()
-    qtbot.waitUntil(lambda: window.statusBar().currentMessage().startswith("Autosave failed"))
+    qtbot.waitUntil(lambda: window.status_notices.text().startswith("Autosave failed"))
+    assert dialogs.notices[-1].severity is Severity.WARNING
     window.autosave.writer = None
     writer.close()
 

@@ -65,3 +65,13 @@ def test_a_bar_without_a_board_is_shown_to_directly(qtbot: QtBot) -> None:
     assert bar.isVisible() and bar.mark.text() == "⚠"
     bar.dismiss_button.click()
     assert not bar.isVisible() and bar.notice is None
+
+
+def test_work_under_way_stays_until_its_source_clears_it(qtbot: QtBot) -> None:
+    board = NoticeBoard()
+    field = StatusNotices(board)
+    qtbot.addWidget(field)
+    board.info(Source.FILES, "Opening “Sketch”…", ongoing=True)
+    assert field.text() == "Opening “Sketch”…" and not field._timer.isActive()
+    board.clear(Source.FILES)
+    assert field.text() == ""

@@ -60,12 +60,14 @@ class Source(enum.Enum):
 class Notice:
     """One thing to tell a person: ``message`` is one short line that says what to do;
     ``details`` (possibly empty) is the technical part, shown on demand; tracebacks are never
-    in either (they go to the log)."""
+    in either (they go to the log). An ``ongoing`` notice says work is under way ("Opening…"):
+    it stays until its source posts the next one or clears it."""
 
     severity: Severity
     message: str
     source: Source
     details: str = ""
+    ongoing: bool = False
 
 
 def describe_error(error: BaseException) -> tuple[str, str]:
@@ -117,9 +119,9 @@ class NoticeBoard:
         self.posted.emit(notice)
         return notice
 
-    def info(self, source: Source, message: str, details: str = "") -> Notice:
-        """Post an information notice."""
-        return self.post(Notice(Severity.INFO, message, source, details))
+    def info(self, source: Source, message: str, details: str = "", *, ongoing: bool = False) -> Notice:
+        """Post an information notice (``ongoing``: work under way, see :class:`Notice`)."""
+        return self.post(Notice(Severity.INFO, message, source, details, ongoing))
 
     def warn(self, source: Source, message: str, details: str = "") -> Notice:
         """Post a warning."""

@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
-import qasync
-from PySide6.QtCore import QObject, QSocketNotifier, Qt, QTimer
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette, QSessionManager
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from sfumato.document.autosave import AutosaveError, AutosaveWriter, find_recoverable
 from sfumato.logs import setup_logging
 from sfumato.paths import cache_dir, config_dir, data_dir, folder_problem
+from sfumato.qt_bridge import work
+from sfumato.session.notices import Notice, NoticeBoard, Source, describe_error
 from sfumato.settings import Settings, load_settings
-from sfumato.ui.common import error_dialog
 from sfumato.ui.common.resources import resource_path, stylesheet
 from sfumato.ui.files.controller import FileController
 from sfumato.ui.files.open_events import FileOpenHandler
@@ -64,22 +64,17 @@ def dark_palette() -> QPalette:
     return palette
 
 
-def install_excepthook(parent: QWidget) -> None:
-    """Log unexpected exceptions with their traceback and show the user one short message."""
-    showing = threading.Event()
+def install_excepthook(notices: NoticeBoard) -> None:
+    """Log unexpected exceptions with their traceback and tell the user one short message (an
+    error notice on ``notices``; the details on demand)."""
 
     def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
         log.critical("unhandled exception\n%s", "".join(traceback.format_exception(kind, value, tb)))
         if issubclass(kind, KeyboardInterrupt):
             QApplication.quit()
             return
-        if showing.is_set() or threading.current_thread() is not threading.main_thread():
-            return
-        showing.set()
-        try:
-            error_dialog.show_error(parent, value)
-        finally:
-            showing.clear()
+        if threading.current_thread() is threading.main_thread():
+            notices.error(Source.APP, *describe_error(value))  # logged above, with its traceback
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         log.critical("unhandled exception in thread %s", args.thread.name if args.thread else "?",
@@ -120,7 +115,7 @@ def start_autosave(directory: Path, on_error: Callable[[Exception], None]
                    ) -> tuple[AutosaveWriter | None, StartupProblem | None]:
     """The session's autosave writer, or ``None`` and why autosave is off."""
     try:
-        return AutosaveWriter(directory, on_error=on_error), None
+        return AutosaveWriter(directory, on_error=on_error, executor=work.Lane("autosave")), None
     except AutosaveError as exc:
         log.warning("%s (%s)", exc, exc.details)
         return None, StartupProblem("autosave", f"{exc} Fix that, or set SFUMATO_DATA_DIR to another "
@@ -148,18 +143,15 @@ def folder_problems(settings: Settings) -> list[StartupProblem]:
     return problems
 
 
-def show_startup_problems(window: QWidget, problems: Sequence[StartupProblem]) -> QMessageBox:
-    """Say once, without blocking the window, what is off and where to fix it."""
+def show_startup_problems(notices: NoticeBoard, problems: Sequence[StartupProblem]) -> Notice:
+    """Say once, without blocking the window, what is off and where to fix it: one warning (the
+    only problem's words, or a line saying there are several, each in the details)."""
     for problem in problems:
         log.warning("start: %s", problem.message)
-    box = QMessageBox(QMessageBox.Icon.Warning, "Sfumato", "Sfumato started, but some things are off.",
-                      QMessageBox.StandardButton.Ok, window)
-    box.setObjectName("startupProblems")
-    box.setInformativeText("\n\n".join(problem.message for problem in problems))
-    box.setWindowModality(Qt.WindowModality.NonModal)
-    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.show()
-    return box
+    if len(problems) == 1:
+        return notices.warn(Source.APP, problems[0].message)
+    return notices.warn(Source.APP, f"Sfumato started, but {len(problems)} things are off.",
+                        "\n\n".join(problem.message for problem in problems))
 
 
 #: Signals that end the session from outside (``kill``, a logout, a closed terminal).
@@ -257,11 +249,11 @@ def run_app(argv: Sequence[str]) -> int:
 
     def autosave_failed(exc: Exception) -> None:  # on the writer thread; the signal crosses over
         if window is not None:
-            window.files.autosave_failed.emit(error_dialog.describe(exc)[0])
+            window.files.autosave_failed.emit(describe_error(exc)[0])
 
     writer, autosave_problem = start_autosave(directory, autosave_failed)
     window = MainWindow(settings, writer)
-    install_excepthook(window)
+    install_excepthook(window.session.notices)
     watcher = SessionEndWatcher(window.files)
     # macOS hands double-clicked .ora files over here
     app.installEventFilter(FileOpenHandler(window.files.open_dropped, window))
@@ -281,7 +273,7 @@ def run_app(argv: Sequence[str]) -> int:
         problems = [autosave_problem] if autosave_problem is not None else []
         problems += folder_problems(settings)
         if problems:
-            show_startup_problems(window, problems)
+            show_startup_problems(window.session.notices, problems)
         offer_recovery(window.files, window, directory)
         if not any(problem.feature == "models" for problem in problems):
             QTimer.singleShot(FIRST_RUN_DELAY_MS, offer_first_run)
@@ -290,12 +282,11 @@ def run_app(argv: Sequence[str]) -> int:
         if files:
             window.files.open_dropped(files, None)
         if missing:
-            QMessageBox.warning(window, "Sfumato", f"“{missing[0]}” does not exist.")
+            window.session.notices.error(Source.FILES, f"“{missing[0]}” does not exist.")
 
     if smoke is None:
         QTimer.singleShot(0, start)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = work.event_loop()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     try:
@@ -305,6 +296,7 @@ def run_app(argv: Sequence[str]) -> int:
         watcher.close()
         if writer is not None:
             writer.close(keep=window.files.session_ended)
+        work.shutdown_lanes()
     if smoke is not None:
         return smoke.exit_code
     if window.files.session_ended:

@@ -34,14 +34,15 @@ from sfumato.paths import log_dir
 from sfumato.session.autosave import SessionAutosave
 from sfumato.session.canvas_session import CanvasSession
 from sfumato.session.enablement import Needs
+from sfumato.session.notices import Source
 from sfumato.settings import Settings, save_settings
 from sfumato.ui.actions import SEPARATOR, Action, Menu, Recent, Submenu, WindowActions
 from sfumato.ui.backend.monitor import BackendMonitor
 from sfumato.ui.backend.status import BackendField
 from sfumato.ui.canvas.tool_options import BrushOptionsBar, tool_actions
 from sfumato.ui.canvas.view import CanvasView
-from sfumato.ui.common import error_dialog
 from sfumato.ui.common.background import BackgroundTasks
+from sfumato.ui.common.notices import StatusNotices
 from sfumato.ui.files.controller import FileController
 from sfumato.ui.generate.controller import GenerationController
 from sfumato.ui.layers.panel import LayersPanel
@@ -88,9 +89,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.autosave = SessionAutosave(session, autosave)
         self.files = FileController(session, settings, self.autosave, self.tasks, self,
-                                    self.canvas.view_center_point, self.show_status, self.show_error)
+                                    self.canvas.view_center_point)
 
-        self.layers_panel = LayersPanel(session, self.show_error)
+        self.layers_panel = LayersPanel(session)
         movable = QDockWidget.DockWidgetFeature.DockWidgetMovable
         self.layers_dock = _dock("Layers", "layersDock", self.layers_panel, self,
                                  movable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
@@ -107,6 +108,9 @@ class MainWindow(QMainWindow):
         self.options_bar = BrushOptionsBar(session, self)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.options_bar)
 
+        self.status_notices = StatusNotices(session.notices, inline={Source.GENERATE})
+        """The status bar's notices: every source's but the Generate panel's (it has its own bar)."""
+        self.statusBar().addWidget(self.status_notices, 1)
         self._cursor_label = QLabel()
         self._size_label = QLabel()
         self._zoom_label = QLabel()
@@ -120,7 +124,7 @@ class MainWindow(QMainWindow):
         self.task_bar.hide()
         self.statusBar().addPermanentWidget(self.task_bar)
 
-        self.generation = GenerationController(session, settings, self, self.show_status, self.show_error)
+        self.generation = GenerationController(session, settings, self)
         self.generate_dock = _dock("Generate", "generateDock", self.generation.column, self,
                                    movable)  # no menu brings it back
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.generate_dock)
@@ -150,7 +154,6 @@ class MainWindow(QMainWindow):
         self.canvas.view_changed.connect(self._show_zoom)
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.files_dropped.connect(self.files.open_dropped)
-        self.canvas.message.connect(lambda text: self.show_status(text, 5000))
         session.busy.changed.connect(self._show_busy)
         session.results.changed.connect(lambda results: self.results_dock.setVisible(results is not None))
         session.title.changed.connect(lambda _title: self._show_title())
@@ -278,7 +281,7 @@ class MainWindow(QMainWindow):
         try:
             call(doc)
         except UserFacingError as exc:
-            self.show_error(exc)
+            self.session.notices.report(exc, Source.CANVAS)
 
     def _select(self, change: Callable[..., None], label: str) -> None:
         self._edit(lambda d: d.change_selection(change, label))
@@ -301,14 +304,6 @@ class MainWindow(QMainWindow):
                 make_manager)
             self._model_services.models_changed.connect(self.generation.refresh_models)
         return self._model_services
-
-    def show_error(self, error: BaseException | str) -> None:
-        """Tell the user about ``error`` (short message, details on request; traceback to the log)."""
-        error_dialog.show_error(self, error)
-
-    def show_status(self, text: str, milliseconds: int = 0) -> None:
-        """A note in the status bar for ``milliseconds`` (0: until the next one)."""
-        self.statusBar().showMessage(text, milliseconds)
 
     def show_backend(self) -> None:
         """Open (or raise) Help › Processing Backend (not once the window has closed: a job that
@@ -351,7 +346,6 @@ class MainWindow(QMainWindow):
             QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         else:
             QApplication.restoreOverrideCursor()
-            self.statusBar().clearMessage()
 
     def _show_task_progress(self, done: int, total: int) -> None:
         self.task_bar.setRange(0, max(1, total))

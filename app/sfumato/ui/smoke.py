@@ -290,8 +290,9 @@ class SmokeRun(QObject):
 
 
 def panel_error(controller: Any) -> str:
-    """The error the Generate panel shows, if any (for the failure message)."""
-    return controller.progress.error.text() or "no message"
+    """The notice the Generate panel shows, if any (for the failure message)."""
+    notice = controller.progress.notice_bar.notice
+    return notice.message if notice is not None else "no message"
 
 
 def start(window: QWidget, session: CanvasSession, controller: GenerationController,

@@ -37,6 +37,7 @@ from sfumato.document.geometry import Rect
 from sfumato.errors import UserFacingError
 from sfumato.qt_bridge.images import wrap_rgba
 from sfumato.session.canvas_session import CanvasSession, Overlay
+from sfumato.session.notices import Source
 from sfumato.session.tools import CanvasTool
 from sfumato.session.viewport import Viewport, next_zoom_step, wheel_zoom_factor
 from sfumato.ui.canvas.display_cache import DisplayCache
@@ -75,14 +76,13 @@ class CanvasView(QWidget):
 
     Signals: ``view_changed(zoom)`` after zoom or pan; ``cursor_moved(point | None)`` with the
     document position under the pointer; ``files_dropped(paths, point | None)`` with the
-    document position of the drop (``None`` without a document); ``message(text)`` for short
-    notes such as "the layer is locked".
+    document position of the drop (``None`` without a document). Short notes such as "the
+    layer is locked" are :attr:`Source.CANVAS` notices on ``session.notices``.
     """
 
     view_changed = Signal(float)
     cursor_moved = Signal(object)
     files_dropped = Signal(list, object)
-    message = Signal(str)
 
     def __init__(self, session: CanvasSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -402,18 +402,19 @@ class CanvasView(QWidget):
             if tool.paints:
                 layer = stroke_target(doc, tool)
                 if layer is None:
-                    self.message.emit("Add a layer to paint on.")
+                    session.notices.info(Source.CANVAS, "Add a layer to paint on.")
                     return
                 if not layer.visible:
-                    self.message.emit(f"“{layer.name}” is hidden: show it to see your strokes.")
+                    session.notices.warn(Source.CANVAS,
+                                         f"“{layer.name}” is hidden: show it to see your strokes.")
                 gesture = StrokeGesture(doc, layer, tool, session.brush.value)
             elif tool is CanvasTool.OUTPAINT_FRAME:
                 gesture = FrameGesture(session.outpaint_frame.value, p.x(), p.y(), session.set_outpaint_frame)
             else:
                 gesture = SelectGesture(doc, tool, p.x(), p.y(), select_mode(modifiers))
             gesture.move(p.x(), p.y(), pressure)
-        except UserFacingError as exc:
-            self.message.emit(str(exc))
+        except UserFacingError as exc:  # a refused stroke: said briefly, as the pointer moves on
+            session.notices.warn(Source.CANVAS, str(exc), exc.details)
             return
         self._set_gesture(gesture)
 

@@ -6,7 +6,8 @@
   :class:`~sfumato.session.notices.NoticeBoard`, or is shown to directly by a window that has no
   session (:meth:`NoticeBar.show_notice`).
 * :class:`StatusNotices`: the status bar's notice field for every source without a bar of its own.
-  Information and warnings go after a while; an error stays until the next notice or ✕.
+  Information goes after a while; a warning, an error or work under way stays until the next
+  notice, its source clears it, or ✕.
 * :func:`show_details`: the details view, opened on demand only ("Details…").
 
 Nothing else in ``sfumato.ui`` opens a message box for a notice or writes the status bar's
@@ -25,7 +26,7 @@ from sfumato.session.notices import Notice, NoticeBoard, Severity, Source
 
 MARKS = {Severity.INFO: "ℹ", Severity.WARNING: "⚠", Severity.ERROR: "⚠"}
 """The mark in front of a notice's message."""
-STATUS_MS = {Severity.INFO: 5000, Severity.WARNING: 12000, Severity.ERROR: 0}
+STATUS_MS = {Severity.INFO: 5000, Severity.WARNING: 0, Severity.ERROR: 0}
 """How long the status bar shows a notice of each severity (0: until the next one or ✕)."""
 _ICONS = {Severity.INFO: QMessageBox.Icon.Information, Severity.WARNING: QMessageBox.Icon.Warning,
           Severity.ERROR: QMessageBox.Icon.Warning}
@@ -146,7 +147,7 @@ class StatusNotices(_NoticeLine):
             return
         self.show_notice(notice)
         self._timer.stop()
-        if STATUS_MS[notice.severity]:
+        if STATUS_MS[notice.severity] and not notice.ongoing:
             self._timer.start(STATUS_MS[notice.severity])
 
     def _cleared(self, source: Source) -> None:

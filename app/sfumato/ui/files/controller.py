@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from sfumato.document.autosave import RecoveryEntry
 from sfumato.document.document import Document, new_document
@@ -38,9 +38,11 @@ from sfumato.session.image_import import (
     prepare_arrival,
 )
 from sfumato.session.jobs import export_metadata
+from sfumato.session.notices import Notice, Source
 from sfumato.settings import Settings
 from sfumato.ui.common.background import BackgroundTasks
 from sfumato.ui.common.drops import dropped_files
+from sfumato.ui.common.questions import SaveChoice, ask_save_changes
 from sfumato.ui.files.new_document_dialog import NewDocumentDialog
 
 MAX_RECENT = 10
@@ -51,10 +53,6 @@ ORA_FILTER = "OpenRaster (*.ora)"
 EXPORT_FILTERS = {"PNG image (*.png)": ".png", "JPEG image (*.jpg *.jpeg)": ".jpg",
                   "WebP image (*.webp)": ".webp"}
 
-Status = Callable[[str, int], None]
-"""``status(text, milliseconds)``: a note in the status bar (0: until the next one)."""
-
-
 class FileController(QObject):
     """Opens, saves and closes the session's document for ``window`` (the dialogs' parent,
     which also takes file drops).
@@ -62,8 +60,9 @@ class FileController(QObject):
     ``view_centre()`` is the document point in the middle of the view (where pasted and
     imported pictures land). ``task_progress(done, total)`` may be emitted from a background
     task's thread (the window's progress bar counts it); ``autosave_failed(message)`` from any
-    thread (the autosave writer's): the message then shows in the status bar. ``recent_changed``
-    follows File › Open Recent.
+    thread (the autosave writer's): the message then becomes a warning. ``recent_changed``
+    follows File › Open Recent. What it tells the person goes to ``session.notices`` as
+    :attr:`Source.FILES` (work under way while it runs, errors, "Saved …").
     """
 
     task_progress = Signal(int, int)
@@ -71,8 +70,8 @@ class FileController(QObject):
     recent_changed = Signal()
 
     def __init__(self, session: CanvasSession, settings: Settings, autosave: SessionAutosave,
-                 tasks: BackgroundTasks, window: QWidget, view_centre: Callable[[], QPointF | None],
-                 status: Status, report: Callable[[BaseException], None]) -> None:
+                 tasks: BackgroundTasks, window: QWidget,
+                 view_centre: Callable[[], QPointF | None]) -> None:
         super().__init__(window)
         self.session = session
         self.settings = settings
@@ -80,13 +79,14 @@ class FileController(QObject):
         self.tasks = tasks
         self._window = window
         self._view_centre = view_centre
-        self._status = status
-        self._report = report
+        self._notices = session.notices
+        self._working: Notice | None = None  # the "Opening …" notice of the task under way
         self._when_idle: list[Callable[[], None]] = []
         self._close_confirmed = False
         self._session_ending = False
         session.busy.changed.connect(self._busy_changed)
-        self.autosave_failed.connect(lambda text: status(f"Autosave failed: {text}", 15000))
+        self.autosave_failed.connect(
+            lambda text: self._notices.warn(Source.FILES, f"Autosave failed: {text}"))
         self._autosave_timer = QTimer(self)
         self._autosave_timer.timeout.connect(self.autosave.save_now)
         self._autosave_timer.start(max(5, int(settings.autosave_interval_s)) * 1000)
@@ -95,6 +95,10 @@ class FileController(QObject):
 
     # ------------------------------------------------------------------ busy
     def _busy_changed(self, busy: bool) -> None:
+        if not busy and self._working is not None:
+            if self._notices.latest(Source.FILES).value is self._working:  # nothing said since
+                self._notices.clear(Source.FILES)
+            self._working = None
         if not busy and self._when_idle:
             QTimer.singleShot(0, self._run_when_idle)
 
@@ -111,7 +115,7 @@ class FileController(QObject):
 
     def _run(self, message: str, work: Callable[[], object], on_done: Callable[[object], None]) -> None:
         """Do ``work`` in the background, then ``on_done(result)`` here; errors are shown."""
-        self._status(message, 0)
+        self._working = self._notices.info(Source.FILES, message, ongoing=True)
 
         def done(result: object) -> None:
             try:
@@ -120,6 +124,9 @@ class FileController(QObject):
                 self._report(exc)
 
         self.tasks.run(work, done, self._report)
+
+    def _report(self, error: BaseException) -> None:
+        self._notices.report(error, Source.FILES)
 
     def _start_dir(self) -> str:
         doc = self.session.doc
@@ -135,13 +142,11 @@ class FileController(QObject):
         if doc is None or not doc.modified:
             then()
             return
-        answer = QMessageBox.question(
-            self._window, "Unsaved changes", f"Save the changes to “{self.session.title.value}” first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
-        if answer == QMessageBox.StandardButton.Discard:
+        answer = ask_save_changes(self._window, "Unsaved changes",
+                                  f"Save the changes to “{self.session.title.value}” first?")
+        if answer is SaveChoice.DISCARD:
             then()
-        elif answer == QMessageBox.StandardButton.Save:
+        elif answer is SaveChoice.SAVE:
             self.save(on_saved=then)
 
     # ---------------------------------------------------------------- new/open
@@ -223,7 +228,7 @@ class FileController(QObject):
         if ora:
             self.open_path(ora[0])
             if len(ora) > 1:
-                self._status("Only one OpenRaster file can be opened at a time.", 5000)
+                self._notices.info(Source.FILES, "Only one OpenRaster file can be opened at a time.")
             return
         if images:
             self.import_images(images, point)
@@ -289,7 +294,7 @@ class FileController(QObject):
             if paths:
                 self.open_dropped(paths, self._view_centre())
                 return
-        self._status("The clipboard holds no image.", 4000)
+        self._notices.info(Source.FILES, "The clipboard holds no image.")
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Files dragged onto the window beside the canvas are taken as dropped in the view's middle."""
@@ -336,7 +341,7 @@ class FileController(QObject):
             self.session.title.set(image_name(path))
             self.remember_recent(path)
             self.session.saved.emit()
-            self._status(f"Saved {path.name}", 4000)
+            self._notices.info(Source.FILES, f"Saved {path.name}")
             if on_saved is not None:
                 on_saved()
 
@@ -357,7 +362,7 @@ class FileController(QObject):
             target = target.with_name(target.name + EXPORT_FILTERS.get(chosen, ".png"))
         metadata = export_metadata(doc)  # the parameters of the result layer on top
         self._run(f"Exporting {target.name}…", lambda: export_image(doc, target, metadata),
-                  lambda _r: self._status(f"Exported {target.name}", 4000))
+                  lambda _r: self._notices.info(Source.FILES, f"Exported {target.name}"))
 
     # ---------------------------------------------------------- recent files
     def remember_recent(self, path: Path) -> None:
@@ -374,10 +379,10 @@ class FileController(QObject):
 
     # --------------------------------------------------------------- closing
     def ready_to_close(self) -> bool:
-        """Whether the window may close now. While a file is written it may not (the status bar
+        """Whether the window may close now. While a file is written it may not (a notice
         says so); with unsaved changes the prompt comes first and closes the window after."""
         if self.session.busy.value and not self._session_ending:  # ending waits for the task
-            self._status("Please wait until the file is written.", 4000)
+            self._notices.info(Source.FILES, "Please wait until the file is written.")
             return False
         doc = self.session.doc
         if not self._close_confirmed and doc is not None and doc.modified:

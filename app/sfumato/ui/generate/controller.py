@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
@@ -44,6 +43,7 @@ from sfumato.session.jobs import (
     with_picture,
 )
 from sfumato.session.model_choices import installed_choices
+from sfumato.session.notices import Source
 from sfumato.settings import Settings
 from sfumato.ui.generate.progress import GenerationProgress
 from sfumato.ui.generate.prompt_panel import PromptPanel
@@ -54,33 +54,28 @@ log = logging.getLogger(__name__)
 LIST_MODELS_AFTER_MS = 500
 TARGET_DELAY_MS = 120  # the mode line follows the document this long after its last change
 
-Status = Callable[[str, int], None]
-"""``status(text, milliseconds)``: a short note in the status bar."""
-
-
 class GenerationController(QObject):
     """Joins the prompt panel, the inference thread, the session and the results strip.
 
-    ``window`` is watched for activation (the model list is read again then); ``status`` and
-    ``report`` say things in the status bar and in an error dialog.
+    ``window`` is watched for activation (the model list is read again then). What it tells the
+    person goes to ``session.notices``: the Generate panel's own notices (a job refused or failed,
+    what the engine noted) as :attr:`Source.GENERATE`, the results' as :attr:`Source.RESULTS`.
     """
 
     _models_listed = Signal(object)
 
-    def __init__(self, session: CanvasSession, settings: Settings, window: QWidget, status: Status,
-                 report: Callable[[BaseException], None], engine_factory: EngineFactory | None = None,
-                 torch_threads: int | None = None) -> None:
+    def __init__(self, session: CanvasSession, settings: Settings, window: QWidget,
+                 engine_factory: EngineFactory | None = None, torch_threads: int | None = None) -> None:
         super().__init__(window)
         self.session = session
         self._window = window
-        self._status = status
-        self._report = report
+        self._notices = session.notices
         threads = torch_threads or cpu_threads()  # the physical cores, unless the environment chose
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
         self._doc: Document | None = None
 
         self.panel = PromptPanel(settings)
-        self.progress = GenerationProgress()
+        self.progress = GenerationProgress(session.notices)
         self.column = QWidget()
         """The prompt panel over the progress: the Generate dock's contents."""
         column = QVBoxLayout(self.column)
@@ -166,12 +161,12 @@ class GenerationController(QObject):
         """Queue a generation of the task the canvas asks for (or variations)."""
         session = self.session
         if session.busy.value:
-            self._status("Wait until the file is read or written.", 4000)
+            self._notices.info(Source.GENERATE, "Wait until the file is read or written.")
             return None
         params = self.panel.parameters()
         if params.model is None:
-            self.progress.show_error("Choose a model first: pick an installed one, or use … to open a "
-                                     "model folder or .safetensors file.", "")
+            self._notices.error(Source.GENERATE, "Choose a model first: pick an installed one, or use … "
+                                "to open a model folder or .safetensors file.")
             return None
         if session.doc is None:
             side = self.panel.native_size()
@@ -187,10 +182,10 @@ class GenerationController(QObject):
             cap = capture(doc, task, frame)
             request = build_request(task, cap, params, self.panel.native_size())
         except UserFacingError as exc:
-            self.progress.show_error(str(exc), exc.details)
+            self._notices.report(exc, Source.GENERATE)
             return None
         label = f"{task_title(task)}: {layer_name(params.prompt, task, params.seed)}"
-        self.progress.clear_error()
+        self._notices.clear(Source.GENERATE)
         return self.service.submit(request, label, JobContext(doc, cap, params),
                                    prepare=lambda stand_in: with_picture(stand_in, cap))
 
@@ -207,6 +202,7 @@ class GenerationController(QObject):
         return job.context
 
     def _started(self, job: GenerationJob) -> None:
+        self._notices.clear(Source.GENERATE)  # the last job's notes and error go with a new one
         self.progress.job_started(job)
         self.session.generating.set(True)
 
@@ -231,20 +227,19 @@ class GenerationController(QObject):
 
     def _finished(self, job: GenerationJob, images: tuple[GeneratedImage, ...], _seeds: object) -> None:
         self.progress.job_ended(job, f"Done: {len(images)} result{'s' if len(images) != 1 else ''}")
-        notices = self.service.notices(job)
-        self.progress.show_notices(notices)
-        if notices:
-            self._status(" ".join(notices), 8000)
+        notes = self.service.notices(job)
+        if notes:
+            self._notices.info(Source.GENERATE, " ".join(notes))
         context = self._context(job)
         doc = self.session.doc
         if context.doc is not doc or doc is None:
             self._job_over(job)
-            self._status("The results belong to a document that is no longer open.", 6000)
+            self._notices.info(Source.RESULTS, "The results belong to a document that is no longer open.")
             return
         if (doc.width, doc.height) != context.capture.doc_size:
             self._job_over(job)
-            self.progress.show_error("The canvas changed size while this job ran, so its results were not "
-                                     "shown. Generate again.", "")
+            self._notices.error(Source.GENERATE, "The canvas changed size while this job ran, so its "
+                                "results were not shown. Generate again.")
             return
         self.session.results.set(PendingResults(context, images))
         captions = [f"seed {image.seed}" for image in images]
@@ -256,7 +251,7 @@ class GenerationController(QObject):
     def _failed(self, job: GenerationJob, message: str, details: str) -> None:
         self._context(job).capture.release()
         self.progress.job_ended(job, "Failed")
-        self.progress.show_error(message, details)
+        self._notices.error(Source.GENERATE, message, details)
         self._job_over(job)
 
     def _cancelled(self, job: GenerationJob) -> None:
@@ -285,7 +280,8 @@ class GenerationController(QObject):
         if results is None or self.session.doc is None:
             return None
         if not results.fits(self.session.doc):
-            self._status("The canvas changed size since these results were made; generate again.", 6000)
+            self._notices.warn(Source.RESULTS, "The canvas changed size since these results were made; "
+                                            "generate again.")
             return None
         return results
 
@@ -315,12 +311,12 @@ class GenerationController(QObject):
         try:
             layers = apply_results(results, indices)
         except UserFacingError as exc:
-            self._report(exc)
+            self._notices.report(exc, Source.RESULTS)
             return []
         if results.landing(indices[0]).grow is not None:
             self.session.set_outpaint_frame(None)
         self.discard()
-        self._status(f"Added {len(layers)} layer{'s' if len(layers) != 1 else ''}", 4000)
+        self._notices.info(Source.RESULTS, f"Added {len(layers)} layer{'s' if len(layers) != 1 else ''}")
         return layers
 
     def discard(self) -> None:

@@ -1,5 +1,5 @@
-"""The running job's progress (loading stages, step count, time left, Cancel), what the engine
-noted about the last job, the last error, and the queue."""
+"""The running job's progress (loading stages, step count, time left, Cancel), the Generate
+panel's notice bar (what the engine noted about the last job, the last error), and the queue."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -19,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from sfumato.generation.jobs import JobState
 from sfumato.qt_bridge.inference_thread import GenerationJob
+from sfumato.session.notices import NoticeBoard, Source
+from sfumato.ui.common.notices import NoticeBar
 
 
 def format_seconds(seconds: float) -> str:
@@ -81,16 +82,16 @@ class GenerationProgress(QWidget):
     """Shows what the inference thread does.
 
     ``cancel_requested(job)`` asks to cancel a job (the running one from the Cancel button,
-    any job from its queue row).
+    any job from its queue row). ``notice_bar`` shows the Generate panel's notices on
+    ``notices``.
     """
 
     cancel_requested = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, notices: NoticeBoard, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("generationProgress")
         self._running: GenerationJob | None = None
-        self._details = ""
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
         self.bar.setFormat("")
@@ -100,14 +101,7 @@ class GenerationProgress(QWidget):
         self.status = QLabel()
         self.status.setObjectName("generationStatus")
         self.status.setWordWrap(True)
-        self.notice = QLabel()
-        self.notice.setObjectName("generationNotice")
-        self.notice.setWordWrap(True)
-        self.error = QLabel()
-        self.error.setObjectName("generationError")
-        self.error.setWordWrap(True)
-        self.details_button = QPushButton("Details…")
-        self.details_button.clicked.connect(self.show_details)
+        self.notice_bar = NoticeBar(notices, Source.GENERATE)
         self.queue_title = QLabel("Queue")
         self.queue_title.setObjectName("optionCaption")
         self._rows = QVBoxLayout()
@@ -121,16 +115,10 @@ class GenerationProgress(QWidget):
         bar_row.addWidget(self.cancel_button)
         layout.addLayout(bar_row)
         layout.addWidget(self.status)
-        layout.addWidget(self.notice)
-        error_row = QHBoxLayout()
-        error_row.addWidget(self.error, 1)
-        error_row.addWidget(self.details_button, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(error_row)
+        layout.addWidget(self.notice_bar)
         layout.addWidget(self.queue_title)
         layout.addLayout(self._rows)
         self.set_jobs([])
-        self.show_notices(())
-        self.clear_error()
 
     # --------------------------------------------------------------- running
     def job_started(self, job: GenerationJob) -> None:
@@ -139,8 +127,6 @@ class GenerationProgress(QWidget):
         self.bar.setRange(0, 0)
         self.bar.setFormat("Starting…")
         self.status.setText(job.label)
-        self.show_notices(())
-        self.clear_error()
 
     def job_stage(self, job: GenerationJob, text: str) -> None:
         """The job is doing something without steps: ``text`` says what ("Loading sdxl-turbo…").
@@ -189,35 +175,6 @@ class GenerationProgress(QWidget):
         if job is not None:
             self.cancel_requested.emit(job)
             self.job_stopping(job)
-
-    # --------------------------------------------------------------- notices
-    def show_notices(self, notices: tuple[str, ...]) -> None:
-        """Show what the engine noted about the last job (steps raised, a leaner memory strategy,
-        a negative prompt left out); an empty tuple hides the line."""
-        self.notice.setText("\n".join(f"ℹ {notice}" for notice in notices))
-        self.notice.setVisible(bool(notices))
-
-    # ----------------------------------------------------------------- error
-    def show_error(self, message: str, details: str) -> None:
-        """Show a short error; its details open from the Details button."""
-        self.error.setText(f"⚠ {message}")
-        self.error.show()
-        self._details = details
-        self.details_button.setVisible(bool(details))
-
-    def clear_error(self) -> None:
-        """Hide the last error."""
-        self.error.clear()
-        self.error.hide()
-        self._details = ""
-        self.details_button.hide()
-
-    def show_details(self) -> None:
-        """The last error's details in a message box."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Generation failed", self.error.text().lstrip("⚠ "),
-                          QMessageBox.StandardButton.Ok, self)
-        box.setDetailedText(self._details)
-        box.exec()
 
     # ----------------------------------------------------------------- queue
     def set_jobs(self, jobs: list[GenerationJob]) -> None:

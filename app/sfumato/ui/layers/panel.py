@@ -30,6 +30,7 @@ from sfumato.document.geometry import Rect
 from sfumato.document.layers import BlendMode, Layer, LayerKind
 from sfumato.errors import UserFacingError
 from sfumato.session.canvas_session import CanvasSession
+from sfumato.session.notices import Source
 from sfumato.ui.common.resources import icon
 from sfumato.ui.layers.thumbnails import layer_icon
 
@@ -42,16 +43,16 @@ class LayersPanel(QWidget):
     """Shows the document's layers (top of the stack first) and edits them.
 
     It shows the session's document. Every edit goes through a document method, so each is one
-    undo step; ``report(exception)`` tells about a refused edit (for example on a locked layer).
+    undo step; a refused edit (for example on a locked layer) becomes a :attr:`Source.LAYERS`
+    notice on ``session.notices``.
     ``commands`` holds the stack and mask edits by name (``layer_add``, ``layer_duplicate``, …,
     ``mask_invert``, …) for the buttons here and the Layer menu alike.
     """
 
-    def __init__(self, session: CanvasSession, report: Callable[[BaseException], None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, session: CanvasSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc: Document | None = None
-        self._report = report
+        self._notices = session.notices
         self._icons: dict[int, QIcon] = {}
         self._thumb_timer = QTimer(self)
         self._thumb_timer.setSingleShot(True)
@@ -251,7 +252,7 @@ class LayersPanel(QWidget):
         try:
             edit(self._doc)
         except UserFacingError as exc:
-            self._report(exc)
+            self._notices.report(exc, Source.LAYERS)
 
     def _on_active(self, edit: Callable[[Document, Layer], object]) -> None:
         doc = self._doc
@@ -269,7 +270,7 @@ class LayersPanel(QWidget):
         if doc is None:
             return
         if not doc.selection.active:
-            self._report(UserFacingError("Select an area first (rectangle, ellipse or lasso)."))
+            self._notices.error(Source.LAYERS, "Select an area first (rectangle, ellipse or lasso).")
             return
         active = doc.active_layer
         if active is not None and active.is_mask:
