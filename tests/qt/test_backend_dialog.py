@@ -147,8 +147,9 @@ def test_a_failed_install_is_shown_as_an_error(fakes: BackendFakes, window: Main
     monkeypatch.setattr(torch_runtime, "install_runtime", fake)
     panel = _open(qtbot, window).installer
     panel.install_button.click()
-    qtbot.waitUntil(lambda: bool(dialogs.messages), timeout=TIMEOUT_MS)
-    assert dialogs.messages == ["The PyTorch download site could not be reached."]
+    qtbot.waitUntil(lambda: panel.notice_bar.notice is not None, timeout=TIMEOUT_MS)
+    assert panel.notice_bar.message.text() == "The PyTorch download site could not be reached."
+    assert panel.notice_bar.isVisibleTo(panel) and dialogs.messages == []  # inline, not modal
     assert "not changed" in panel.status.text() and not panel.running
 
 

@@ -194,8 +194,8 @@ def test_a_server_error_shows_a_short_message(
     dialog.select("tiny-sd")
     with done(qtbot, dialog.tasks.failed, "tiny-sd"):
         dialog.buttons["install"].click()
-    assert len(dialogs.messages) == 1
-    message = dialogs.messages[0]
+    assert dialogs.messages == [] and dialog.notice_bar.isVisibleTo(dialog)  # said inline, not modal
+    message = dialog.notice_bar.message.text()
     assert "server had an error (500)" in message and "try again" in message
     assert "Traceback" not in message and len(message) < 200
     assert dialog.tasks.manager.installed() == []
@@ -226,14 +226,17 @@ def test_verify_finds_a_damaged_file_and_repair_fixes_it(
     install(qtbot, dialog, "tiny-sd")
     with done(qtbot, dialog.tasks.finished, "tiny-sd"):
         dialog.buttons["verify"].click()
-    assert "every file matches" in dialog.status.text() and dialogs.messages == []
+    assert "every file matches" in dialog.status.text() and dialog.notice_bar.notice is None
 
     damaged = dialog.tasks.manager.resolve("tiny-sd").path / UNET16
     damaged.write_bytes(b"\0" * damaged.stat().st_size)
     dialog.select("tiny-sd")
     with done(qtbot, dialog.tasks.finished, "tiny-sd"):
         dialog.buttons["verify"].click()
-    assert "damaged or missing" in dialogs.messages[-1] and UNET16 in dialogs.details[-1]
+    notice = dialog.notice_bar.notice
+    assert notice is not None and "damaged or missing" in notice.message and UNET16 in notice.details
+    dialog.notice_bar.details_button.click()  # the details on demand
+    assert UNET16 in dialogs.details[-1]
 
     dialog.select("tiny-sd")
     with done(qtbot, dialog.tasks.finished, "tiny-sd"):
@@ -260,7 +263,8 @@ def test_a_gated_model_asks_for_a_token_with_the_licence_link(
 
     with done(qtbot, dialog.tasks.failed, "tiny-gated"):
         dialog.buttons["install"].click()  # a token without access to the repo
-    assert "no access yet" in dialogs.messages[-1] and f"{hub.url}/fake/gated" in dialogs.messages[-1]
+    message = dialog.notice_bar.message.text()
+    assert "no access yet" in message and f"{hub.url}/fake/gated" in message
 
     before = len(hub.requests)
     install(qtbot, dialog, "tiny-gated")  # asked again, now with a good token
@@ -278,7 +282,7 @@ def test_importing_a_pickle_is_refused_with_the_reason(
     dialogs.file_answers.append(str(pickle))
     with done(qtbot, dialog.tasks.failed, "_import"):
         dialog.buttons["import_file"].click()
-    message = dialogs.messages[-1]
+    message = dialog.notice_bar.message.text()
     assert "model.ckpt" in message and "safetensors" in message
     assert dialog.tasks.manager.installed() == []
 

@@ -94,7 +94,7 @@ def test_picked_models_download_with_progress(
     assert wizard.skip_button.text() == "Start painting"
     assert "Ready: tiny-sd" in wizard.status.text()
     assert [m.key for m in manager.installed()] == ["tiny-sd@fp16"]
-    assert dialogs.messages == []
+    assert dialogs.messages == [] and wizard.notice_bar.notice is None
     wizard.tasks.shutdown()
 
 

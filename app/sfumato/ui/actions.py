@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import QMainWindow, QMenu
 
 from sfumato.document.document import Document
 from sfumato.session.canvas_session import CanvasSession
 from sfumato.session.enablement import Needs, conditions, enabled
+from sfumato.ui.common.questions import show_about, show_reading
 
 
 @dataclass(frozen=True)
@@ -188,13 +189,10 @@ class WindowActions:
                            ("Zoom around the pointer", "Ctrl + wheel"),
                            ("Add / subtract / intersect selection", "Shift / Alt / both")):
             rows.append(f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>")
-        box = QMessageBox(self._w)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setText("<table cellspacing=6>" + "".join(rows) + "</table>")
-        box.exec()
+        show_reading(self._w, "Keyboard shortcuts", "<table cellspacing=6>" + "".join(rows) + "</table>")
 
     def show_about(self) -> None:
         """Help › About Sfumato."""
-        QMessageBox.about(self._w, "About Sfumato",
-                          "<b>Sfumato</b><br>Paint with layers and masks, and let Stable Diffusion "
-                          "inpaint, outpaint and vary your work.")
+        show_about(self._w, "About Sfumato",
+                   "<b>Sfumato</b><br>Paint with layers and masks, and let Stable Diffusion "
+                   "inpaint, outpaint and vary your work.")

@@ -26,10 +26,11 @@ from PySide6.QtWidgets import (
 from sfumato import torch_runtime
 from sfumato.paths import is_frozen
 from sfumato.qt_bridge.model_tasks import ModelTasks
+from sfumato.session.notices import Source, notice_from_error
 from sfumato.torch_runtime import variants
 from sfumato.ui.backend.monitor import BackendMonitor
-from sfumato.ui.common import error_dialog
 from sfumato.ui.common.model_views import progress_bar, size_text
+from sfumato.ui.common.notices import NoticeBar
 
 if TYPE_CHECKING:
     from sfumato.torch_runtime import InstallResult, RuntimeProgress
@@ -96,6 +97,9 @@ class RuntimeInstallPanel(QWidget):
         self.restart_button.clicked.connect(lambda: self._restart())
         done_row.addWidget(self.restart_button)
         layout.addLayout(done_row)
+        self.notice_bar = NoticeBar(parent=self)
+        """Why the install failed (details on demand)."""
+        layout.addWidget(self.notice_bar)
         for widget in (self.bar, self.cancel_button, self.step, self.status, self.restart_button):
             widget.hide()
         tasks.progress.connect(self._on_progress)
@@ -140,6 +144,7 @@ class RuntimeInstallPanel(QWidget):
     def _start(self, text: str, work: Callable[[Any, Any], InstallResult]) -> None:
         if self._tasks.run(INSTALL_TASK, work, self._installed, self._failed):
             self._say("")
+            self.notice_bar.dismiss()  # the last attempt's failure
             self.restart_button.hide()
             self.bar.setRange(0, 0)
             self.bar.setFormat("")
@@ -188,7 +193,7 @@ class RuntimeInstallPanel(QWidget):
     def _failed(self, error: BaseException) -> None:
         self._set_running(False)
         self._say("The install failed; the runtime in use was not changed.")
-        error_dialog.show_error(self, error)
+        self.notice_bar.show_notice(notice_from_error(error, Source.BACKEND))
 
     def _on_cancelled(self, key: str) -> None:
         if key == INSTALL_TASK:

@@ -87,6 +87,7 @@ class GenerationController(QObject):
         self.strip = ResultsStrip()
 
         self.panel.generate_requested.connect(lambda: self.generate())
+        self.panel.refused.connect(lambda exc: self._notices.report(exc, Source.GENERATE))
         self.panel.variations_requested.connect(lambda: self.generate(variations=True))
         self.progress.cancel_requested.connect(self.service.cancel)
         self.strip.current_changed.connect(self._show_result)

@@ -71,12 +71,14 @@ class PromptPanel(QWidget):
     decode.
 
     ``generate_requested`` and ``variations_requested`` fire from the two buttons;
-    ``model_chosen(choice)`` when the model changes.
+    ``model_chosen(choice)`` when the model changes; ``refused(error)`` when a chosen file or
+    folder is not a model it can use (the Generate panel's notice bar says why).
     """
 
     generate_requested = Signal()
     variations_requested = Signal()
     model_chosen = Signal(object)
+    refused = Signal(object)
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -279,12 +281,10 @@ class PromptPanel(QWidget):
                                                   "Checkpoints (*.safetensors)")
         if not path:
             return
-        from sfumato.ui.common import error_dialog
-
         try:
             self.use_model_path(Path(path))
         except UserFacingError as exc:  # the model store's errors: not a model it knows
-            error_dialog.show_error(self, exc)
+            self.refused.emit(exc)
 
     def _model_index_changed(self, _index: int) -> None:
         choice = self.current_model

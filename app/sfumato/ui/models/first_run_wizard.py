@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from sfumato.model_store import CatalogModel, DownloadProgress, GatedModelError, RunPlan, hardware_tier
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.session.model_state import StoreState, hub_sizes
-from sfumato.ui.common import error_dialog
+from sfumato.session.notices import Source, notice_from_error
 from sfumato.ui.common.model_views import (
     MODEL_STYLE,
     ask_token,
@@ -34,6 +34,7 @@ from sfumato.ui.common.model_views import (
     show_progress,
     size_text,
 )
+from sfumato.ui.common.notices import NoticeBar
 
 SIZES_TASK = "_wizard_sizes"
 
@@ -150,6 +151,9 @@ class FirstRunWizard(QDialog):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
+        self.notice_bar = NoticeBar(parent=self)
+        """Why the last download failed (details on demand)."""
+        layout.addWidget(self.notice_bar)
         row = QHBoxLayout()
         row.addStretch(1)
         self.skip_button = QPushButton("Skip for now")
@@ -254,7 +258,7 @@ class FirstRunWizard(QDialog):
             self.tasks.manager.use_token(None)  # a typed token that failed is asked for again
         self._by_id[key].bar.setFormat("Failed — see the message")
         self._after_one()
-        error_dialog.show_error(self, error)
+        self.notice_bar.show_notice(notice_from_error(error, Source.MODELS))
 
     def _on_cancelled(self, key: str) -> None:
         if key in self.downloading:

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -42,7 +41,7 @@ from sfumato.model_store import (
 )
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.session.model_state import MANAGED_KINDS, StoreState, hub_sizes, read_state
-from sfumato.ui.common import error_dialog
+from sfumato.session.notices import Source, describe_error, notice_from_error
 from sfumato.ui.common.model_views import (
     MODEL_STYLE,
     ask_token,
@@ -53,6 +52,8 @@ from sfumato.ui.common.model_views import (
     show_progress,
     size_text,
 )
+from sfumato.ui.common.notices import NoticeBar
+from sfumato.ui.common.questions import ask_yes_no
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,9 @@ class ModelManagerDialog(QDialog):
         self.buttons["import_folder"] = self._button(row, "Import Folder…", self.import_folder)
         layout.addLayout(row)
 
+        self.notice_bar = NoticeBar(parent=self)
+        """The last failure (a download, an import, a check), details on demand."""
+        layout.addWidget(self.notice_bar)
         bottom = QHBoxLayout()
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -195,7 +199,7 @@ class ModelManagerDialog(QDialog):
             self.reload()
 
     def _load_failed(self, error: BaseException) -> None:
-        message = error_dialog.describe(error)[0]
+        message = describe_error(error)[0]
         self.summary.setText(f"The model store could not be read: {message}")
         log.warning("model manager could not load", exc_info=error)
 
@@ -365,12 +369,9 @@ class ModelManagerDialog(QDialog):
         if row is None or not row.managed or row.install is None:
             return
         install = row.install
-        answer = QMessageBox.question(
-            self, "Remove model",
-            f"Delete {row.title} ({size_text(install.size)}) from the model cache?\n"
-            "You can download it again later.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-        if answer == QMessageBox.StandardButton.Yes:
+        if ask_yes_no(self, "Remove model",
+                      f"Delete {row.title} ({size_text(install.size)}) from the model cache?\n"
+                      "You can download it again later."):
             self._start(row, "remove", self.tasks.remove(row.key, install.key))
 
     def verify_selected(self) -> None:
@@ -457,7 +458,7 @@ class ModelManagerDialog(QDialog):
             self.status.setText(f"{title}: every file matches its recorded hash.")
             return
         self.status.setText(f"{title}: {len(problems)} file(s) damaged or missing — use Repair.")
-        error_dialog.show_error(self, UserFacingError(
+        self._tell(UserFacingError(
             f"{title}: {len(problems)} file(s) are damaged or missing. Repair downloads them again.",
             "\n".join(problems)))
 
@@ -471,7 +472,11 @@ class ModelManagerDialog(QDialog):
             self.tasks.manager.use_token(None)  # a typed token that failed is asked for again
         self.status.setText(f"{title}: {op} failed.")
         self.reload()
-        error_dialog.show_error(self, error)
+        self._tell(error)
+
+    def _tell(self, error: BaseException) -> None:
+        """Show ``error`` in the window's notice bar."""
+        self.notice_bar.show_notice(notice_from_error(error, Source.MODELS))
 
     def _on_cancelled(self, key: str) -> None:
         op, title = self._done(key)
