@@ -10,6 +10,7 @@ first for an outpaint, one undo step) or they are discarded.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,7 @@ from sfumato.session.model_choices import ModelChoice
 
 NAME_CHARS = 28
 PREVIEW_MAX_SIDE = 768  # live previews are drawn from at most this many pixels a side
+PREPARED_BYTES = 1 << 30  # a batch's result layers built ahead of Apply hold at most this much
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,25 @@ class JobContext:
 
 @dataclass(eq=False)
 class PendingResults:
-    """A finished batch waiting to be applied or discarded (nothing is in the document yet)."""
+    """A finished batch waiting to be applied or discarded (nothing is in the document yet).
+
+    So that Apply only inserts a layer, each result's layer can be built ahead on a background
+    thread (:meth:`prepare`); :meth:`take_layer` hands it out, or builds it then if it is not
+    ready. Prepared layers hold only their result's rectangle of memory, at most
+    :data:`PREPARED_BYTES` of them for one batch.
+    """
 
     context: JobContext
     images: tuple[GeneratedImage, ...]
     landings: dict[int, Landing] = field(default_factory=dict)
     """The results shown or applied so far, as layers would take them (made on first use)."""
+    prepared: dict[int, Layer] = field(default_factory=dict)
+    """Result layers built ahead of Apply (:meth:`prepare`), each handed out once."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _costs: dict[int, int] = field(default_factory=dict, init=False, repr=False)  # bytes, per layer
+    _taken: set[int] = field(default_factory=set, init=False, repr=False)
+    _building: dict[int, threading.Event] = field(default_factory=dict, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     def landing(self, index: int) -> Landing:
         """Where and how result ``index`` lands (made once, on first use)."""
@@ -91,6 +106,78 @@ class PendingResults:
         """Whether these results can still land on ``doc`` (the same document, the same size)."""
         return (doc is not None and self.context.doc is doc
                 and (doc.width, doc.height) == self.context.capture.doc_size)
+
+    def build_layer(self, index: int) -> Layer:
+        """Result ``index`` as the new layer Apply adds, made now: its pixels placed on a layer
+        of the (grown) canvas's size and its coverage known, named, with its parameters.
+
+        Only the result's rectangle is written or scanned (the rest of the layer is lazily
+        zeroed memory). It reads the results and makes a new layer, so any thread may call it.
+        """
+        lnd = self.landing(index)
+        image, task = self.images[index], self.context.capture.task
+        width, height = self.context.capture.doc_size if lnd.grow is None else lnd.grow[:2]
+        opaque = task not in (Task.INPAINT, Task.OUTPAINT)  # whole-image results cover their rect
+        layer = Layer.placed(layer_name(self.context.params.prompt, task, image.seed), width, height,
+                             lnd.pixels(), (lnd.rect.x, lnd.rect.y), opaque=opaque)
+        layer.metadata.update({"parameters": image.parameters, "sfumato:mode": task.value,
+                               "sfumato:seed": str(image.seed)})
+        layer.coverage()  # scanned here (only the result's rectangle), not when the layer goes in
+        return layer
+
+    def prepare(self, index: int, evict: bool = False) -> None:
+        """Build result ``index``'s layer ahead of Apply (on a background thread), unless it is
+        prepared or taken already, the results were closed, or it would take the prepared layers
+        over :data:`PREPARED_BYTES`; ``evict`` (the result on show) drops others to make room."""
+        with self._lock:
+            if self._closed or index in self._costs or index in self._taken:
+                return  # prepared, being prepared, or taken
+        size = self.landing(index).rect
+        cost = size.w * size.h * 4
+        with self._lock:
+            held = sum(self._costs.values())
+            if evict:
+                for other in sorted(self.prepared, key=self._costs.__getitem__, reverse=True):
+                    if held + cost <= PREPARED_BYTES:
+                        break
+                    del self.prepared[other]
+                    held -= self._costs.pop(other)
+            if held + cost > PREPARED_BYTES or index in self._costs or index in self._taken:
+                return
+            self._costs[index] = cost  # reserved while it is built
+            built = self._building[index] = threading.Event()
+        layer = None
+        try:
+            layer = self.build_layer(index)
+        finally:
+            with self._lock:
+                del self._building[index]
+                if layer is None or self._closed or index in self._taken:
+                    self._costs.pop(index, None)
+                else:
+                    self.prepared[index] = layer
+            built.set()
+
+    def take_layer(self, index: int) -> Layer:
+        """Result ``index``'s layer for the document: the prepared one the first time (waiting
+        for it if it is being built), else one built now. A prepared layer is handed out once
+        only, so applying the same result again (after an undo) gets a new layer of its own."""
+        with self._lock:
+            building = self._building.get(index)
+        if building is not None:  # half built already: finishing it costs less than starting over
+            building.wait()
+        with self._lock:
+            layer = self.prepared.pop(index, None)
+            self._costs.pop(index, None)
+            self._taken.add(index)
+        return layer if layer is not None else self.build_layer(index)
+
+    def close(self) -> None:
+        """The results left the strip: drop the prepared layers and prepare no more."""
+        with self._lock:
+            self._closed = True
+            self.prepared.clear()
+            self._costs.clear()
 
 
 def layer_name(prompt: str, task: Task, seed: int) -> str:
@@ -167,26 +254,20 @@ def preview_rgba(cap: Capture, rgb: np.ndarray) -> np.ndarray:
 
 def apply_results(results: PendingResults, indices: list[int]) -> list[Layer]:
     """Add results ``indices`` as new layers above the picture, the canvas grown first for an
-    outpaint, all in one undo step. Raises :class:`UserFacingError` if the document refuses."""
+    outpaint, all in one undo step (the layers prepared ahead are inserted as they are).
+    Raises :class:`UserFacingError` if the document refuses."""
     doc = results.context.doc
-    cap, params = results.context.capture, results.context.params
-    task = cap.task
+    task = results.context.capture.task
     label = f"Generate ({task_title(task).lower()})"
-    opaque = task not in (Task.INPAINT, Task.OUTPAINT)  # whole-image results cover their rect
     layers: list[Layer] = []
     with doc.grouped(label):
         grow = results.landing(indices[0]).grow
         if grow is not None:
             doc.resize_canvas(grow[0], grow[1], grow[2], label="Extend canvas")
         for i in indices:
-            image, lnd = results.images[i], results.landing(i)
             rasters = [n for n, lyr in enumerate(doc.layers) if not lyr.is_mask]
             index = rasters[-1] + 1 if rasters else len(doc.layers)
-            metadata = {"parameters": image.parameters, "sfumato:mode": task.value,
-                        "sfumato:seed": str(image.seed)}
-            layers.append(doc.add_image_layer(
-                lnd.pixels(), layer_name(params.prompt, task, image.seed), (lnd.rect.x, lnd.rect.y),
-                label=label, metadata=metadata, index=index, opaque=opaque))
+            layers.append(doc.add_layer(layer=results.take_layer(i), index=index, label=label))
     return layers
 
 
