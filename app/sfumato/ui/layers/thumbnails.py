@@ -15,16 +15,24 @@ from sfumato.qt_bridge.images import wrap_rgba
 def sample(layer: Layer, size: int) -> np.ndarray:
     """Every n-th pixel of ``layer`` so the longer side is at most ``size``, as RGBA.
 
-    Mask layers come out as white-on-black greyscale.
+    Only the samples inside the layer's content bounds are read (the others are 0): a result
+    on a big canvas is mostly untouched, lazily zeroed memory, and reading a sample there
+    costs a page fault. Mask layers come out as white-on-black greyscale.
     """
     step = max(1, math.ceil(max(layer.width, layer.height) / size))
-    picked = layer.pixels[::step, ::step]
+    picked = np.zeros((-(-layer.height // step), -(-layer.width // step), *layer.pixels.shape[2:]),
+                      np.uint8)
+    bounds = layer.content_bounds()
+    if bounds is not None:
+        r0, c0 = -(-bounds.y // step), -(-bounds.x // step)
+        picked[r0 : -(-bounds.bottom // step), c0 : -(-bounds.right // step)] = (
+            layer.pixels[r0 * step : bounds.bottom : step, c0 * step : bounds.right : step])
     if layer.is_mask:
         rgba = np.empty((*picked.shape, 4), np.uint8)
         rgba[..., :3] = picked[..., None]
         rgba[..., 3] = 255
         return rgba
-    return np.ascontiguousarray(picked)
+    return picked
 
 
 def layer_icon(layer: Layer, size: int = 44) -> QIcon:
