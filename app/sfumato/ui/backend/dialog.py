@@ -145,7 +145,7 @@ class BackendDialog(QDialog):
         if self.installer.isVisibleTo(self) and not self.installer.running:
             self.installer.set_variant(self._install_variant())
         self.pip_row.setVisible(action == "pip")
-        if action == "pip" and advice is not None:
+        if action == "pip" and advice is not None and advice.suggested_variant is not None:
             self.pip_command.setText(torch_runtime.pip_command(advice.suggested_variant))
             self.pip_command.setCursorPosition(0)
 

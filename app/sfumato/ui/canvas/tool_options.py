@@ -141,18 +141,18 @@ class BrushOptionsBar(QToolBar):
         self.setMovable(False)
         self._session = session
         self.color_button = ColorButton(session)
-        self.size = _LabelledSlider("Size", MIN_SIZE, MAX_SIZE, " px", log_scale=True)
+        self.size_slider = _LabelledSlider("Size", MIN_SIZE, MAX_SIZE, " px", log_scale=True)
         self.hardness = _LabelledSlider("Hardness", 0, 100, " %")
         self.opacity = _LabelledSlider("Opacity", 0, 100, " %")
         self.spacing = _LabelledSlider("Spacing", 1, 200, " %")
         self.pressure_size = QCheckBox("Pressure → size")
         self.pressure_opacity = QCheckBox("Pressure → opacity")
-        for widget in (self.color_button, self.size, self.hardness, self.opacity, self.spacing):
+        for widget in (self.color_button, self.size_slider, self.hardness, self.opacity, self.spacing):
             self.addWidget(widget)
         self.addSeparator()
         self.addWidget(self.pressure_size)
         self.addWidget(self.pressure_opacity)
-        self.size.spin.valueChanged.connect(lambda v: session.update_brush(size=v))
+        self.size_slider.spin.valueChanged.connect(lambda v: session.update_brush(size=v))
         self.hardness.spin.valueChanged.connect(lambda v: session.update_brush(hardness=v / 100))
         self.opacity.spin.valueChanged.connect(lambda v: session.update_brush(opacity=v / 100))
         self.spacing.spin.valueChanged.connect(lambda v: session.update_brush(spacing=v / 100))
@@ -162,7 +162,7 @@ class BrushOptionsBar(QToolBar):
         self._show(session.brush.value)
 
     def _show(self, brush: BrushSettings) -> None:
-        self.size.set_value(brush.size)
+        self.size_slider.set_value(brush.size)
         self.hardness.set_value(brush.hardness * 100)
         self.opacity.set_value(brush.opacity * 100)
         self.spacing.set_value(brush.spacing * 100)

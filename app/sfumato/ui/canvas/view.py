@@ -16,6 +16,7 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QDragEnterEvent,
+    QDragMoveEvent,
     QDropEvent,
     QImage,
     QKeyEvent,
@@ -568,7 +569,7 @@ class CanvasView(QWidget):
         if dropped_files(event):
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event: QDragEnterEvent) -> None:
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if dropped_files(event):
             event.acceptProposedAction()
 

@@ -158,7 +158,7 @@ class FileController(QObject):
         dialog = NewDocumentDialog(self._window)
         if dialog.exec() != NewDocumentDialog.DialogCode.Accepted:
             return
-        width, height = dialog.size
+        width, height = dialog.chosen_size
         try:
             doc = new_document(width, height, background=dialog.background)
         except UserFacingError as exc:

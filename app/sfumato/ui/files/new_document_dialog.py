@@ -64,7 +64,7 @@ class NewDocumentDialog(QDialog):
         self._sync_preset()
 
     @property
-    def size(self) -> tuple[int, int]:
+    def chosen_size(self) -> tuple[int, int]:
         """The chosen ``(width, height)``."""
         return self._width.value(), self._height.value()
 
@@ -80,7 +80,7 @@ class NewDocumentDialog(QDialog):
             self._height.setValue(h)
 
     def _sync_preset(self) -> None:
-        size = self.size
+        size = self.chosen_size
         index = next((i + 1 for i, (_, w, h) in enumerate(PRESETS) if (w, h) == size), 0)
         self._preset.blockSignals(True)
         self._preset.setCurrentIndex(index)

@@ -3,7 +3,7 @@ panel's notice bar (what the engine noted about the last job, the last error), a
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -38,7 +38,7 @@ class _JobRow(QWidget):
     widens the dock and refits the canvas.
     """
 
-    def __init__(self, job: GenerationJob, cancel: Signal) -> None:
+    def __init__(self, job: GenerationJob, cancel: SignalInstance) -> None:
         super().__init__()
         self.job = job
         self._text = ""
@@ -187,12 +187,12 @@ class GenerationProgress(QWidget):
         shown = len(jobs) > 1
         wanted = {id(job) for job in jobs}
         rows = {}
-        for row in self.rows():
-            if id(row.job) in wanted:
-                rows[id(row.job)] = row
+        for old in self.rows():
+            if id(old.job) in wanted:
+                rows[id(old.job)] = old
             else:
-                self._rows.removeWidget(row)
-                row.deleteLater()
+                self._rows.removeWidget(old)
+                old.deleteLater()
         for position, job in enumerate(jobs):
             row = rows.get(id(job))
             if row is None:

@@ -76,12 +76,12 @@ class _Choice(QFrame):
         self.bar: QProgressBar = progress_bar()
         self.bar.hide()
         layout.addWidget(self.bar)
-        self.size: int | None = None
-        self.set_size(estimated_download(model, plan.variant), exact=False)
+        self.download_size: int | None = None
+        self.set_size(estimated_download(model, plan.variant) if plan.variant else None, exact=False)
 
     def set_size(self, size: int | None, *, exact: bool) -> None:
         """Show the download size (estimated, or exact from the hub)."""
-        self.size = size
+        self.download_size = size
         badge = fit_badge(self.plan)
         size_part = (f"{size_text(size) if exact else '≈ ' + size_text(size)} to download"
                      if size else "download size unknown")
@@ -112,7 +112,7 @@ class FirstRunWizard(QDialog):
         self.setModal(False)
         self.tasks = tasks
         self.ask_token: Callable[[QWidget | None, CatalogModel, str], str | None] = ask_token
-        self.choices = [_Choice(state.catalog.get(p.model_id), p) for p in plans]
+        self.choices = [_Choice(state.catalog.get(p.model_id), p) for p in plans if p.model_id is not None]
         self._by_id = {c.model.id: c for c in self.choices}
         self.downloading: set[str] = set()
         self.installed: list[str] = []
@@ -202,7 +202,7 @@ class FirstRunWizard(QDialog):
     def _update_buttons(self) -> None:
         busy = bool(self.downloading)
         picked = [c for c in self.choices if c.check.isChecked() and c.model.id not in self.installed]
-        known = [c.size for c in picked if c.size]
+        known = [c.download_size for c in picked if c.download_size]
         total = f" (≈ {size_text(sum(known))})" if known and len(known) == len(picked) else ""
         self.download_button.setText(f"Download selected{total}")
         self.download_button.setEnabled(bool(picked) and not busy)
