@@ -1,11 +1,12 @@
-"""What the model windows show, read on a worker thread: hardware, catalog, fit plans, installs,
-and download sizes from the hub. Nothing here touches widgets."""
+"""What the model windows show, read on a worker thread: hardware, catalog, fit plans, installs
+(imported LoRAs and embeddings too), and download sizes from the hub. Nothing here touches
+widgets."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import huggingface_hub.constants
 
@@ -19,6 +20,7 @@ from sfumato.model_store import (
     ModelStoreError,
     RunPlan,
 )
+from sfumato.model_store.adapters import AdapterFile
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,10 @@ class StoreState:
     catalog: Catalog
     plans: dict[str, RunPlan]
     installed: tuple[InstalledModel, ...]
+    adapters: tuple[AdapterFile, ...] = ()
+    """The imported LoRAs and embeddings (the catalog's adapters are catalog models)."""
+    adapter_sizes: dict[str, int] = field(default_factory=dict)
+    """Each imported LoRA's and embedding's file size, by its path."""
 
     def installs_of(self, model: CatalogModel) -> list[InstalledModel]:
         """Installed variants of a catalog model, in the catalog's variant order."""
@@ -51,7 +57,14 @@ def read_state(manager: ModelManager) -> StoreState:
     catalog = manager.catalog
     profile = manager.profile
     plans = {m.id: manager.plan(m.id) for m in catalog.models}
-    return StoreState(profile, catalog, plans, tuple(manager.installed()))
+    adapters = tuple(manager.adapters.installed())
+    sizes = {}
+    for adapter in adapters:
+        try:
+            sizes[str(adapter.path)] = adapter.path.stat().st_size
+        except OSError:  # removed meanwhile: listed without a size
+            continue
+    return StoreState(profile, catalog, plans, tuple(manager.installed()), adapters, sizes)
 
 
 def hub_sizes(manager: ModelManager, model_ids: Iterable[str]) -> dict[str, int]:

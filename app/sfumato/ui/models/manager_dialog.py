@@ -1,5 +1,7 @@
 """Models › Model Manager: the catalog with fit badges for this machine, installs with progress
-and cancel, remove, verify, repair, and imports of local files and folders.
+and cancel, remove, verify, repair, and imports of local files and folders: checkpoints, and
+LoRAs and textual-inversion embeddings ("Import LoRA or Embedding…", a file or a folder of them,
+an AUTOMATIC1111 or ComfyUI install included), which the table lists with their kind.
 
 All model-store work runs in :class:`~sfumato.qt_bridge.model_tasks.ModelTasks`; the dialog only
 reacts to its signals. Closing the dialog hides it: downloads go on and show again when it
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -39,6 +42,7 @@ from sfumato.model_store import (
     InstalledModel,
     VerifyResult,
 )
+from sfumato.model_store.adapters import AdapterFile, AdapterImport
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.session.model_state import MANAGED_KINDS, StoreState, hub_sizes, read_state
 from sfumato.session.notices import Source, describe_error, notice_from_error
@@ -57,9 +61,11 @@ from sfumato.ui.common.questions import ask_yes_no
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("Model", "Fit on this machine", "Runs as", "Size", "Licence", "Status")
-COL_MODEL, COL_FIT, COL_RUNS, COL_SIZE, COL_LICENCE, COL_STATUS = range(len(COLUMNS))
+COLUMNS = ("Model", "Kind", "Fit on this machine", "Runs as", "Size", "Licence", "Status")
+COL_MODEL, COL_KIND, COL_FIT, COL_RUNS, COL_SIZE, COL_LICENCE, COL_STATUS = range(len(COLUMNS))
 IMPORT_FILTER = "Checkpoints (*.safetensors *.ckpt *.pt *.pth *.bin);;All files (*)"
+ADAPTER_FILTER = "LoRAs and embeddings (*.safetensors);;All files (*)"
+KIND_NAMES = {"lora": "LoRA", "embedding": "Embedding"}
 STATE_TASK, SIZES_TASK, IMPORT_TASK = "_state", "_sizes", "_import"
 VERBS = {"install": "", "repair": "Repairing · ", "verify": "Verifying · ", "import": "Importing · "}
 
@@ -71,6 +77,8 @@ class _Row:
     key: str
     model: CatalogModel | None
     installs: list[InstalledModel] = field(default_factory=list)
+    adapter: AdapterFile | None = None
+    """An imported LoRA or embedding (its key is ``lora:NAME`` or ``embedding:NAME``)."""
 
     @property
     def install(self) -> InstalledModel | None:
@@ -83,8 +91,17 @@ class _Row:
         return self.install is not None and self.install.kind in MANAGED_KINDS
 
     @property
+    def kind(self) -> str:
+        """What it is: a checkpoint, a LoRA (the catalog's adapters too) or an embedding."""
+        if self.adapter is not None:
+            return KIND_NAMES[self.adapter.kind]
+        return "LoRA" if self.model is not None and self.model.adapter_for else "Checkpoint"
+
+    @property
     def title(self) -> str:
         """The name shown and used in messages."""
+        if self.adapter is not None:
+            return self.adapter.name
         return self.model.name if self.model else self.key
 
 
@@ -146,6 +163,16 @@ class ModelManagerDialog(QDialog):
         row.addStretch(1)
         self.buttons["import_file"] = self._button(row, "Import File…", self.import_file)
         self.buttons["import_folder"] = self._button(row, "Import Folder…", self.import_folder)
+        adapters = self.buttons["import_adapters"] = QPushButton("Import LoRA or Embedding…")
+        adapters.setAutoDefault(False)
+        adapters_menu = QMenu(adapters)
+        adapters_menu.addAction("A &File…", self.import_adapter_file)
+        adapters_menu.addAction("Every One in a F&older…", self.import_adapter_folder)
+        adapters.setMenu(adapters_menu)
+        row.addWidget(adapters)
+        adapters.setToolTip(
+            "Copy .safetensors LoRAs and textual-inversion embeddings into Sfumato's store: one file, "
+            "or all in a folder (an AUTOMATIC1111 or ComfyUI install: its LoRA and embedding folders)")
         layout.addLayout(row)
 
         self.notice_bar = NoticeBar(parent=self)
@@ -214,6 +241,7 @@ class ModelManagerDialog(QDialog):
         selected = self.selected()
         self.rows = [_Row(m.id, m, state.installs_of(m)) for m in state.catalog.models]
         self.rows += [_Row(m.key, None, [m]) for m in state.others()]
+        self.rows += [_Row(f"{a.kind}:{a.name}", None, adapter=a) for a in state.adapters]
         self.bars.clear()
         self.table.setRowCount(len(self.rows))
         for i, row in enumerate(self.rows):
@@ -224,9 +252,20 @@ class ModelManagerDialog(QDialog):
         self._update_buttons()
 
     def _fill(self, i: int, row: _Row, state: StoreState) -> None:
-        model, install = row.model, row.install
+        model, install, adapter = row.model, row.install, row.adapter
         name = QTableWidgetItem(row.title)
-        if model is not None:
+        if adapter is not None:
+            name.setToolTip(f"{adapter.path}\nImported from {adapter.source}" if adapter.source
+                            else str(adapter.path))
+            fit = QTableWidgetItem(f"for {adapter.label}")
+            fit.setToolTip("Applies to models of this family only.")
+            runs = QTableWidgetItem("in a prompt by name" if adapter.kind == "embedding"
+                                    else "from the Generate panel's LoRAs or <lora:…>")
+            known = state.adapter_sizes.get(str(adapter.path))
+            size = QTableWidgetItem(size_text(known) if known is not None else "—")
+            size.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            licence = QTableWidgetItem("")
+        elif model is not None:
             name.setToolTip(f"{model.id} · {model.family.label} · {model.repo}\n{model.notes}".strip())
             plan = state.plans[model.id]
             badge = fit_badge(plan)
@@ -255,8 +294,9 @@ class ModelManagerDialog(QDialog):
                                      "url": "from a URL"}.get(install.kind, install.kind))
             size = QTableWidgetItem(size_text(install.size))
             licence = QTableWidgetItem("")
-        for col, item in ((COL_MODEL, name), (COL_FIT, fit), (COL_RUNS, runs), (COL_SIZE, size),
-                          (COL_LICENCE, licence), (COL_STATUS, self._status_item(row))):
+        for col, item in ((COL_MODEL, name), (COL_KIND, QTableWidgetItem(row.kind)), (COL_FIT, fit),
+                          (COL_RUNS, runs), (COL_SIZE, size), (COL_LICENCE, licence),
+                          (COL_STATUS, self._status_item(row))):
             self.table.setItem(i, col, item)
         self.table.removeCellWidget(i, COL_STATUS)
         if self.tasks.is_running(row.key) and self.ops.get(row.key, "install") != "remove":
@@ -282,6 +322,9 @@ class ModelManagerDialog(QDialog):
         install = row.install
         if self.ops.get(row.key) == "remove":
             item = QTableWidgetItem("Removing…")
+        elif row.adapter is not None:
+            item = QTableWidgetItem("Installed")
+            item.setForeground(QColor("#5cb85c"))
         elif install is None:
             item = QTableWidgetItem("Not installed")
             item.setForeground(QColor("#8a8f9a"))
@@ -322,13 +365,14 @@ class ModelManagerDialog(QDialog):
         installable = row is not None and row.model is not None and row.install is None
         b["install"].setEnabled(installable and not busy)
         b["cancel"].setEnabled(busy and op in ("install", "repair"))
-        b["remove"].setEnabled(row is not None and row.managed and not busy)
+        b["remove"].setEnabled(row is not None and (row.managed or row.adapter is not None) and not busy)
         b["verify"].setEnabled(row is not None and row.managed and not busy)
         b["repair"].setEnabled(row is not None and row.managed and row.install is not None
                                and row.install.kind in ("catalog", "hub") and not busy)
         importing = self.tasks.is_running(IMPORT_TASK)
         b["import_file"].setEnabled(not importing)
         b["import_folder"].setEnabled(not importing)
+        b["import_adapters"].setEnabled(not importing)
 
     # --------------------------------------------------------------- actions
     def _start(self, row: _Row, op: str, started: bool) -> None:
@@ -364,8 +408,13 @@ class ModelManagerDialog(QDialog):
             self.status.setText(f"Cancelling {row.title}…")
 
     def remove_selected(self) -> None:
-        """Delete the selected installed model after asking."""
+        """Delete the selected installed model (or imported LoRA or embedding) after asking."""
         row = self.selected()
+        if row is not None and row.adapter is not None:
+            if ask_yes_no(self, "Remove", f"Delete the {row.kind} {row.title} from Sfumato's store?\n"
+                          f"The file it was imported from is not touched."):
+                self._start(row, "remove", self.tasks.remove(row.key, row.key))
+            return
         if row is None or not row.managed or row.install is None:
             return
         install = row.install
@@ -397,6 +446,48 @@ class ModelManagerDialog(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Import a model folder", str(Path.home()))
         if path:
             self._import(Path(path))
+
+    def import_adapter_file(self) -> None:
+        """Copy a LoRA or embedding file into the store (its family is read from its tensors)."""
+        path, _ = QFileDialog.getOpenFileName(self, "Import a LoRA or embedding", str(Path.home()),
+                                              ADAPTER_FILTER)
+        if path:
+            self._import_adapters(Path(path))
+
+    def import_adapter_folder(self) -> None:
+        """Copy every LoRA and embedding of a folder (an A1111 or ComfyUI install's) into the store."""
+        path = QFileDialog.getExistingDirectory(self, "Import the LoRAs and embeddings of a folder",
+                                                str(Path.home()))
+        if path:
+            self._import_adapters(Path(path))
+
+    def _import_adapters(self, path: Path) -> None:
+        def work(report: Any, _cancel: Any) -> list[AdapterImport]:
+            return self.tasks.manager.import_adapters(path, on_progress=report)
+
+        if self.tasks.run(IMPORT_TASK, work):
+            self.ops[IMPORT_TASK] = "import_adapters"
+            self.import_bar.setFormat(f"Importing {path.name}…")
+            self.import_bar.show()
+            self.status.setText("")
+            self._update_buttons()
+
+    def _adapters_imported(self, results: list[AdapterImport]) -> None:
+        done = [r.adapter for r in results if r.adapter is not None]
+        refused = [r for r in results if r.adapter is None]
+        said = [f"{KIND_NAMES[a.kind]} {a.name} (for {a.label})" for a in done]
+        if done:
+            end = f"; {len(refused)} refused." if refused else "."
+            self.status.setText("Imported " + ", ".join(said) + end)
+        elif not refused:
+            self.status.setText("No LoRA or embedding was found there.")
+        else:
+            self.status.setText("Nothing was imported.")
+        if refused:
+            self._tell(UserFacingError(
+                refused[0].error if len(refused) == 1
+                else f"{len(refused)} files were not imported: {refused[0].error} …",
+                "\n".join(f"{r.source}: {r.error}" for r in refused)))
 
     def _import(self, path: Path) -> None:
         def work(report: Any, _cancel: Any) -> list[InstalledModel]:
@@ -436,7 +527,10 @@ class ModelManagerDialog(QDialog):
         if key.startswith("_") and key != IMPORT_TASK:
             return
         op, title = self._done(key)
-        if key == IMPORT_TASK:
+        if key == IMPORT_TASK and op == "import_adapters":
+            self.import_bar.hide()
+            self._adapters_imported(result if isinstance(result, list) else [])
+        elif key == IMPORT_TASK:
             self.import_bar.hide()
             models = result if isinstance(result, list) else []
             self.status.setText(
