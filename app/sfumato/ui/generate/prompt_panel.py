@@ -163,6 +163,12 @@ class PromptPanel(QWidget):
             "(Models › Model Manager…); without it the VAE decodes."
         )
 
+        self.match_colours = QCheckBox("Match colours")
+        self.match_colours.setChecked(True)
+        self.match_colours.setToolTip(
+            "Inpaint and outpaint: shift the new pixels' colours to those of the picture around the "
+            "region as it is pasted back, so no seam shows. Off: the model's colours as they came.")
+
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, the next one queues")
@@ -201,7 +207,8 @@ class PromptPanel(QWidget):
         size_row.addWidget(QLabel("×"))
         size_row.addWidget(self.height_box, 1)
         for row, (caption, item) in enumerate((("Scheduler", self.scheduler), ("Seed", seed_row),
-                                               ("Size", size_row), ("Decode", self.fast_decode)), start=2):
+                                               ("Size", size_row), ("Decode", self.fast_decode),
+                                               ("Paste back", self.match_colours)), start=2):
             grid.addWidget(QLabel(caption), row, 0, right)
             if isinstance(item, QWidget):
                 grid.addWidget(item, row, 1, 1, 3)
@@ -221,7 +228,7 @@ class PromptPanel(QWidget):
                        self.steps.valueChanged, self.cfg.valueChanged, self.scheduler.currentIndexChanged,
                        self.seed.valueChanged, self.seed_lock.toggled, self.auto_size.toggled,
                        self.width_box.valueChanged, self.height_box.valueChanged, self.batch.valueChanged,
-                       self.fast_decode.toggled):
+                       self.fast_decode.toggled, self.match_colours.toggled):
             signal.connect(self._store)
         for signal in (self.steps.valueChanged, self.strength.valueChanged):
             signal.connect(self._show_steps_hint)
@@ -377,6 +384,7 @@ class PromptPanel(QWidget):
             batch=self.batch.value(),
             size=None if self.auto_size.isChecked() else (self.width_box.value(), self.height_box.value()),
             fast_decode=self.fast_decode.isChecked(),
+            match_colours=self.match_colours.isChecked(),
         )
 
     def _auto_size_toggled(self, auto: bool) -> None:
@@ -405,6 +413,7 @@ class PromptPanel(QWidget):
             "height": self.height_box.value(),
             "batch": self.batch.value(),
             "fast_decode": self.fast_decode.isChecked(),
+            "match_colours": self.match_colours.isChecked(),
         })
 
     def _restore(self) -> None:
@@ -423,6 +432,7 @@ class PromptPanel(QWidget):
             self.seed_lock.setChecked(bool(saved.get("seed_locked", False)))
             self.auto_size.setChecked(bool(saved.get("auto_size", True)))
             self.fast_decode.setChecked(saved.get("fast_decode") is True)
+            self.match_colours.setChecked(saved.get("match_colours") is not False)
             model = saved.get("model")
             if isinstance(model, str) and model and Path(model).exists():
                 # from what was remembered: reading the model (and importing the model store)
