@@ -17,9 +17,8 @@ decides where they go.
 from __future__ import annotations
 
 import logging
-import threading
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -29,6 +28,7 @@ from sfumato.errors import UserFacingError
 from sfumato.generation.requests import Task
 from sfumato.inference.device import cpu_threads
 from sfumato.inference.results import GeneratedImage
+from sfumato.qt_bridge import work
 from sfumato.qt_bridge.images import qimage_to_rgba
 from sfumato.qt_bridge.inference_thread import EngineFactory, GenerationJob, InferenceService
 from sfumato.session.canvas_session import UNTITLED, CanvasSession, Overlay
@@ -62,8 +62,6 @@ class GenerationController(QObject):
     what the engine noted) as :attr:`Source.GENERATE`, the results' as :attr:`Source.RESULTS`.
     """
 
-    _models_listed = Signal(object)
-
     def __init__(self, session: CanvasSession, settings: Settings, window: QWidget,
                  engine_factory: EngineFactory | None = None, torch_threads: int | None = None) -> None:
         super().__init__(window)
@@ -72,6 +70,7 @@ class GenerationController(QObject):
         self._notices = session.notices
         threads = torch_threads or cpu_threads()  # the physical cores, unless the environment chose
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
+        self._work = work.BackgroundWork(self)
         self._doc: Document | None = None
 
         self.panel = PromptPanel(settings)
@@ -106,7 +105,6 @@ class GenerationController(QObject):
         self._target_timer.setSingleShot(True)
         self._target_timer.setInterval(TARGET_DELAY_MS)
         self._target_timer.timeout.connect(self.session.refresh_target)
-        self._models_listed.connect(self.panel.set_models)
         self._list_timer = QTimer(self)  # list models once the window is up, and again when it is
         self._list_timer.setSingleShot(True)  # activated (a model manager dialog may have closed)
         self._list_timer.setInterval(LIST_MODELS_AFTER_MS)
@@ -147,15 +145,15 @@ class GenerationController(QObject):
 
     def refresh_models(self) -> None:
         """List the installed models again (in the background) for the model picker."""
-        def work() -> None:
-            try:
-                choices = installed_choices()
-            except Exception:  # a broken cache must not stop the app: the picker stays as it is
-                log.exception("could not list the installed models")
-                return
-            self._models_listed.emit(choices)
+        work.start(self._list_models())
 
-        threading.Thread(target=work, name="list-models", daemon=True).start()
+    async def _list_models(self) -> None:
+        try:
+            choices = await self._work.run("models", installed_choices)
+        except Exception:  # a broken cache must not stop the app: the picker stays as it is
+            log.exception("could not list the installed models")
+            return
+        self.panel.set_models(choices)
 
     # -------------------------------------------------------------- generate
     def generate(self, variations: bool = False) -> GenerationJob | None:
@@ -329,4 +327,5 @@ class GenerationController(QObject):
     # ---------------------------------------------------------------- closing
     def shutdown(self) -> None:
         """Cancel every job and stop the inference thread (the window is closing)."""
+        self._work.shutdown(timeout=0)
         self.service.shutdown()
