@@ -7,7 +7,9 @@ before the job runs, so a press costs the GUI thread next to nothing), builds on
 previews become the session's overlay and the progress bar counts steps; when it ends, the batch
 becomes the session's pending results, shown in the results strip and in place on the canvas.
 Only "Apply" changes the document: the result becomes a new layer above the picture (the canvas
-grows first for an outpaint), all in one undo step.
+grows first for an outpaint), all in one undo step. Each result's layer is built on a lane of its
+own as the batch arrives (:meth:`~sfumato.session.jobs.PendingResults.prepare`), so Apply on the
+GUI thread only inserts it.
 
 It gets everything it needs passed in (the session, the settings, where to report) and builds
 only its own widgets (``column``: the prompt panel over the progress; ``strip``): the window
@@ -17,6 +19,7 @@ decides where they go.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QImage
@@ -84,6 +87,8 @@ class GenerationController(QObject):
         column.addWidget(self.progress)
         column.addStretch(1)
         self.strip = ResultsStrip()
+        self._layers_ahead = work.Lane("result-layers")  # result layers built before Apply
+        self._results: PendingResults | None = None
 
         self.panel.generate_requested.connect(lambda: self.generate())
         self.panel.refused.connect(lambda exc: self._notices.report(exc, Source.GENERATE))
@@ -244,6 +249,8 @@ class GenerationController(QObject):
         captions = [f"seed {image.seed}" for image in images]
         self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
                               [image.pixels for image in images], captions)
+        for index in range(len(images)):  # the one on show first (it was queued as it showed)
+            self._prepare(index, evict=False)
         self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
         self._job_over(job)
 
@@ -263,6 +270,9 @@ class GenerationController(QObject):
 
     # --------------------------------------------------------------- results
     def _results_changed(self, results: PendingResults | None) -> None:
+        if self._results is not None and self._results is not results:
+            self._results.close()  # its prepared layers go; those still being built are dropped
+        self._results = results
         if results is None:
             self.strip.clear()
             self.session.overlay.set(None)
@@ -273,6 +283,22 @@ class GenerationController(QObject):
             return
         landing = results.landing(index)
         self.session.overlay.set(Overlay(landing.rgba, landing.overlay))
+        self._prepare(index, evict=True)
+
+    def _prepare(self, index: int, evict: bool) -> None:
+        """Build result ``index``'s layer in the background, so that Apply only inserts it (an
+        Apply before it is ready builds the layer itself)."""
+        results = self.session.results.value
+        if results is None:
+            return
+
+        def failed(done: Future[None]) -> None:  # Apply builds it then, and says what went wrong
+            if not done.cancelled() and done.exception() is not None:
+                log.warning("could not build result %d's layer ahead of Apply", index,
+                            exc_info=done.exception())
+
+        # nothing comes back: prepare() keeps the layer in the results for Apply to take
+        self._layers_ahead.submit(results.prepare, index, evict).add_done_callback(failed)
 
     def _check_results(self) -> PendingResults | None:
         results = self.session.results.value
@@ -328,4 +354,5 @@ class GenerationController(QObject):
     def shutdown(self) -> None:
         """Cancel every job and stop the inference thread (the window is closing)."""
         self._work.shutdown(timeout=0)
+        self._layers_ahead.shutdown(wait=False, cancel_futures=True)
         self.service.shutdown()
