@@ -82,14 +82,15 @@ def describe_backend(active: ActiveRuntime, device: DeviceProfile | None,
     """The field for this state.
 
     The device, once probed, wins over the installed runtime; a job that found no runtime wins
-    over both. With ``plan`` (how the loaded model runs) the field names its dtype, and the
-    tooltip its whole precision. The field warns whenever the advice has something to do
-    (``action`` other than ``"none"``): no runtime, or the CPU running while a GPU is present.
+    over both. With ``plan`` (how the loaded model runs) the field names its dtype (with the
+    library when it is not torch: ``CPU · OpenVINO bfloat16``), and the tooltip its whole
+    precision. The field warns whenever the advice has something to do (``action`` other than
+    ``"none"``): no runtime, or the CPU running while a GPU is present.
     """
     if runtime_missing:
         text = NO_RUNTIME_TEXT
     elif device is not None:
-        text = device_text(device, plan.dtype if plan is not None else None)
+        text = device_text(device, plan.compute if plan is not None else None)
     else:
         text = runtime_text(active)
     missing = text == NO_RUNTIME_TEXT
