@@ -183,7 +183,7 @@ def test_variations_of_the_selected_region_land_on_it(
     gen.panel.batch.setValue(2)
     before = doc.composite()
     with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
-        window.menu_actions.by_name["variations"].trigger()  # Generate > Variations
+        window.menu_actions.by_name["variations_subtle"].trigger()  # Generate > Subtle Variations
     results = window.session.results.value
     assert results is not None and results.context.capture.task is Task.VARIATIONS
     assert gen.strip.count == 2

@@ -27,7 +27,14 @@ from qt_helpers import Dialogs
 from sfumato.model_store import DownloadProgress, ModelManager
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.ui.main_window import MainWindow
-from sfumato.ui.models.manager_dialog import COL_FIT, COL_RUNS, COL_SIZE, COL_STATUS, ModelManagerDialog
+from sfumato.ui.models.manager_dialog import (
+    COL_FIT,
+    COL_LICENCE,
+    COL_RUNS,
+    COL_SIZE,
+    COL_STATUS,
+    ModelManagerDialog,
+)
 
 TIMEOUT = 10_000
 
@@ -102,7 +109,8 @@ def test_the_catalog_is_listed_with_fit_badges_for_this_machine(
     i = next(i for i, r in enumerate(dialog.rows) if r.key == "flux-dev")
     tip = dialog.table.item(i, COL_FIT).toolTip()
     assert tip.startswith("Won't fit: needs ~") and ("VRAM" in tip or "RAM" in tip)
-    assert cell(dialog, "flux-dev", 4).startswith("Gated · ") and "Gated" not in cell(dialog, "sd15", 4)
+    assert cell(dialog, "flux-dev", COL_LICENCE).startswith("Gated · ")
+    assert "Gated" not in cell(dialog, "sd15", COL_LICENCE)
     assert cell(dialog, "sd15", COL_SIZE).startswith("≈ ")  # from the parameter count, offline
     assert cell(dialog, "sd15", COL_STATUS) == "Not installed"
     summary = dialog.summary.text()

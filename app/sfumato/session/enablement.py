@@ -24,6 +24,8 @@ class Needs(enum.Flag):
     """The document has an active layer."""
     MASK = enum.auto()
     """The active layer is a mask layer."""
+    PARAMETERS = enum.auto()
+    """The active layer carries generation parameters (a result layer, a PNG opened with them)."""
     UNDO = enum.auto()
     """There is a step to undo."""
     REDO = enum.auto()
@@ -47,6 +49,8 @@ def conditions(session: CanvasSession) -> Needs:
             held |= Needs.LAYER
             if active.is_mask:
                 held |= Needs.MASK
+            if active.metadata.get("parameters"):
+                held |= Needs.PARAMETERS
         if doc.history.undo_label is not None:
             held |= Needs.UNDO
         if doc.history.redo_label is not None:

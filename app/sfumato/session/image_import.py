@@ -13,6 +13,7 @@ from sfumato.document.geometry import Rect
 from sfumato.document.image_io import load_image
 from sfumato.document.layers import Layer
 from sfumato.errors import UserFacingError
+from sfumato.generation.metadata import read_parameters
 
 CASCADE = 24  # px between the centres of several images placed at once
 
@@ -51,6 +52,17 @@ def image_document(rgba: np.ndarray, name: str) -> Document:
     doc.add_image_layer(rgba, name)
     doc.history.clear()
     doc.saved_revision = doc.revision
+    return doc
+
+
+def picture_document(path: Path) -> Document:
+    """The picture at ``path`` as a document of its own; a PNG's generation ``parameters`` go with
+    its layer, as a result layer's do (Layer › Reuse Parameters reads them, an export keeps them).
+    Raises :class:`~sfumato.document.image_io.ImageLoadError` for a file that cannot be read."""
+    doc = image_document(load_image(path), image_name(path))
+    text = read_parameters(path) if path.suffix.lower() == ".png" else None
+    if text and text.strip():
+        doc.layers[0].metadata["parameters"] = text
     return doc
 
 

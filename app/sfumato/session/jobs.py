@@ -23,6 +23,7 @@ from sfumato.generation.requests import (
     GenerationRequest,
     Img2ImgRequest,
     InpaintRequest,
+    LoraUse,
     OutpaintRequest,
     Task,
     Txt2ImgRequest,
@@ -62,8 +63,12 @@ class Parameters:
     """``None`` when the size is automatic (follows the canvas and the model)."""
     fast_decode: bool = False
     """Decode the final images with the tiny decoder (TAESD) instead of the VAE."""
-    match_colours: bool = True
-    """Inpaint and outpaint: match the pasted-back region's colours to the picture around it."""
+    loras: tuple[LoraUse, ...] = ()
+    """The LoRAs of the panel's list (the prompt's ``<lora:…>`` tags apply on top of them)."""
+    variation_seed: int = -1
+    """Text-to-image only: the second seed each image's noise is blended towards (−1: random)."""
+    variation_strength: float = 0.0
+    """Text-to-image only: how far towards :attr:`variation_seed`'s noise (0 leaves it as it is)."""
 
 
 @dataclass
@@ -208,10 +213,13 @@ def build_request(task: Task, cap: Capture, params: Parameters, native: int) -> 
         "seed": params.seed,
         "scheduler": params.scheduler,
         "fast_decode": params.fast_decode,
+        "loras": params.loras,
     }
     whole = params.size or working_size(cap, native)
     if task is Task.TXT2IMG:
-        return Txt2ImgRequest(**common, width=whole[0], height=whole[1], batch_size=params.batch)
+        return Txt2ImgRequest(**common, width=whole[0], height=whole[1], batch_size=params.batch,
+                              variation_seed=params.variation_seed,
+                              variation_strength=params.variation_strength)
     region = params.size or (0, 0)
     assert cap.picture is not None
     source = np.zeros((cap.picture.rect.h, cap.picture.rect.w, 4), np.uint8)
@@ -225,11 +233,10 @@ def build_request(task: Task, cap: Capture, params: Parameters, native: int) -> 
         assert cap.mask is not None
         return InpaintRequest(**common, source=source, mask=cap.mask, padding=INPAINT_PADDING,
                               strength=params.strength, width=region[0], height=region[1],
-                              batch_size=params.batch, match_colours=params.match_colours)
+                              batch_size=params.batch)
     assert cap.margins is not None
     return OutpaintRequest(**common, source=source, margins=cap.margins, padding=OUTPAINT_PADDING,
-                           width=region[0], height=region[1], batch_size=params.batch,
-                           match_colours=params.match_colours)
+                           width=region[0], height=region[1], batch_size=params.batch)
 
 
 def with_picture(request: GenerationRequest, cap: Capture) -> GenerationRequest:

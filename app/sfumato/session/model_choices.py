@@ -9,6 +9,7 @@ The model store (and huggingface_hub behind it) is imported on first use, not wi
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from sfumato.generation import schedulers as names
 
 if TYPE_CHECKING:
     from sfumato.model_store import InstalledModel, ModelManager
+    from sfumato.model_store.adapters import AdapterFile
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +112,33 @@ def installed_choices(manager: ModelManager | None = None) -> list[ModelChoice]:
     from sfumato.model_store import ModelManager
 
     manager = manager or ModelManager()
-    choices = []
-    for model in manager.installed():
-        if model.family == "cascade":
-            continue  # the engine does not run Stable Cascade
-        defaults = _catalog_defaults(manager, model) or family_defaults(model.family, _label(model))
-        choices.append(ModelChoice(_label(model), str(model.path), model.family, defaults))
+    choices = [choice_for(manager, model) for model in manager.installed()
+               if model.family != "cascade"]  # the engine does not run Stable Cascade
     return sorted(choices, key=lambda c: c.label.lower())
+
+
+def choice_for(manager: ModelManager, model: InstalledModel) -> ModelChoice:
+    """The picker's entry for the installed ``model``, labelled, with its defaults."""
+    defaults = _catalog_defaults(manager, model) or family_defaults(model.family, _label(model))
+    return ModelChoice(_label(model), str(model.path), model.family, defaults)
+
+
+def installed_loras(manager: ModelManager | None = None) -> list[AdapterFile]:
+    """Every installed LoRA (imported ones and the catalog's adapters), of every family."""
+    from sfumato.model_store import ModelManager
+
+    return (manager or ModelManager()).loras()
+
+
+def loras_for(loras: Sequence[AdapterFile], family: str | None) -> list[AdapterFile]:
+    """Those of the installed ``loras`` made for a model of catalog ``family`` (all of them when
+    the family is unknown: the engine checks each against the model it loads)."""
+    if not family:
+        return list(loras)
+    from sfumato.model_store.checkpoint_family import adapter_family
+
+    wanted = adapter_family(family)
+    return [lora for lora in loras if lora.family == wanted]
 
 
 def local_choice(path: Path) -> ModelChoice:

@@ -30,8 +30,8 @@ from sfumato.document.brush import BrushSettings
 from sfumato.document.document import Document
 from sfumato.document.layers import LayerKind
 from sfumato.errors import UserFacingError
+from sfumato.generation.requests import STRONG_VARIATION, SUBTLE_VARIATION
 from sfumato.paths import log_dir
-from sfumato.qt_bridge.work import BackgroundWork
 from sfumato.session.autosave import SessionAutosave
 from sfumato.session.canvas_session import CanvasSession
 from sfumato.session.enablement import Needs
@@ -42,6 +42,7 @@ from sfumato.ui.backend.monitor import BackendMonitor
 from sfumato.ui.backend.status import BackendField
 from sfumato.ui.canvas.tool_options import BrushOptionsBar, tool_actions
 from sfumato.ui.canvas.view import CanvasView
+from sfumato.ui.common.background import BackgroundTasks
 from sfumato.ui.common.notices import StatusNotices
 from sfumato.ui.files.controller import FileController
 from sfumato.ui.generate.controller import GenerationController
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         self._model_services: ModelServices | None = None
         self._backend_dialog: BackendDialog | None = None
 
-        self.tasks = BackgroundWork(self)
+        self.tasks = BackgroundTasks(self)
         self.tasks.busy_changed.connect(session.busy.set)
         self.canvas = CanvasView(session)
         self.setCentralWidget(self.canvas)
@@ -147,6 +148,10 @@ class MainWindow(QMainWindow):
 
         self.menu_actions = WindowActions(self, session, self._menus())
         self.menu_actions.add_named({f"tool_{tool.value}": a for tool, a in self.tool_actions.items()})
+        layer_list = self.layers_panel.list  # its context menu: the Layer menu's entries for one layer
+        layer_list.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        for name in ("reuse_parameters", "duplicate_layer", "delete_layer"):
+            layer_list.addAction(self.menu_actions.by_name[name])
         self.generation.service.set_force_float32(settings.force_float32)
         self.files.recent_changed.connect(self.menu_actions.refresh_recent)
         self.files.task_progress.connect(self._show_task_progress)
@@ -184,6 +189,7 @@ class MainWindow(QMainWindow):
                 SEPARATOR,
                 Action("import", "&Import Images as Layers…", files.import_dialog, ("Ctrl+I",), doc),
                 Action("export", "&Export PNG/JPEG/WebP…", files.export_dialog, ("Ctrl+Shift+E",), doc),
+                Action("reuse_image", "&Reuse Parameters From Image…", gen.reuse_dialog),
                 SEPARATOR,
                 Action("quit", "&Quit", self.close, ("Ctrl+Q",), idle),
             ]),
@@ -218,6 +224,8 @@ class MainWindow(QMainWindow):
                        doc | Needs.LAYER),
                 Action("delete_layer", "De&lete Layer", layer_commands["layer_delete"], (),
                        doc | Needs.LAYER),
+                Action("reuse_parameters", "&Reuse Parameters", gen.reuse_layer, (),
+                       doc | Needs.LAYER | Needs.PARAMETERS),
                 SEPARATOR,
                 Action("layer_up", "Move Layer &Up", layer_commands["layer_up"], ("Ctrl+]",),
                        doc | Needs.LAYER),
@@ -249,8 +257,9 @@ class MainWindow(QMainWindow):
             ]),
             Menu("&Generate", [
                 Action("generate", "Generate", lambda: gen.generate(), ("Ctrl+Return",)),
-                Action("variations", "Variations", lambda: gen.generate(variations=True),
+                Action("variations_subtle", "Subtle &Variations", lambda: gen.generate(SUBTLE_VARIATION),
                        ("Ctrl+Shift+Return",)),
+                Action("variations_strong", "&Strong Variations", lambda: gen.generate(STRONG_VARIATION)),
                 Action("cancel_generation", "Cancel Generation", gen.cancel_running, ("Esc",), Needs.RUNNING),
                 SEPARATOR,
                 Action("previous_result", "&Previous Result", lambda: gen.step_result(-1), ("Alt+Left",),

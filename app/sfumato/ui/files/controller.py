@@ -1,7 +1,7 @@
 """The document lifecycle: new, open, import, paste, drops, save, export, the unsaved-changes
 prompt, recent files, the autosave timer and closing (or ending the system session).
 
-Disk work runs on the ``io`` lane (:class:`~sfumato.qt_bridge.work.BackgroundWork`);
+Disk work runs in the background (:class:`~sfumato.ui.common.background.BackgroundTasks`);
 while it runs the session is busy and the document read-only, so what is written is what is
 shown. The rules without Qt (autosave, where pictures land) live in ``sfumato.session``.
 """
@@ -21,26 +21,25 @@ from sfumato.document.image_io import (
     SUPPORTED_IMPORT_SUFFIXES,
     check_image_size,
     export_image,
-    load_image,
 )
 from sfumato.document.ora import load_ora, save_ora
 from sfumato.errors import UserFacingError
 from sfumato.qt_bridge.images import qimage_to_rgba
-from sfumato.qt_bridge.work import BackgroundWork
 from sfumato.session.autosave import SessionAutosave
 from sfumato.session.canvas_session import UNTITLED, CanvasSession
 from sfumato.session.image_import import (
     Arrival,
     add_layers,
     decode_images,
-    image_document,
     image_name,
+    picture_document,
     placed_layers,
     prepare_arrival,
 )
 from sfumato.session.jobs import export_metadata
 from sfumato.session.notices import Notice, Source
 from sfumato.settings import Settings
+from sfumato.ui.common.background import BackgroundTasks
 from sfumato.ui.common.drops import dropped_files
 from sfumato.ui.common.questions import SaveChoice, ask_save_changes
 from sfumato.ui.files.new_document_dialog import NewDocumentDialog
@@ -70,7 +69,7 @@ class FileController(QObject):
     recent_changed = Signal()
 
     def __init__(self, session: CanvasSession, settings: Settings, autosave: SessionAutosave,
-                 tasks: BackgroundWork, window: QWidget,
+                 tasks: BackgroundTasks, window: QWidget,
                  view_centre: Callable[[], QPointF | None]) -> None:
         super().__init__(window)
         self.session = session
@@ -123,7 +122,7 @@ class FileController(QObject):
             except UserFacingError as exc:
                 self._report(exc)
 
-        self.tasks.run("io", work, on_done=done, on_error=self._report)
+        self.tasks.run(work, done, self._report)
 
     def _report(self, error: BaseException) -> None:
         self._notices.report(error, Source.FILES)
@@ -184,12 +183,15 @@ class FileController(QObject):
             self._run(f"Opening {path.name}…", lambda: load_ora(path),
                       lambda doc: self._opened(doc, path))
         else:
-            self._run(f"Opening {path.name}…", lambda: image_document(load_image(path), image_name(path)),
+            self._run(f"Opening {path.name}…", lambda: picture_document(path),
                       lambda doc: self._opened(doc, path))
 
     def _opened(self, doc: Document, path: Path) -> None:
         self.session.show(doc, image_name(path))
         self.remember_recent(path)
+        if doc.layers and doc.layers[0].metadata.get("parameters"):
+            self._notices.info(Source.FILES, f"“{path.name}” carries generation parameters: Layer › "
+                               "Reuse Parameters fills the Generate panel with them.")
 
     def recover(self, entry: RecoveryEntry) -> None:
         """Open the autosave ``entry`` (read in the background, the status bar saying so).

@@ -7,9 +7,7 @@ before the job runs, so a press costs the GUI thread next to nothing), builds on
 previews become the session's overlay and the progress bar counts steps; when it ends, the batch
 becomes the session's pending results, shown in the results strip and in place on the canvas.
 Only "Apply" changes the document: the result becomes a new layer above the picture (the canvas
-grows first for an outpaint), all in one undo step. Each result's layer is built on a lane of its
-own as the batch arrives (:meth:`~sfumato.session.jobs.PendingResults.prepare`), so Apply on the
-GUI thread only inserts it.
+grows first for an outpaint), all in one undo step.
 
 It gets everything it needs passed in (the session, the settings, where to report) and builds
 only its own widgets (``column``: the prompt panel over the progress; ``strip``): the window
@@ -18,12 +16,15 @@ decides where they go.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from concurrent.futures import Future
+import threading
+from collections.abc import Callable
+from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
 from sfumato.document.document import Document, new_document
 from sfumato.document.layers import Layer
@@ -31,7 +32,6 @@ from sfumato.errors import UserFacingError
 from sfumato.generation.requests import Task
 from sfumato.inference.device import cpu_threads
 from sfumato.inference.results import GeneratedImage
-from sfumato.qt_bridge import work
 from sfumato.qt_bridge.images import qimage_to_rgba
 from sfumato.qt_bridge.inference_thread import EngineFactory, GenerationJob, InferenceService
 from sfumato.session.canvas_session import UNTITLED, CanvasSession, Overlay
@@ -45,8 +45,9 @@ from sfumato.session.jobs import (
     preview_rgba,
     with_picture,
 )
-from sfumato.session.model_choices import installed_choices
-from sfumato.session.notices import Source
+from sfumato.session.model_choices import installed_choices, installed_loras
+from sfumato.session.notices import Notice, Severity, Source
+from sfumato.session.parameter_reuse import ReusePlan, reuse_file, reuse_text
 from sfumato.settings import Settings
 from sfumato.ui.generate.progress import GenerationProgress
 from sfumato.ui.generate.prompt_panel import PromptPanel
@@ -65,6 +66,11 @@ class GenerationController(QObject):
     what the engine noted) as :attr:`Source.GENERATE`, the results' as :attr:`Source.RESULTS`.
     """
 
+    _models_listed = Signal(object)
+    _loras_listed = Signal(object)
+    _reuse_planned = Signal(object)
+    _reuse_refused = Signal(object)
+
     def __init__(self, session: CanvasSession, settings: Settings, window: QWidget,
                  engine_factory: EngineFactory | None = None, torch_threads: int | None = None) -> None:
         super().__init__(window)
@@ -73,7 +79,6 @@ class GenerationController(QObject):
         self._notices = session.notices
         threads = torch_threads or cpu_threads()  # the physical cores, unless the environment chose
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
-        self._work = work.BackgroundWork(self)
         self._doc: Document | None = None
 
         self.panel = PromptPanel(settings)
@@ -87,12 +92,11 @@ class GenerationController(QObject):
         column.addWidget(self.progress)
         column.addStretch(1)
         self.strip = ResultsStrip()
-        self._layers_ahead = work.Lane("result-layers")  # result layers built before Apply
-        self._results: PendingResults | None = None
 
         self.panel.generate_requested.connect(lambda: self.generate())
         self.panel.refused.connect(lambda exc: self._notices.report(exc, Source.GENERATE))
-        self.panel.variations_requested.connect(lambda: self.generate(variations=True))
+        self.panel.variations_requested.connect(lambda strength: self.generate(variation=strength))
+        self.panel.reuse_requested.connect(self.reuse_file)
         self.progress.cancel_requested.connect(self.service.cancel)
         self.strip.current_changed.connect(self._show_result)
         self.strip.apply_requested.connect(self.apply)
@@ -110,6 +114,10 @@ class GenerationController(QObject):
         self._target_timer.setSingleShot(True)
         self._target_timer.setInterval(TARGET_DELAY_MS)
         self._target_timer.timeout.connect(self.session.refresh_target)
+        self._models_listed.connect(self.panel.set_models)
+        self._loras_listed.connect(self.panel.set_loras)
+        self._reuse_planned.connect(self._reuse)
+        self._reuse_refused.connect(self._reuse_failed)
         self._list_timer = QTimer(self)  # list models once the window is up, and again when it is
         self._list_timer.setSingleShot(True)  # activated (a model manager dialog may have closed)
         self._list_timer.setInterval(LIST_MODELS_AFTER_MS)
@@ -150,19 +158,27 @@ class GenerationController(QObject):
 
     def refresh_models(self) -> None:
         """List the installed models again (in the background) for the model picker."""
-        work.start(self._list_models())
+        def work() -> None:
+            try:
+                choices = installed_choices()
+            except Exception:  # a broken cache must not stop the app: the picker stays as it is
+                log.exception("could not list the installed models")
+                return
+            self._models_listed.emit(choices)
+            try:
+                loras = installed_loras()
+            except Exception:  # as above: "Add LoRA" offers what it had
+                log.exception("could not list the installed LoRAs")
+                return
+            self._loras_listed.emit(loras)
 
-    async def _list_models(self) -> None:
-        try:
-            choices = await self._work.run("models", installed_choices)
-        except Exception:  # a broken cache must not stop the app: the picker stays as it is
-            log.exception("could not list the installed models")
-            return
-        self.panel.set_models(choices)
+        threading.Thread(target=work, name="list-models", daemon=True).start()
 
     # -------------------------------------------------------------- generate
-    def generate(self, variations: bool = False) -> GenerationJob | None:
-        """Queue a generation of the task the canvas asks for (or variations)."""
+    def generate(self, variation: float | None = None) -> GenerationJob | None:
+        """Queue a generation of the task the canvas asks for, or with ``variation`` (a strength:
+        :data:`~sfumato.generation.requests.SUBTLE_VARIATION` or ``STRONG_VARIATION``) Batch
+        variations of the image or the selected region."""
         session = self.session
         if session.busy.value:
             self._notices.info(Source.GENERATE, "Wait until the file is read or written.")
@@ -179,7 +195,9 @@ class GenerationController(QObject):
         doc = session.doc
         assert doc is not None
         frame = session.outpaint_frame.value
-        task = Task.VARIATIONS if variations else detect_task(doc, frame)
+        task = Task.VARIATIONS if variation is not None else detect_task(doc, frame)
+        if variation is not None:
+            params = dataclasses.replace(params, strength=variation)
         if task in (Task.TXT2IMG, Task.IMG2IMG):
             task = Task.TXT2IMG if canvas_is_empty(doc, exact=True) else Task.IMG2IMG
         try:
@@ -192,6 +210,55 @@ class GenerationController(QObject):
         self._notices.clear(Source.GENERATE)
         return self.service.submit(request, label, JobContext(doc, cap, params),
                                    prepare=lambda stand_in: with_picture(stand_in, cap))
+
+    # ----------------------------------------------------------------- reuse
+    def reuse_file(self, path: Path) -> None:
+        """Fill the panel from the generation parameters of the PNG at ``path`` (read, and its
+        model and LoRAs looked up, in the background)."""
+        self._notices.info(Source.GENERATE, f"Reading the parameters of “{path.name}”…")
+        self._plan_reuse(lambda: reuse_file(path))
+
+    def reuse_dialog(self) -> None:
+        """File › Reuse Parameters From Image…: choose a PNG whose parameters fill the panel (the
+        picture is not opened, as A1111's PNG Info sends a picture's parameters to txt2img)."""
+        path, _ = QFileDialog.getOpenFileName(self._window, "Reuse the parameters of a picture", "",
+                                              "PNG images (*.png)")
+        if path:
+            self.reuse_file(Path(path))
+
+    def reuse_layer(self) -> None:
+        """Layer › Reuse Parameters: fill the panel from the active layer's parameters (a result
+        layer's, or a picture's opened with them)."""
+        doc = self.session.doc
+        layer = doc.active_layer if doc is not None else None
+        text = layer.metadata.get("parameters", "") if layer is not None else ""
+        if layer is None or not text:
+            self._notices.info(Source.GENERATE, "The active layer carries no generation parameters.")
+            return
+        source = f"the layer “{layer.name}”"
+        self._plan_reuse(lambda: reuse_text(source, text))
+
+    def _plan_reuse(self, plan: Callable[[], ReusePlan]) -> None:
+        """Make the plan in the background (it reads the model store), then fill the panel."""
+        def work() -> None:
+            try:
+                made = plan()
+            except Exception as exc:  # a bad picture's one-line error, or anything else, reported
+                self._reuse_refused.emit(exc)
+                return
+            self._reuse_planned.emit(made)
+
+        threading.Thread(target=work, name="reuse-parameters", daemon=True).start()
+
+    def _reuse(self, plan: ReusePlan) -> None:
+        """Fill the panel; say what is missing in the notice, the rest in its details."""
+        notes = (*plan.notes, *self.panel.reuse(plan))
+        message = " ".join([f"Filled the panel from {plan.source}.", *plan.missing])
+        severity = Severity.WARNING if plan.missing else Severity.INFO
+        self._notices.post(Notice(severity, message, Source.GENERATE, "\n".join(notes)))
+
+    def _reuse_failed(self, error: BaseException) -> None:
+        self._notices.report(error, Source.GENERATE)
 
     def cancel_running(self) -> None:
         """Stop the running job after its current step or loading stage (Esc)."""
@@ -249,8 +316,6 @@ class GenerationController(QObject):
         captions = [f"seed {image.seed}" for image in images]
         self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
                               [image.pixels for image in images], captions)
-        for index in range(len(images)):  # the one on show first (it was queued as it showed)
-            self._prepare(index, evict=False)
         self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
         self._job_over(job)
 
@@ -270,9 +335,6 @@ class GenerationController(QObject):
 
     # --------------------------------------------------------------- results
     def _results_changed(self, results: PendingResults | None) -> None:
-        if self._results is not None and self._results is not results:
-            self._results.close()  # its prepared layers go; those still being built are dropped
-        self._results = results
         if results is None:
             self.strip.clear()
             self.session.overlay.set(None)
@@ -283,22 +345,6 @@ class GenerationController(QObject):
             return
         landing = results.landing(index)
         self.session.overlay.set(Overlay(landing.rgba, landing.overlay))
-        self._prepare(index, evict=True)
-
-    def _prepare(self, index: int, evict: bool) -> None:
-        """Build result ``index``'s layer in the background, so that Apply only inserts it (an
-        Apply before it is ready builds the layer itself)."""
-        results = self.session.results.value
-        if results is None:
-            return
-
-        def failed(done: Future[None]) -> None:  # Apply builds it then, and says what went wrong
-            if not done.cancelled() and done.exception() is not None:
-                log.warning("could not build result %d's layer ahead of Apply", index,
-                            exc_info=done.exception())
-
-        # nothing comes back: prepare() keeps the layer in the results for Apply to take
-        self._layers_ahead.submit(results.prepare, index, evict).add_done_callback(failed)
 
     def _check_results(self) -> PendingResults | None:
         results = self.session.results.value
@@ -353,6 +399,4 @@ class GenerationController(QObject):
     # ---------------------------------------------------------------- closing
     def shutdown(self) -> None:
         """Cancel every job and stop the inference thread (the window is closing)."""
-        self._work.shutdown(timeout=0)
-        self._layers_ahead.shutdown(wait=False, cancel_futures=True)
         self.service.shutdown()

@@ -7,6 +7,14 @@ FLUX.1 [dev] CFG 3.5, and so on. FLUX.1 takes no negative prompt, so the field i
 it; and when strength × steps would run no step, a line says how many steps will run instead.
 "Fast decode" (off by default) has the final image decoded by the tiny decoder the live previews
 use (TAESD) rather than the VAE.
+
+Under the prompt, one line sums up the prompt syntax, and a live check (a moment after typing
+stops) says what a Generate press would fail with (a malformed prompt, with its column) or what
+the model would not do (weights a plain-text model ignores, a ``<lora:…>`` tag whose LoRA is not
+installed). The LoRA list applies installed LoRAs at their weights; "Extra" under the seed holds
+A1111's variation seed for text-to-image; "Subtle" and "Strong" make variations at Fooocus's
+strengths. :meth:`PromptPanel.reuse` fills the fields from a picture's parameters, and a PNG
+dropped on the panel asks for that (``reuse_requested``).
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -36,11 +45,16 @@ from PySide6.QtWidgets import (
 )
 
 from sfumato.errors import UserFacingError
-from sfumato.generation.requests import steps_for_strength
+from sfumato.generation.prompt_syntax import SYNTAX_HINT
+from sfumato.generation.requests import STRONG_VARIATION, SUBTLE_VARIATION, steps_for_strength
 from sfumato.session.jobs import Parameters
 from sfumato.session.model_choices import ModelChoice, base_family, family_defaults, local_choice
+from sfumato.session.parameter_reuse import ReusePlan
+from sfumato.session.prompt_check import check_prompts
 from sfumato.settings import Settings
+from sfumato.ui.common.drops import dropped_files
 from sfumato.ui.common.resources import icon
+from sfumato.ui.generate.lora_list import LoraList
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +63,7 @@ MODEL_DEFAULT_SCHEDULER = "Model default"
 NEGATIVE_PLACEHOLDER = "What to avoid (optional)"
 NEGATIVE_NEEDS_CFG = "What to avoid (used only with CFG above 1)"
 NO_NEGATIVE = "FLUX.1 takes no negative prompt"
+CHECK_DELAY_MS = 300  # the prompt is checked this long after typing stops
 
 
 def takes_negative_prompt(family: str | None) -> bool:
@@ -67,18 +82,20 @@ def _text_box(placeholder: str, lines: int) -> QPlainTextEdit:
 
 
 class PromptPanel(QWidget):
-    """Prompt, negative prompt, model, strength, steps, CFG, scheduler, seed, size, batch, fast
-    decode.
+    """Prompt, negative prompt, model, LoRAs, strength, steps, CFG, scheduler, seed (and variation
+    seed), size, batch, fast decode.
 
-    ``generate_requested`` and ``variations_requested`` fire from the two buttons;
-    ``model_chosen(choice)`` when the model changes; ``refused(error)`` when a chosen file or
-    folder is not a model it can use (the Generate panel's notice bar says why).
+    ``generate_requested`` fires from Generate, ``variations_requested(strength)`` from Subtle
+    and Strong; ``model_chosen(choice)`` when the model changes; ``reuse_requested(path)`` when a
+    picture is dropped on the panel; ``refused(error)`` when a chosen file or folder is not a
+    model it can use (the Generate panel's notice bar says why).
     """
 
     generate_requested = Signal()
-    variations_requested = Signal()
+    variations_requested = Signal(float)
     model_chosen = Signal(object)
     refused = Signal(object)
+    reuse_requested = Signal(object)
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +108,18 @@ class PromptPanel(QWidget):
 
         self.prompt = _text_box("Describe what to paint…", 4)
         self.prompt.setObjectName("promptEdit")
+        self.prompt.setToolTip(f"Prompt syntax: {SYNTAX_HINT}")
+        self.syntax_hint = QLabel(SYNTAX_HINT)
+        self.syntax_hint.setObjectName("optionCaption")
+        self.syntax_hint.setWordWrap(True)
+        self.prompt_check = QLabel()
+        self.prompt_check.setObjectName("promptCheck")
+        self.prompt_check.setWordWrap(True)
+        self.prompt_check.hide()
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(CHECK_DELAY_MS)
+        self._check_timer.timeout.connect(self.check_prompt)
         self.negative = _text_box(NEGATIVE_PLACEHOLDER, 2)
         self.negative_note = QLabel(f"{NO_NEGATIVE}; what is written here is kept for other models.")
         self.negative_note.setObjectName("optionCaption")
@@ -108,6 +137,8 @@ class PromptPanel(QWidget):
         browse_menu.addAction("Diffusers Model &Folder…", lambda: self._browse(folder=True))
         browse_menu.addAction("&Checkpoint File (.safetensors)…", lambda: self._browse(folder=False))
         self.browse.setMenu(browse_menu)
+
+        self.loras = LoraList()
 
         self.mode_label = QLabel()
         self.mode_label.setObjectName("modeLabel")
@@ -142,6 +173,40 @@ class PromptPanel(QWidget):
         self.dice.clicked.connect(self.roll_seed)
         self.seed_lock = QCheckBox("Lock")
         self.seed_lock.setToolTip("Keep this seed for the next generations (otherwise each gets a new one)")
+        self.extra = QToolButton()
+        self.extra.setText("Extra")
+        self.extra.setCheckable(True)
+        self.extra.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.extra.setArrowType(Qt.ArrowType.RightArrow)
+        self.extra.setToolTip("A variation seed, for small changes of the same composition (text-to-image; "
+                              "used only while this is open, as A1111's Extra)")
+        self.variation_seed = QSpinBox()
+        self.variation_seed.setRange(-1, MAX_UI_SEED)
+        self.variation_seed.setSpecialValueText("Random")
+        self.variation_seed.setValue(-1)
+        self.variation_seed.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.variation_seed.setToolTip("The second seed whose noise each image is blended towards "
+                                       "(Random: a new one each time)")
+        self.variation_dice = QToolButton()
+        self.variation_dice.setIcon(icon("dice"))
+        self.variation_dice.setToolTip("A new random variation seed")
+        self.variation_dice.clicked.connect(
+            lambda: self.variation_seed.setValue(secrets.randbelow(MAX_UI_SEED + 1)))
+        self.variation_strength = QDoubleSpinBox()
+        self.variation_strength.setRange(0.0, 1.0)
+        self.variation_strength.setSingleStep(0.05)
+        self.variation_strength.setDecimals(2)
+        self.variation_strength.setToolTip("How far towards the variation seed's noise: 0 none, "
+                                           "0.1–0.3 small changes of the same picture, 1 that seed's picture")
+        self.variation_row = QWidget()
+        variation = QHBoxLayout(self.variation_row)
+        variation.setContentsMargins(0, 0, 0, 0)
+        variation.addWidget(self.variation_seed, 1)
+        variation.addWidget(self.variation_dice)
+        variation.addWidget(QLabel("by"))
+        variation.addWidget(self.variation_strength)
+        self.variation_caption = QLabel("Variation")
+        self.extra.toggled.connect(self._show_extra)
 
         self.auto_size = QCheckBox("Auto")
         self.auto_size.setToolTip("Follow the canvas shape at the model's native size")
@@ -163,30 +228,36 @@ class PromptPanel(QWidget):
             "(Models › Model Manager…); without it the VAE decodes."
         )
 
-        self.match_colours = QCheckBox("Match colours")
-        self.match_colours.setChecked(True)
-        self.match_colours.setToolTip(
-            "Inpaint and outpaint: shift the new pixels' colours to those of the picture around the "
-            "region as it is pasted back, so no seam shows. Off: the model's colours as they came.")
-
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, the next one queues")
         self.generate_button.clicked.connect(self.generate_requested)
-        self.variations_button = QPushButton("Variations")
-        self.variations_button.setToolTip("Variations of the image, or of the selected region")
-        self.variations_button.clicked.connect(self.variations_requested)
+        self.subtle_button = QPushButton("Subtle")
+        self.subtle_button.setObjectName("subtleButton")
+        self.subtle_button.setToolTip(
+            f"Variations of the image, or of the selected region, that keep its composition and "
+            f"colours (strength {SUBTLE_VARIATION:g}; Batch says how many)")
+        self.subtle_button.clicked.connect(lambda: self.variations_requested.emit(SUBTLE_VARIATION))
+        self.strong_button = QPushButton("Strong")
+        self.strong_button.setObjectName("strongButton")
+        self.strong_button.setToolTip(
+            f"Variations that keep only the broad layout (strength {STRONG_VARIATION:g}; Batch says "
+            "how many)")
+        self.strong_button.clicked.connect(lambda: self.variations_requested.emit(STRONG_VARIATION))
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 8, 8, 8)
         layout.setSpacing(6)
         layout.addWidget(self.prompt)
+        layout.addWidget(self.syntax_hint)
+        layout.addWidget(self.prompt_check)
         layout.addWidget(self.negative)
         layout.addWidget(self.negative_note)
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(self.browse)
         layout.addLayout(model_row)
+        layout.addWidget(self.loras)
         layout.addWidget(self.mode_label)
         grid = QGridLayout()
         grid.setHorizontalSpacing(8)
@@ -201,15 +272,16 @@ class PromptPanel(QWidget):
         seed_row.addWidget(self.seed, 1)
         seed_row.addWidget(self.dice)
         seed_row.addWidget(self.seed_lock)
+        seed_row.addWidget(self.extra)
         size_row = QHBoxLayout()
         size_row.addWidget(self.auto_size)
         size_row.addWidget(self.width_box, 1)
         size_row.addWidget(QLabel("×"))
         size_row.addWidget(self.height_box, 1)
         for row, (caption, item) in enumerate((("Scheduler", self.scheduler), ("Seed", seed_row),
-                                               ("Size", size_row), ("Decode", self.fast_decode),
-                                               ("Paste back", self.match_colours)), start=2):
-            grid.addWidget(QLabel(caption), row, 0, right)
+                                               (self.variation_caption, self.variation_row),
+                                               ("Size", size_row), ("Decode", self.fast_decode)), start=2):
+            grid.addWidget(caption if isinstance(caption, QLabel) else QLabel(caption), row, 0, right)
             if isinstance(item, QWidget):
                 grid.addWidget(item, row, 1, 1, 3)
             else:
@@ -220,7 +292,8 @@ class PromptPanel(QWidget):
         layout.addWidget(self.steps_hint)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
-        buttons.addWidget(self.variations_button, 1)
+        buttons.addWidget(self.subtle_button, 1)
+        buttons.addWidget(self.strong_button, 1)
         layout.addLayout(buttons)
 
         self.model.currentIndexChanged.connect(self._model_index_changed)
@@ -228,15 +301,22 @@ class PromptPanel(QWidget):
                        self.steps.valueChanged, self.cfg.valueChanged, self.scheduler.currentIndexChanged,
                        self.seed.valueChanged, self.seed_lock.toggled, self.auto_size.toggled,
                        self.width_box.valueChanged, self.height_box.valueChanged, self.batch.valueChanged,
-                       self.fast_decode.toggled, self.match_colours.toggled):
+                       self.fast_decode.toggled, self.loras.changed, self.variation_seed.valueChanged,
+                       self.variation_strength.valueChanged, self.extra.toggled):
             signal.connect(self._store)
         for signal in (self.steps.valueChanged, self.strength.valueChanged):
             signal.connect(self._show_steps_hint)
+        for signal in (self.prompt.textChanged, self.negative.textChanged, self.seed.valueChanged):
+            signal.connect(self._check_timer.start)
         self.cfg.valueChanged.connect(self._show_negative)
+        self.setAcceptDrops(True)
         self._restore()
         self._auto_size_toggled(self.auto_size.isChecked())
+        self._show_extra(self.extra.isChecked())
         self._show_negative()
         self._show_steps_hint()
+        self.loras.set_model_family(self.current_model.family if self.current_model else None)
+        self.check_prompt()
 
     # ------------------------------------------------------------------ models
     @property
@@ -261,6 +341,7 @@ class PromptPanel(QWidget):
         if wanted is None and self.current_model is not None:
             self._apply_defaults(self.current_model)
         self._show_negative()
+        self._model_family_changed()
         self._store()
 
     def use_model_path(self, path: Path) -> ModelChoice:
@@ -300,8 +381,20 @@ class PromptPanel(QWidget):
         self._show_schedulers(keep="")
         self._apply_defaults(choice)
         self._show_negative()
+        self._model_family_changed()
         self._store()
         self.model_chosen.emit(choice)
+
+    def _model_family_changed(self) -> None:
+        choice = self.current_model
+        self.loras.set_model_family(choice.family if choice is not None else None)
+        self.check_prompt()
+
+    def set_loras(self, loras: list[Any]) -> None:
+        """The installed LoRAs (:class:`~sfumato.model_store.adapters.AdapterFile`, every family),
+        listed in the background: what "Add LoRA" offers, and what the prompt check knows."""
+        self.loras.set_installed(loras)
+        self.check_prompt()
 
     def _apply_defaults(self, choice: ModelChoice) -> None:
         d = choice.defaults
@@ -348,6 +441,102 @@ class PromptPanel(QWidget):
                 f"img2img and inpaint will run {needed} steps."
             )
 
+    # ----------------------------------------------------------- prompt check
+    def check_prompt(self) -> None:
+        """Say under the prompt what a Generate press would fail with, or what the model ignores
+        or lacks (the timer calls this a moment after typing stops)."""
+        self._check_timer.stop()
+        choice = self.current_model
+        negative = self.negative.toPlainText() if self.negative.isEnabled() else ""
+
+        def has_lora(name: str) -> bool:
+            return self.loras.has_lora(name) or Path(name).expanduser().is_file()
+
+        check = check_prompts(self.prompt.toPlainText(), negative, self.seed.value(),
+                              choice.family if choice is not None else None,
+                              has_lora if self.loras.listed else None)
+        if check.error is not None:
+            self.prompt_check.setText(f"⚠ {check.error}")
+            self.prompt_check.setProperty("severity", "error")
+        else:
+            self.prompt_check.setText("\n".join(f"ℹ {notice}" for notice in check.notices))
+            self.prompt_check.setProperty("severity", "info")
+        self.prompt_check.style().polish(self.prompt_check)
+        self.prompt_check.setVisible(check.error is not None or bool(check.notices))
+
+    def _show_extra(self, shown: bool) -> None:
+        self.extra.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.variation_row.setVisible(shown)
+        self.variation_caption.setVisible(shown)
+
+    # ------------------------------------------------------------------ reuse
+    def reuse(self, plan: ReusePlan) -> tuple[str, ...]:
+        """Fill the fields from a picture's parameters: its model first when it is installed (so
+        that model's defaults do not overwrite them), then every field the picture gives; the
+        seed is locked so the next Generate uses it. The prompt keeps its ``<lora:…>`` tags: they
+        apply those LoRAs (the list is left as it is). Returns what the panel could not take."""
+        r = plan.reused
+        notes: list[str] = []
+        if plan.model is not None:
+            existing = next((i for i, c in enumerate(self._choices) if c.path == plan.model.path), None)
+            if existing is None:
+                self._choices.append(plan.model)
+                self.model.addItem(plan.model.label, plan.model.path)
+                existing = len(self._choices) - 1
+            self.model.setCurrentIndex(existing)
+        self.prompt.setPlainText(r.prompt)
+        self.negative.setPlainText(r.negative_prompt)
+        if r.seed is not None and r.seed > MAX_UI_SEED:
+            notes.append(f"Seed {r.seed} is above the largest the seed box holds ({MAX_UI_SEED}); the "
+                         "seed was left as it was.")
+        elif r.seed is not None:
+            self.seed.setValue(r.seed)
+            self.seed_lock.setChecked(True)
+        if r.steps is not None:
+            self.steps.setValue(r.steps)
+        if r.guidance is not None:
+            self.cfg.setValue(r.guidance)
+        if r.scheduler is not None:
+            index = self.scheduler.findText(r.scheduler)
+            if index < 0:
+                notes.append(f"This model does not offer the scheduler {r.scheduler}; its default is used.")
+            self.scheduler.setCurrentIndex(max(0, index))
+        if r.size is not None:
+            self.auto_size.setChecked(False)
+            self.width_box.setValue(r.size[0])
+            self.height_box.setValue(r.size[1])
+        if r.strength is not None:
+            self.strength.setValue(r.strength)
+        if r.count is not None:
+            self.batch.setValue(r.count)
+        self.fast_decode.setChecked(r.fast_decode)
+        if r.variation_strength is not None:
+            self.extra.setChecked(r.variation_strength > 0)
+            self.variation_strength.setValue(r.variation_strength)
+            if r.variation_seed is not None and r.variation_seed > MAX_UI_SEED:
+                notes.append(f"Variation seed {r.variation_seed} is above the largest the box holds "
+                             f"({MAX_UI_SEED}); it was left as it was.")
+            elif r.variation_seed is not None:
+                self.variation_seed.setValue(r.variation_seed)
+        self.check_prompt()
+        return tuple(notes)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Take a dragged PNG (to reuse its parameters)."""
+        if any(path.suffix.lower() == ".png" for path in dropped_files(event)):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """A PNG dropped here: ask for its parameters to fill the panel (``reuse_requested``)."""
+        png = next((path for path in dropped_files(event) if path.suffix.lower() == ".png"), None)
+        if png is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.reuse_requested.emit(png)
+
     # ------------------------------------------------------------------- seed
     def roll_seed(self) -> int:
         """Put a new random seed in the seed box and return it."""
@@ -384,7 +573,9 @@ class PromptPanel(QWidget):
             batch=self.batch.value(),
             size=None if self.auto_size.isChecked() else (self.width_box.value(), self.height_box.value()),
             fast_decode=self.fast_decode.isChecked(),
-            match_colours=self.match_colours.isChecked(),
+            loras=self.loras.uses(),
+            variation_seed=self.variation_seed.value(),
+            variation_strength=round(self.variation_strength.value(), 3) if self.extra.isChecked() else 0.0,
         )
 
     def _auto_size_toggled(self, auto: bool) -> None:
@@ -413,7 +604,10 @@ class PromptPanel(QWidget):
             "height": self.height_box.value(),
             "batch": self.batch.value(),
             "fast_decode": self.fast_decode.isChecked(),
-            "match_colours": self.match_colours.isChecked(),
+            "loras": [{"name": name, "weight": weight} for name, weight in self.loras.entries()],
+            "variation_seed": self.variation_seed.value(),
+            "variation_strength": self.variation_strength.value(),
+            "extra": self.extra.isChecked(),
         })
 
     def _restore(self) -> None:
@@ -425,14 +619,17 @@ class PromptPanel(QWidget):
             self.negative.setPlainText(str(saved.get("negative_prompt", "")))
             for box, key in ((self.strength, "strength"), (self.steps, "steps"), (self.cfg, "cfg"),
                              (self.seed, "seed"), (self.width_box, "width"),
-                             (self.height_box, "height"), (self.batch, "batch")):
+                             (self.height_box, "height"), (self.batch, "batch"),
+                             (self.variation_seed, "variation_seed"),
+                             (self.variation_strength, "variation_strength")):
                 value = saved.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     box.setValue(int(value) if isinstance(box, QSpinBox) else float(value))
             self.seed_lock.setChecked(bool(saved.get("seed_locked", False)))
             self.auto_size.setChecked(bool(saved.get("auto_size", True)))
             self.fast_decode.setChecked(saved.get("fast_decode") is True)
-            self.match_colours.setChecked(saved.get("match_colours") is not False)
+            self.extra.setChecked(saved.get("extra") is True)
+            self.loras.set_entries(_saved_loras(saved.get("loras")))
             model = saved.get("model")
             if isinstance(model, str) and model and Path(model).exists():
                 # from what was remembered: reading the model (and importing the model store)
@@ -447,3 +644,14 @@ class PromptPanel(QWidget):
             self._show_schedulers(keep=str(saved.get("scheduler", "")))
         finally:
             self._restoring = False
+
+
+def _saved_loras(value: object) -> list[tuple[str, float]]:
+    """The LoRA list kept in the settings (entries that are not a name and a weight are dropped)."""
+    entries = []
+    for item in value if isinstance(value, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip():
+            weight = item.get("weight", 1.0)
+            if isinstance(weight, int | float) and not isinstance(weight, bool):
+                entries.append((item["name"], float(weight)))
+    return entries
