@@ -230,7 +230,7 @@ def main() -> int:
         arrived_at = time.perf_counter()
         results = controller.session.results.value
         wanted = [controller.strip.current] if len(applies) < args.jobs else range(len(results.images))
-        wait_until(app, lambda: all(i in results.prepared for i in wanted))  # a person looks first
+        wait_until(app, lambda r=results, w=wanted: all(i in r.prepared for i in w))  # a person looks first
         built_ahead.append((time.perf_counter() - arrived_at) / len(wanted))
         app.processEvents()
         t0 = _now()

@@ -63,13 +63,15 @@ def test_failures_and_cancels_are_reported_apart(qtbot: QtBot, tmp_path: Path) -
 
 def test_shutdown_cancels_and_waits(qtbot: QtBot, tmp_path: Path) -> None:
     tasks = ModelTasks(offline_manager(tmp_path / "cache", CPU_16GB))
-    stopped = threading.Event()
+    started, stopped = threading.Event(), threading.Event()
 
     def long_work(_r: object, cancel: threading.Event) -> None:
+        started.set()
         cancel.wait(30)
         stopped.set()
         raise DownloadCancelled("cancelled")
 
     tasks.run("long", long_work)
+    assert started.wait(5)  # running (a task still queued on its lane would simply never start)
     tasks.shutdown(timeout=5)
     assert stopped.is_set()

@@ -138,6 +138,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "taesd`) instead of its VAE: much faster on a CPU, a little softer",
     )
     parser.add_argument(
+        "--no-match-colours",
+        dest="match_colours",
+        action="store_const",
+        const=False,
+        help="with --mask or --outpaint: paste the region back without matching its colours to the "
+        "picture around it (by default they are matched, so no seam shows)",
+    )
+    parser.add_argument(
         "--lora",
         action="append",
         metavar="NAME[:WEIGHT]",
@@ -238,6 +246,8 @@ def take_parameters(args: argparse.Namespace, reused: ReusedParameters) -> list[
         "variation_seed": reused.variation_seed if txt2img else None,
         "variation_strength": reused.variation_strength if txt2img else None,
         "strength": reused.strength if not txt2img and args.vary is None else None,
+        "match_colours": (None if reused.match_colours or (args.mask is None and args.outpaint is None)
+                          else False),
     }
     if args.width is not None or args.height is not None:  # a size is given whole, or not at all
         taken["width"] = taken["height"] = None
@@ -316,6 +326,8 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         for option in ("mask", "outpaint", "variations", "vary", "strength"):
             if getattr(args, option) is not None:
                 raise UsageError(f"--{option} needs --image.")
+        if args.match_colours is not None:
+            raise UsageError("--no-match-colours is for --mask or --outpaint (with --image).")
         return Txt2ImgRequest(
             **common,
             variation_seed=args.variation_seed if args.variation_seed is not None else -1,
@@ -330,15 +342,19 @@ def build_request(args: argparse.Namespace) -> GenerationRequest:
         raise UsageError(f"Choose one of --{' / --'.join(chosen)}.")
     if args.vary is not None and args.strength is not None:
         raise UsageError("Give --vary or --strength, not both.")
+    if args.match_colours is not None and args.mask is None and args.outpaint is None:
+        raise UsageError("--no-match-colours is for --mask or --outpaint.")
     source = np.ascontiguousarray(_read(args.image, "--image", load_image)[..., :3])
+    colours = {} if args.match_colours is None else {"match_colours": args.match_colours}
     strength = {} if args.strength is None else {"strength": args.strength}
     if args.vary is not None:
         strength = {"strength": VARY[args.vary]}
     if args.mask is not None:
         mask = _read(args.mask, "--mask", load_mask)
-        return InpaintRequest(**common, source=source, mask=mask, **strength)
+        return InpaintRequest(**common, source=source, mask=mask, **strength, **colours)
     if args.outpaint is not None:
-        return OutpaintRequest(**common, source=source, margins=_parse_margins(args.outpaint), **strength)
+        return OutpaintRequest(**common, source=source, margins=_parse_margins(args.outpaint), **strength,
+                               **colours)
     if varies:
         count = args.variations if args.variations is not None else DEFAULT_VARIATIONS
         return VariationsRequest(**common, source=source, count=count, **strength)

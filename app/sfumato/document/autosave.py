@@ -1,7 +1,8 @@
 """Autosave without stalling painting, and recovery after a crash.
 
 On the painting thread, :func:`take_snapshot` copies the layer arrays and properties (a memcpy,
-no encoding). An :class:`AutosaveWriter` encodes snapshots to OpenRaster on its own thread and
+no encoding). An :class:`AutosaveWriter` encodes snapshots to OpenRaster on its own thread (or
+an executor's) and
 writes them atomically into its *session folder*: ``<directory>/<session>/<document id>.ora``,
 one file per document, each new autosave replacing the previous one.
 
@@ -31,6 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -185,11 +187,13 @@ class AutosaveWriter:
     """Writes snapshots to ``directory`` on a background thread; one per process is typical.
 
     ``on_error(exc)`` is called **on the writer thread** when an autosave fails (for instance
-    a :class:`~sfumato.errors.DiskFullError`); the writer keeps going.
+    a :class:`~sfumato.errors.DiskFullError`); the writer keeps going. The writer's loop runs on
+    a daemon thread of its own, or on ``executor`` (the window's background-work lane), which it
+    holds until :meth:`close`.
     """
 
-    def __init__(self, directory: Path | str, *,
-                 on_error: Callable[[Exception], None] | None = None) -> None:
+    def __init__(self, directory: Path | str, *, on_error: Callable[[Exception], None] | None = None,
+                 executor: Executor | None = None) -> None:
         self.directory = Path(directory)
         started = time.time()
         self.session_dir = self.directory / f"{os.getpid()}-{int(started)}-{secrets.token_hex(4)}"
@@ -214,8 +218,12 @@ class AutosaveWriter:
         self._busy = False
         self._closed = False
         self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="sfumato-autosave", daemon=True)
-        self._thread.start()
+        if executor is None:
+            thread = threading.Thread(target=self._run, name="sfumato-autosave", daemon=True)
+            thread.start()
+            self._join: Callable[[], object] = thread.join
+        else:
+            self._join = executor.submit(self._run).result
 
     def path_for(self, doc_id: str) -> Path:
         """Where the autosave of document ``doc_id`` is written."""
@@ -254,7 +262,7 @@ class AutosaveWriter:
             self._closed = True
             self._pending.clear()
             self._cond.notify_all()
-        self._thread.join()
+        self._join()
         self._lock_file.close()
         if not keep:
             shutil.rmtree(self.session_dir, ignore_errors=True)

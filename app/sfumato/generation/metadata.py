@@ -7,8 +7,10 @@ The text looks like::
     Steps: 20, Sampler: Euler a, CFG scale: 7.0, Seed: 42, Size: 512x512, Model hash: 0123abcd89, Model: name
 
 Sfumato adds ``Denoising strength``, ``Task``, ``Mask padding``, ``Outpaint margins``,
-``Variations``, ``Fast decode`` (the tiny decoder made the final image) and ``LoRA`` (the catalog
-adapter the model ran with) where they apply, and writes ``Variation seed`` and ``Variation seed
+``Variations``, ``Fast decode`` (the tiny decoder made the final image), ``Colour match: off``
+(an inpaint or outpaint pasted back without matching the region's colours to the picture around it;
+left out when they were matched, the default) and ``LoRA`` (the catalog adapter the model ran with)
+where they apply, and writes ``Variation seed`` and ``Variation seed
 strength`` after ``Model`` as A1111 does (``create_infotext`` in AUTOMATIC1111/stable-diffusion-webui
 ``modules/processing.py``, which leaves both out at strength 0). Values containing a comma, colon,
 quote or line break are JSON-quoted, as A1111 does (``quote`` in its ``modules/infotext_utils.py``).
@@ -119,6 +121,8 @@ def format_parameters(
         pairs.append(("Variations", count))
     if request.fast_decode:
         pairs.append(("Fast decode", True))
+    if getattr(request, "match_colours", True) is False:
+        pairs.append(("Colour match", "off"))
     if lora:
         pairs.append(("LoRA", lora))
     negative = request.negative_prompt if negative_prompt is None else negative_prompt
@@ -200,6 +204,8 @@ class ParsedParameters:
                 kwargs["mask"] = mask
             if task in (Task.INPAINT, Task.OUTPAINT) and "Mask padding" in values:
                 kwargs["padding"] = int(values["Mask padding"])
+            if task in (Task.INPAINT, Task.OUTPAINT) and "Colour match" in values:
+                kwargs["match_colours"] = colour_match(values["Colour match"])
             if task is Task.OUTPAINT:
                 kwargs["margins"] = Margins(*(int(m) for m in values["Outpaint margins"].split(",")))
             if task is Task.VARIATIONS and "Variations" in values:
@@ -207,6 +213,14 @@ class ParsedParameters:
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidRequestError(f"The image's generation parameters are malformed: {exc}") from exc
         return REQUEST_TYPES[task](**kwargs)
+
+
+def colour_match(value: str) -> bool:
+    """Whether a ``Colour match`` value (``on`` or ``off``) says the colours were matched."""
+    word = value.strip().lower()
+    if word not in ("on", "off"):
+        raise ValueError(f"Colour match is {value!r}, not on or off")
+    return word == "on"
 
 
 def parse_parameters(text: str) -> ParsedParameters:

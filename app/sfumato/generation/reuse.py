@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sfumato.errors import UserFacingError
-from sfumato.generation.metadata import ParsedParameters, parse_parameters, read_parameters, scheduler_from
+from sfumato.generation.metadata import (
+    ParsedParameters,
+    colour_match,
+    parse_parameters,
+    read_parameters,
+    scheduler_from,
+)
 from sfumato.generation.prompt_syntax import parse_prompt
 from sfumato.generation.requests import (
     MAX_BATCH,
@@ -42,7 +48,7 @@ class NoParametersError(UserFacingError):
 _USED = frozenset({
     "Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model", "Model hash",
     "Denoising strength", "Task", "Mask padding", "Outpaint margins", "Variations", "Fast decode",
-    "LoRA", "Lora hashes", "Variation seed", "Variation seed strength",
+    "LoRA", "Lora hashes", "Variation seed", "Variation seed strength", "Colour match",
 })
 """Keys :func:`reuse_parameters` reads (the others are listed as ignored)."""
 
@@ -84,6 +90,9 @@ class ReusedParameters:
     variation_seed: int | None = None
     variation_strength: float | None = None
     fast_decode: bool = False
+    match_colours: bool = True
+    """Inpaint and outpaint: whether the pasted-back region's colours were matched (Sfumato's
+    ``Colour match``, written only when ``off``)."""
     ignored: tuple[tuple[str, str], ...] = ()
     """``(key, value)`` pairs Sfumato does not use, in the text's order (lines after the
     parameters line come with the key "")."""
@@ -151,6 +160,13 @@ def reuse_parameters(text: str) -> ReusedParameters:
             reader.notes.append(f"Outpaint margins {written!r} are not usable: {exc}")
             reader.ignore("Outpaint margins")
     loras = _loras(parsed, seed or 0, reader.notes)
+    match_colours = True
+    if "Colour match" in parsed.values:
+        try:
+            match_colours = colour_match(parsed.values["Colour match"])
+        except ValueError as exc:
+            reader.notes.append(f"{exc}; the colours will be matched.")
+            reader.ignore("Colour match")
     strength = None
     if task is Task.TXT2IMG:
         reader.ignore("Denoising strength")  # A1111's hires fix pass
@@ -177,6 +193,7 @@ def reuse_parameters(text: str) -> ReusedParameters:
         variation_seed=variation_seed,
         variation_strength=variation_strength,
         fast_decode=parsed.values.get("Fast decode", "").lower() == "true",
+        match_colours=match_colours,
         ignored=tuple(
             [(key, value) for key, value in parsed.values.items() if key not in _USED or key in dropped]
             + [("", line) for line in parsed.trailing]

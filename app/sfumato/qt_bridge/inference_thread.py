@@ -11,10 +11,10 @@ Job state lives on the GUI thread: the worker only reports what happened, and th
 each job through :class:`~sfumato.generation.jobs.JobState`, ignoring late reports about a job
 that already ended (a queued job cancelled just as the worker picked it up, say).
 
-The worker is a daemon ``threading.Thread`` rather than a QThread: a CPU step can take longer
-than anyone waits at exit, and Qt aborts the process when a running QThread is destroyed, while
-Python simply abandons a daemon thread. Its signals reach the GUI thread through queued
-connections either way.
+The worker's loop runs on a private one-thread :class:`~sfumato.qt_bridge.work.Lane` (a daemon
+thread rather than a QThread: a CPU step can take longer than anyone waits at exit, and Qt
+aborts the process when a running QThread is destroyed, while Python simply abandons a daemon
+thread). Its job signals reach the GUI thread through queued connections.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ from PySide6.QtGui import QImage
 from sfumato.errors import UserFacingError
 from sfumato.generation.jobs import JobState
 from sfumato.generation.requests import GenerationRequest
+from sfumato.qt_bridge.work import Lane
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +111,12 @@ def _default_engine() -> Any:
     return Engine()
 
 
-class _Worker(threading.Thread):
-    """Takes jobs off the queue and runs them on the engine, one at a time."""
+class _Worker:
+    """Takes jobs off the queue and runs them on the engine, one at a time (:meth:`run`, the
+    inference lane's one long call)."""
 
     def __init__(self, jobs: queue.Queue[GenerationJob | None], relay: _Relay,
                  engine_factory: EngineFactory, torch_threads: int | None) -> None:
-        super().__init__(name="sfumato-inference", daemon=True)
         self._jobs = jobs
         self._relay = relay
         self._engine_factory = engine_factory
@@ -249,6 +251,8 @@ class InferenceService(QObject):
         self._relay.device_probed.connect(self.device_probed, queued)
         self._relay.run_plan_changed.connect(self.run_plan_changed, queued)
         self._worker = _Worker(self._queue, self._relay, engine_factory or _default_engine, torch_threads)
+        self._lane = Lane("inference")
+        self._loop: Future[None] | None = None  # the worker's loop, once the first job came
         self._stopped = False
         app = QCoreApplication.instance()
         if app is not None:  # stop taking jobs and cancel the running one at exit
@@ -257,7 +261,7 @@ class InferenceService(QObject):
     def configure(self, engine_factory: EngineFactory | None = None,
                   torch_threads: int | None = None) -> None:
         """Change how the engine is made (tests, benchmarks); only before the first job runs."""
-        if self._worker.is_alive():
+        if self._loop is not None:
             raise RuntimeError("the inference thread has already started")
         if engine_factory is not None:
             self._worker._engine_factory = engine_factory
@@ -298,8 +302,8 @@ class InferenceService(QObject):
             raise RuntimeError("the inference service has been shut down")
         job = GenerationJob(request, label, context, prepare=prepare)
         self._jobs.append(job)
-        if not self._worker.is_alive():
-            self._worker.start()
+        if self._loop is None:
+            self._loop = self._lane.submit(self._worker.run)
         self._queue.put(job)
         self.queued.emit(job)
         self.jobs_changed.emit()
@@ -327,10 +331,7 @@ class InferenceService(QObject):
         self._stopped = True
         self.cancel_all()
         self._queue.put(None)
-        if self._worker.is_alive():
-            self._worker.join(wait_ms / 1000)
-            if self._worker.is_alive():
-                log.warning("the inference thread is still in a step at shutdown; leaving it behind")
+        self._lane.shutdown(wait=self._loop is not None, timeout=wait_ms / 1000)
 
     # ------------------------------------------------------- worker → GUI thread
     def _end(self, job: GenerationJob, state: JobState) -> None:

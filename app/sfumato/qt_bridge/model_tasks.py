@@ -1,14 +1,13 @@
 """Model-store work (installs, verify, repair, remove, imports, hub look-ups) off the GUI thread.
 
-Each task runs on its own daemon thread under a key the caller chooses (a catalog id, an
-installed model's key). Progress reports and outcomes cross to the thread that owns the
-:class:`ModelTasks` object through a private queued signal and are re-emitted there, so
-receivers (and ``qtbot.waitSignal``) only ever see them on the GUI thread.
+Each task runs on the ``models`` lane (:mod:`sfumato.qt_bridge.work`: a thread for each task
+running) under a key the caller chooses (a catalog id, an installed model's key). Progress
+reports and outcomes cross to the thread that owns the :class:`ModelTasks` object and are
+re-emitted there, so receivers (and ``qtbot.waitSignal``) only ever see them on the GUI thread.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from sfumato.model_store import DownloadCancelled, DownloadProgress, ModelManager, ProgressCallback
-
-log = logging.getLogger(__name__)
+from sfumato.qt_bridge.work import BackgroundWork
 
 Work = Callable[[ProgressCallback, threading.Event], Any]
 """A task body: gets a progress callback and a cancel event, returns the result."""
@@ -27,7 +25,6 @@ Work = Callable[[ProgressCallback, threading.Event], Any]
 @dataclass
 class _Task:
     cancel: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
     on_done: Callable[[Any], None] | None = None
     on_error: Callable[[BaseException], None] | None = None
 
@@ -46,15 +43,11 @@ class ModelTasks(QObject):
     cancelled = Signal(str)
     running_changed = Signal()
 
-    _relay_progress = Signal(str, object)
-    _relay_done = Signal(str, str, object)
-
     def __init__(self, manager: ModelManager, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.manager = manager
         self._tasks: dict[str, _Task] = {}
-        self._relay_progress.connect(self._on_progress)
-        self._relay_done.connect(self._on_done)
+        self._work = BackgroundWork(self)
 
     # ------------------------------------------------------------------ state
     def is_running(self, key: str) -> bool:
@@ -83,21 +76,14 @@ class ModelTasks(QObject):
         task = _Task(on_done=on_done, on_error=on_error)
 
         def report(progress: DownloadProgress) -> None:
-            self._emit(self._relay_progress, key, progress)
+            self._work.call(self._on_progress, key, progress)
 
-        def body() -> None:
-            try:
-                result = work(report, task.cancel)
-            except DownloadCancelled as exc:
-                self._emit(self._relay_done, key, "cancelled", exc)
-            except BaseException as exc:  # every failure reaches the GUI, none is lost
-                self._emit(self._relay_done, key, "failed", exc)
-            else:
-                self._emit(self._relay_done, key, "finished", result)
-
-        task.thread = threading.Thread(target=body, name=f"sfumato-models-{key}", daemon=True)
         self._tasks[key] = task
-        task.thread.start()
+        self._work.run(
+            "models", work, report, task.cancel,
+            on_done=lambda result: self._on_done(key, "finished", result),
+            on_error=lambda exc: self._on_done(
+                key, "cancelled" if isinstance(exc, DownloadCancelled) else "failed", exc))
         self.running_changed.emit()
         return True
 
@@ -132,23 +118,12 @@ class ModelTasks(QObject):
         return True
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Cancel every task and wait up to ``timeout`` seconds in all for their threads."""
-        tasks = list(self._tasks.values())
-        for task in tasks:
+        """Cancel every task and wait up to ``timeout`` seconds in all for them to stop."""
+        for task in self._tasks.values():
             task.cancel.set()
-        for task in tasks:
-            if task.thread is not None:
-                task.thread.join(timeout / max(len(tasks), 1))
+        self._work.shutdown(timeout)
 
     # ------------------------------------------------------------- relaying
-    @staticmethod
-    def _emit(signal: Any, *args: object) -> None:
-        """Emit from a worker thread; after the app has torn this object down, just log."""
-        try:
-            signal.emit(*args)
-        except RuntimeError:
-            log.info("model task reported after shutdown: %s", args[:2])
-
     def _on_progress(self, key: str, progress: DownloadProgress) -> None:
         if key in self._tasks:
             self.progress.emit(key, progress)

@@ -63,6 +63,8 @@ class Parameters:
     """``None`` when the size is automatic (follows the canvas and the model)."""
     fast_decode: bool = False
     """Decode the final images with the tiny decoder (TAESD) instead of the VAE."""
+    match_colours: bool = True
+    """Inpaint and outpaint: match the pasted-back region's colours to the picture around it."""
     loras: tuple[LoraUse, ...] = ()
     """The LoRAs of the panel's list (the prompt's ``<lora:…>`` tags apply on top of them)."""
     variation_seed: int = -1
@@ -233,10 +235,11 @@ def build_request(task: Task, cap: Capture, params: Parameters, native: int) -> 
         assert cap.mask is not None
         return InpaintRequest(**common, source=source, mask=cap.mask, padding=INPAINT_PADDING,
                               strength=params.strength, width=region[0], height=region[1],
-                              batch_size=params.batch)
+                              batch_size=params.batch, match_colours=params.match_colours)
     assert cap.margins is not None
     return OutpaintRequest(**common, source=source, margins=cap.margins, padding=OUTPAINT_PADDING,
-                           width=region[0], height=region[1], batch_size=params.batch)
+                           width=region[0], height=region[1], batch_size=params.batch,
+                           match_colours=params.match_colours)
 
 
 def with_picture(request: GenerationRequest, cap: Capture) -> GenerationRequest:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 
-import qasync
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPalette, QSessionManager
 from PySide6.QtWidgets import QApplication, QWidget
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 from sfumato.document.autosave import AutosaveError, AutosaveWriter, find_recoverable
 from sfumato.logs import setup_logging
 from sfumato.paths import cache_dir, config_dir, data_dir, folder_problem
+from sfumato.qt_bridge import work
 from sfumato.session.notices import Notice, NoticeBoard, Source, describe_error
 from sfumato.settings import Settings, load_settings
 from sfumato.ui.common.resources import resource_path, stylesheet
@@ -115,7 +115,7 @@ def start_autosave(directory: Path, on_error: Callable[[Exception], None]
                    ) -> tuple[AutosaveWriter | None, StartupProblem | None]:
     """The session's autosave writer, or ``None`` and why autosave is off."""
     try:
-        return AutosaveWriter(directory, on_error=on_error), None
+        return AutosaveWriter(directory, on_error=on_error, executor=work.Lane("autosave")), None
     except AutosaveError as exc:
         log.warning("%s (%s)", exc, exc.details)
         return None, StartupProblem("autosave", f"{exc} Fix that, or set SFUMATO_DATA_DIR to another "
@@ -286,8 +286,7 @@ def run_app(argv: Sequence[str]) -> int:
 
     if smoke is None:
         QTimer.singleShot(0, start)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    loop = work.event_loop()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     try:
@@ -297,6 +296,7 @@ def run_app(argv: Sequence[str]) -> int:
         watcher.close()
         if writer is not None:
             writer.close(keep=window.files.session_ended)
+        work.shutdown_lanes()
     if smoke is not None:
         return smoke.exit_code
     if window.files.session_ended:

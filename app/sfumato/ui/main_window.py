@@ -32,6 +32,7 @@ from sfumato.document.layers import LayerKind
 from sfumato.errors import UserFacingError
 from sfumato.generation.requests import STRONG_VARIATION, SUBTLE_VARIATION
 from sfumato.paths import log_dir
+from sfumato.qt_bridge.work import BackgroundWork
 from sfumato.session.autosave import SessionAutosave
 from sfumato.session.canvas_session import CanvasSession
 from sfumato.session.enablement import Needs
@@ -42,7 +43,6 @@ from sfumato.ui.backend.monitor import BackendMonitor
 from sfumato.ui.backend.status import BackendField
 from sfumato.ui.canvas.tool_options import BrushOptionsBar, tool_actions
 from sfumato.ui.canvas.view import CanvasView
-from sfumato.ui.common.background import BackgroundTasks
 from sfumato.ui.common.notices import StatusNotices
 from sfumato.ui.files.controller import FileController
 from sfumato.ui.generate.controller import GenerationController
@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self._model_services: ModelServices | None = None
         self._backend_dialog: BackendDialog | None = None
 
-        self.tasks = BackgroundTasks(self)
+        self.tasks = BackgroundWork(self)
         self.tasks.busy_changed.connect(session.busy.set)
         self.canvas = CanvasView(session)
         self.setCentralWidget(self.canvas)

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
 
     from sfumato.qt_bridge.inference_thread import GenerationJob
+    from sfumato.qt_bridge.work import BackgroundWork
     from sfumato.session.canvas_session import CanvasSession
-    from sfumato.ui.common.background import BackgroundTasks
     from sfumato.ui.generate.controller import GenerationController
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class SmokeRun(QObject):
     _failed_elsewhere = Signal(str)
 
     def __init__(self, window: QWidget, session: CanvasSession, controller: GenerationController,
-                 tasks: BackgroundTasks, timeout_s: float = TIMEOUT_S) -> None:
+                 tasks: BackgroundWork, timeout_s: float = TIMEOUT_S) -> None:
         super().__init__(window)
         self._w = window
         self._session = session
@@ -145,7 +145,7 @@ class SmokeRun(QObject):
         self._report["window_clock"] = clock
         self._report["qt_platform"] = QApplication.platformName()
         say("smoke: window shown")
-        self._tasks.run(self._build_model, self._model_built, self.fail)
+        self._tasks.run("io", self._build_model, on_done=self._model_built, on_error=self.fail)
 
     # -------------------------------------------------------------- the model
     def _build_model(self) -> Path:  # on a background thread
@@ -296,7 +296,7 @@ def panel_error(controller: Any) -> str:
 
 
 def start(window: QWidget, session: CanvasSession, controller: GenerationController,
-          tasks: BackgroundTasks, timeout_s: float = TIMEOUT_S) -> SmokeRun:
+          tasks: BackgroundWork, timeout_s: float = TIMEOUT_S) -> SmokeRun:
     """Begin a smoke run on a window that was just shown (see :class:`SmokeRun`)."""
     run = SmokeRun(window, session, controller, tasks, timeout_s)
     run.watch_window()

@@ -2,7 +2,7 @@
 the engine has probed it — the device a job really runs on; with the advice for this state.
 
 The runtime is known at once (``activate()`` ran at launch); it is read again, with the hardware,
-on a background thread (``nvidia-smi`` and friends are
+on the ``probe`` lane, awaited by a coroutine (``nvidia-smi`` and friends are
 subprocesses); the device comes from the inference thread's ``device_probed`` signal, and the
 dtype the loaded model really runs in from its ``run_plan_changed`` signal (until a model is
 loaded, the field shows the device's best dtype). The wording of the status-bar field is
@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import platform
 import sys
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
 from sfumato import torch_runtime
+from sfumato.qt_bridge import work
 from sfumato.qt_bridge.inference_thread import InferenceService
 from sfumato.torch_runtime.variants import VARIANTS, variant_for_local_label
 
@@ -82,14 +82,15 @@ def describe_backend(active: ActiveRuntime, device: DeviceProfile | None,
     """The field for this state.
 
     The device, once probed, wins over the installed runtime; a job that found no runtime wins
-    over both. With ``plan`` (how the loaded model runs) the field names its dtype, and the
-    tooltip its whole precision. The field warns whenever the advice has something to do
-    (``action`` other than ``"none"``): no runtime, or the CPU running while a GPU is present.
+    over both. With ``plan`` (how the loaded model runs) the field names its dtype (with the
+    library when it is not torch: ``CPU · OpenVINO bfloat16``), and the tooltip its whole
+    precision. The field warns whenever the advice has something to do (``action`` other than
+    ``"none"``): no runtime, or the CPU running while a GPU is present.
     """
     if runtime_missing:
         text = NO_RUNTIME_TEXT
     elif device is not None:
-        text = device_text(device, plan.dtype if plan is not None else None)
+        text = device_text(device, plan.compute if plan is not None else None)
     else:
         text = runtime_text(active)
     missing = text == NO_RUNTIME_TEXT
@@ -102,6 +103,13 @@ def describe_backend(active: ActiveRuntime, device: DeviceProfile | None,
     return BackendLabel(text, warning, f"{tip}Click for the processing backend.")
 
 
+def _read_backend() -> tuple[ActiveRuntime, HardwareProfile]:
+    """The active runtime and the hardware, read afresh (slow: subprocesses)."""
+    from sfumato.model_store.hardware import probe_hardware
+
+    return torch_runtime.active_runtime(), probe_hardware()
+
+
 class BackendMonitor(QObject):
     """Holds the backend state of one window and says when it changes.
 
@@ -111,7 +119,6 @@ class BackendMonitor(QObject):
 
     changed = Signal()
     runtime_missing = Signal()
-    _probed = Signal(object, object)
 
     def __init__(self, service: InferenceService, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -123,7 +130,7 @@ class BackendMonitor(QObject):
         self.advice: BackendAdvice | None = None
         self.missing = False
         self._probing = False
-        self._probed.connect(self._on_probed)
+        self._work = work.BackgroundWork(self)
         service.device_probed.connect(self._on_device)
         service.run_plan_changed.connect(self._on_run_plan)
 
@@ -139,24 +146,18 @@ class BackendMonitor(QObject):
         return any(name in sys.modules for name in IMPORTED_WITH_TORCH)
 
     def probe(self) -> None:
-        """Read the active runtime and the hardware on a background thread, then update."""
+        """Read the active runtime and the hardware in the background, then update."""
         if self._probing:
             return
         self._probing = True
+        work.start(self._probe())
 
-        def work() -> None:
-            from sfumato.model_store.hardware import probe_hardware
-
-            try:
-                found = torch_runtime.active_runtime(), probe_hardware()
-            except Exception:  # a failing probe must not stop the app: the field stays as it is
-                log.exception("could not probe the processing backend")
-                found = None, None
-            self._probed.emit(*found)
-
-        threading.Thread(target=work, name="backend-probe", daemon=True).start()
-
-    def _on_probed(self, active: ActiveRuntime | None, hardware: HardwareProfile | None) -> None:
+    async def _probe(self) -> None:
+        try:
+            active, hardware = await self._work.run("probe", _read_backend)
+        except Exception:  # a failing probe must not stop the app: the field stays as it is
+            log.exception("could not probe the processing backend")
+            active, hardware = None, None
         self._probing = False
         if active is not None:
             self.active = active

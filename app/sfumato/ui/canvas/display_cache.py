@@ -10,8 +10,8 @@ small and enlarged into every level, so the picture appears at once, blocky, whi
 composited properly.
 
 Small dirty rectangles (a brush dab, an undo of a stroke) are recomposited at once on the GUI
-thread. Large ones (a layer hidden, a document opened) are split into tiles that a background
-thread recomposites, tiles in view first; until a tile is redone the old pixels stay on screen.
+thread. Large ones (a layer hidden, a document opened) are split into tiles that the ``display``
+lane recomposites, tiles in view first; until a tile is redone the old pixels stay on screen.
 Every tile carries a generation number, bumped by each change, so a result computed from
 pixels that changed meanwhile is thrown away instead of being shown.
 """
@@ -32,6 +32,7 @@ from sfumato.document.compositing import composite_rgba
 from sfumato.document.document import Document
 from sfumato.document.geometry import Rect
 from sfumato.qt_bridge.images import copy_rgba_to_native, wrap_native
+from sfumato.qt_bridge.work import BackgroundWork
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,6 @@ class DisplayCache(QObject):
     """
 
     changed = Signal(object)
-    _tile_done = Signal(object, int, object)
 
     def __init__(self, doc: Document, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -96,12 +96,11 @@ class DisplayCache(QObject):
         self._queue: set[TileKey] = set()
         self._focus = doc.rect
         self._closed = False
-        self._tile_done.connect(self._accept_tile)
+        self._work = BackgroundWork(self)
+        self._draining = False  # the lane is working through the queue
         doc.events.pixels_changed.connect(self.on_pixels_changed)
         if doc.width * doc.height > PREVIEW_ABOVE:
             self._preview()
-        self._worker = threading.Thread(target=self._work, name="display-composite", daemon=True)
-        self._worker.start()
         self.invalidate(doc.rect)
 
     # ----------------------------------------------------------------- queries
@@ -143,7 +142,9 @@ class DisplayCache(QObject):
                 self._gen[key] = self._gen.get(key, 0) + 1
                 self._dirty.add(key)
                 self._queue.add(key)
-            self._lock.notify()
+            wake = self._wake()
+        if wake:
+            self._work.run("display", self._composite_queued)
 
     def flush(self) -> None:
         """Recomposite every outdated tile now, on the calling (GUI) thread."""
@@ -158,14 +159,13 @@ class DisplayCache(QObject):
             self._write(rect, self.doc.composite(rect, show_masks=True, premultiplied=True))
 
     def close(self) -> None:
-        """Stop the background thread and stop following the document (again: no effect)."""
+        """Stop the background work and stop following the document (again: no effect)."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            self._lock.notify()
         self.doc.events.pixels_changed.disconnect(self.on_pixels_changed)
-        self._worker.join(timeout=5)
+        self._work.shutdown(timeout=5)  # the tile being composited, if any
 
     # --------------------------------------------------------------- internals
     def _tiles(self, rect: Rect) -> Iterator[TileKey]:
@@ -222,12 +222,19 @@ class DisplayCache(QObject):
         self._queue.discard(key)
         return key
 
-    def _work(self) -> None:
+    def _wake(self) -> bool:
+        """Whether the lane must be asked to work through the queue (with the lock held)."""
+        if self._draining or self._closed or not self._queue:
+            return False
+        self._draining = True
+        return True
+
+    def _composite_queued(self) -> None:
+        """On the ``display`` lane: composite queued tiles, in view first, until none is left."""
         while True:
             with self._lock:
-                while not self._queue and not self._closed:
-                    self._lock.wait()
-                if self._closed:
+                if self._closed or not self._queue:
+                    self._draining = False
                     return
                 key = self._next_key()
                 gen = self._gen[key]
@@ -242,16 +249,20 @@ class DisplayCache(QObject):
                     self._dirty.discard(key)
                 log.exception("background composite of tile %s failed", key)
                 continue
-            self._tile_done.emit(key, gen, pixels)
+            self._work.call(self._accept_tile, key, gen, pixels)
 
     def _accept_tile(self, key: TileKey, gen: int, pixels: np.ndarray) -> None:
         with self._lock:
             if self._closed:
                 return
-            if self._gen.get(key) != gen:
-                if key in self._dirty:
-                    self._queue.add(key)
-                    self._lock.notify()
-                return
-            self._dirty.discard(key)
-        self._write(self._tile_rect(key), pixels)
+            stale = self._gen.get(key) != gen
+            wake = False
+            if not stale:
+                self._dirty.discard(key)
+            elif key in self._dirty:  # composited from pixels that changed meanwhile: again
+                self._queue.add(key)
+                wake = self._wake()
+        if wake:
+            self._work.run("display", self._composite_queued)
+        if not stale:
+            self._write(self._tile_rect(key), pixels)

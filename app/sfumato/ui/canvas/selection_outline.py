@@ -1,16 +1,16 @@
 """The outline of a selection mask as line segments along pixel edges (for marching ants).
 
 Tracing a large selection takes a while (a few hundred ms for a 4096² mask), so
-:class:`OutlineTracer` does it on a background thread and hands back only the newest result.
+:class:`OutlineTracer` does it on the ``outline`` lane and hands back only the newest result.
 """
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPainterPath
+
+from sfumato.qt_bridge.work import BackgroundWork
 
 MAX_SEGMENTS = 60_000  # beyond this the mask is outlined at half resolution (noisy soft masks)
 
@@ -78,18 +78,17 @@ def outline_path(mask: np.ndarray) -> QPainterPath:
 class OutlineTracer(QObject):
     """Traces selection masks in the background; ``traced(path)`` carries the newest outline.
 
-    A mask traced while a newer one was requested is dropped. Selection masks are replaced,
-    never changed in place, so reading one on another thread is safe. Keep this object without
-    a Qt parent: the tracing thread holds a reference to it.
+    A mask superseded before its trace starts is skipped, and one traced while a newer one was
+    requested is dropped. Selection masks are replaced, never changed in place, so reading one
+    on another thread is safe.
     """
 
     traced = Signal(object)
-    _done = Signal(int, object)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
         self._generation = 0
-        self._done.connect(self._deliver)
+        self._work = BackgroundWork(self)
 
     def request(self, mask: np.ndarray | None) -> None:
         """Trace ``mask`` (``None``: no selection, reported at once)."""
@@ -99,11 +98,15 @@ class OutlineTracer(QObject):
             self.traced.emit(None)
             return
 
-        def trace() -> None:
-            self._done.emit(generation, outline_path(mask))
+        def trace() -> QPainterPath | None:
+            return outline_path(mask) if generation == self._generation else None
 
-        threading.Thread(target=trace, name="selection-outline", daemon=True).start()
+        def deliver(path: QPainterPath | None) -> None:
+            if path is not None and generation == self._generation:
+                self.traced.emit(path)
 
-    def _deliver(self, generation: int, path: QPainterPath) -> None:
-        if generation == self._generation:
-            self.traced.emit(path)
+        self._work.run("outline", trace, on_done=deliver)
+
+    def shutdown(self) -> None:
+        """Trace nothing more (the view is closing)."""
+        self._work.shutdown(timeout=0)

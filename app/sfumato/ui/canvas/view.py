@@ -138,7 +138,7 @@ class CanvasView(QWidget):
         self.fit_to_view()
 
     def _make_cache(self, doc: Document) -> None:
-        self.cache = DisplayCache(doc)  # no Qt parent: its thread must never outlive it
+        self.cache = DisplayCache(doc)  # no Qt parent: closing it ends its work
         self.cache.changed.connect(self._doc_pixels_changed)
 
     def _doc_resized(self) -> None:
@@ -589,5 +589,6 @@ class CanvasView(QWidget):
 
     def shutdown(self) -> None:
         """Stop background work (the window is closing)."""
+        self._tracer.shutdown()
         if self.cache is not None:
             self.cache.close()

@@ -1,7 +1,7 @@
 """The document lifecycle: new, open, import, paste, drops, save, export, the unsaved-changes
 prompt, recent files, the autosave timer and closing (or ending the system session).
 
-Disk work runs in the background (:class:`~sfumato.ui.common.background.BackgroundTasks`);
+Disk work runs on the ``io`` lane (:class:`~sfumato.qt_bridge.work.BackgroundWork`);
 while it runs the session is busy and the document read-only, so what is written is what is
 shown. The rules without Qt (autosave, where pictures land) live in ``sfumato.session``.
 """
@@ -25,6 +25,7 @@ from sfumato.document.image_io import (
 from sfumato.document.ora import load_ora, save_ora
 from sfumato.errors import UserFacingError
 from sfumato.qt_bridge.images import qimage_to_rgba
+from sfumato.qt_bridge.work import BackgroundWork
 from sfumato.session.autosave import SessionAutosave
 from sfumato.session.canvas_session import UNTITLED, CanvasSession
 from sfumato.session.image_import import (
@@ -39,7 +40,6 @@ from sfumato.session.image_import import (
 from sfumato.session.jobs import export_metadata
 from sfumato.session.notices import Notice, Source
 from sfumato.settings import Settings
-from sfumato.ui.common.background import BackgroundTasks
 from sfumato.ui.common.drops import dropped_files
 from sfumato.ui.common.questions import SaveChoice, ask_save_changes
 from sfumato.ui.files.new_document_dialog import NewDocumentDialog
@@ -69,7 +69,7 @@ class FileController(QObject):
     recent_changed = Signal()
 
     def __init__(self, session: CanvasSession, settings: Settings, autosave: SessionAutosave,
-                 tasks: BackgroundTasks, window: QWidget,
+                 tasks: BackgroundWork, window: QWidget,
                  view_centre: Callable[[], QPointF | None]) -> None:
         super().__init__(window)
         self.session = session
@@ -122,7 +122,7 @@ class FileController(QObject):
             except UserFacingError as exc:
                 self._report(exc)
 
-        self.tasks.run(work, done, self._report)
+        self.tasks.run("io", work, on_done=done, on_error=self._report)
 
     def _report(self, error: BaseException) -> None:
         self._notices.report(error, Source.FILES)

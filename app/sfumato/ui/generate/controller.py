@@ -7,7 +7,9 @@ before the job runs, so a press costs the GUI thread next to nothing), builds on
 previews become the session's overlay and the progress bar counts steps; when it ends, the batch
 becomes the session's pending results, shown in the results strip and in place on the canvas.
 Only "Apply" changes the document: the result becomes a new layer above the picture (the canvas
-grows first for an outpaint), all in one undo step.
+grows first for an outpaint), all in one undo step. Each result's layer is built on a lane of its
+own as the batch arrives (:meth:`~sfumato.session.jobs.PendingResults.prepare`), so Apply on the
+GUI thread only inserts it.
 
 It gets everything it needs passed in (the session, the settings, where to report) and builds
 only its own widgets (``column``: the prompt panel over the progress; ``strip``): the window
@@ -18,11 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
@@ -32,6 +34,7 @@ from sfumato.errors import UserFacingError
 from sfumato.generation.requests import Task
 from sfumato.inference.device import cpu_threads
 from sfumato.inference.results import GeneratedImage
+from sfumato.qt_bridge import work
 from sfumato.qt_bridge.images import qimage_to_rgba
 from sfumato.qt_bridge.inference_thread import EngineFactory, GenerationJob, InferenceService
 from sfumato.session.canvas_session import UNTITLED, CanvasSession, Overlay
@@ -58,6 +61,7 @@ log = logging.getLogger(__name__)
 LIST_MODELS_AFTER_MS = 500
 TARGET_DELAY_MS = 120  # the mode line follows the document this long after its last change
 
+
 class GenerationController(QObject):
     """Joins the prompt panel, the inference thread, the session and the results strip.
 
@@ -65,11 +69,6 @@ class GenerationController(QObject):
     person goes to ``session.notices``: the Generate panel's own notices (a job refused or failed,
     what the engine noted) as :attr:`Source.GENERATE`, the results' as :attr:`Source.RESULTS`.
     """
-
-    _models_listed = Signal(object)
-    _loras_listed = Signal(object)
-    _reuse_planned = Signal(object)
-    _reuse_refused = Signal(object)
 
     def __init__(self, session: CanvasSession, settings: Settings, window: QWidget,
                  engine_factory: EngineFactory | None = None, torch_threads: int | None = None) -> None:
@@ -79,6 +78,7 @@ class GenerationController(QObject):
         self._notices = session.notices
         threads = torch_threads or cpu_threads()  # the physical cores, unless the environment chose
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
+        self._work = work.BackgroundWork(self)
         self._doc: Document | None = None
 
         self.panel = PromptPanel(settings)
@@ -92,6 +92,8 @@ class GenerationController(QObject):
         column.addWidget(self.progress)
         column.addStretch(1)
         self.strip = ResultsStrip()
+        self._layers_ahead = work.Lane("result-layers")  # result layers built before Apply
+        self._results: PendingResults | None = None
 
         self.panel.generate_requested.connect(lambda: self.generate())
         self.panel.refused.connect(lambda exc: self._notices.report(exc, Source.GENERATE))
@@ -114,10 +116,6 @@ class GenerationController(QObject):
         self._target_timer.setSingleShot(True)
         self._target_timer.setInterval(TARGET_DELAY_MS)
         self._target_timer.timeout.connect(self.session.refresh_target)
-        self._models_listed.connect(self.panel.set_models)
-        self._loras_listed.connect(self.panel.set_loras)
-        self._reuse_planned.connect(self._reuse)
-        self._reuse_refused.connect(self._reuse_failed)
         self._list_timer = QTimer(self)  # list models once the window is up, and again when it is
         self._list_timer.setSingleShot(True)  # activated (a model manager dialog may have closed)
         self._list_timer.setInterval(LIST_MODELS_AFTER_MS)
@@ -158,21 +156,21 @@ class GenerationController(QObject):
 
     def refresh_models(self) -> None:
         """List the installed models again (in the background) for the model picker."""
-        def work() -> None:
-            try:
-                choices = installed_choices()
-            except Exception:  # a broken cache must not stop the app: the picker stays as it is
-                log.exception("could not list the installed models")
-                return
-            self._models_listed.emit(choices)
-            try:
-                loras = installed_loras()
-            except Exception:  # as above: "Add LoRA" offers what it had
-                log.exception("could not list the installed LoRAs")
-                return
-            self._loras_listed.emit(loras)
+        work.start(self._list_models())
 
-        threading.Thread(target=work, name="list-models", daemon=True).start()
+    async def _list_models(self) -> None:
+        try:
+            choices = await self._work.run("models", installed_choices)
+        except Exception:  # a broken cache must not stop the app: the picker stays as it is
+            log.exception("could not list the installed models")
+            return
+        self.panel.set_models(choices)
+        try:
+            loras = await self._work.run("models", installed_loras)
+        except Exception:  # as above: "Add LoRA" offers what it had
+            log.exception("could not list the installed LoRAs")
+            return
+        self.panel.set_loras(loras)
 
     # -------------------------------------------------------------- generate
     def generate(self, variation: float | None = None) -> GenerationJob | None:
@@ -240,15 +238,7 @@ class GenerationController(QObject):
 
     def _plan_reuse(self, plan: Callable[[], ReusePlan]) -> None:
         """Make the plan in the background (it reads the model store), then fill the panel."""
-        def work() -> None:
-            try:
-                made = plan()
-            except Exception as exc:  # a bad picture's one-line error, or anything else, reported
-                self._reuse_refused.emit(exc)
-                return
-            self._reuse_planned.emit(made)
-
-        threading.Thread(target=work, name="reuse-parameters", daemon=True).start()
+        self._work.run("models", plan, on_done=self._reuse, on_error=self._reuse_failed)
 
     def _reuse(self, plan: ReusePlan) -> None:
         """Fill the panel; say what is missing in the notice, the rest in its details."""
@@ -316,6 +306,8 @@ class GenerationController(QObject):
         captions = [f"seed {image.seed}" for image in images]
         self.strip.show_batch(f"{job.label} — {len(images)} result{'s' if len(images) != 1 else ''}",
                               [image.pixels for image in images], captions)
+        for index in range(len(images)):  # the one on show first (it was queued as it showed)
+            self._prepare(index, evict=False)
         self.progress.status.setText("The result shows on the canvas: Apply adds it as a new layer.")
         self._job_over(job)
 
@@ -335,6 +327,9 @@ class GenerationController(QObject):
 
     # --------------------------------------------------------------- results
     def _results_changed(self, results: PendingResults | None) -> None:
+        if self._results is not None and self._results is not results:
+            self._results.close()  # its prepared layers go; those still being built are dropped
+        self._results = results
         if results is None:
             self.strip.clear()
             self.session.overlay.set(None)
@@ -345,6 +340,22 @@ class GenerationController(QObject):
             return
         landing = results.landing(index)
         self.session.overlay.set(Overlay(landing.rgba, landing.overlay))
+        self._prepare(index, evict=True)
+
+    def _prepare(self, index: int, evict: bool) -> None:
+        """Build result ``index``'s layer in the background, so that Apply only inserts it (an
+        Apply before it is ready builds the layer itself)."""
+        results = self.session.results.value
+        if results is None:
+            return
+
+        def failed(done: Future[None]) -> None:  # Apply builds it then, and says what went wrong
+            if not done.cancelled() and done.exception() is not None:
+                log.warning("could not build result %d's layer ahead of Apply", index,
+                            exc_info=done.exception())
+
+        # nothing comes back: prepare() keeps the layer in the results for Apply to take
+        self._layers_ahead.submit(results.prepare, index, evict).add_done_callback(failed)
 
     def _check_results(self) -> PendingResults | None:
         results = self.session.results.value
@@ -399,4 +410,6 @@ class GenerationController(QObject):
     # ---------------------------------------------------------------- closing
     def shutdown(self) -> None:
         """Cancel every job and stop the inference thread (the window is closing)."""
+        self._work.shutdown(timeout=0)
+        self._layers_ahead.shutdown(wait=False, cancel_futures=True)
         self.service.shutdown()

@@ -228,6 +228,12 @@ class PromptPanel(QWidget):
             "(Models › Model Manager…); without it the VAE decodes."
         )
 
+        self.match_colours = QCheckBox("Match colours")
+        self.match_colours.setChecked(True)
+        self.match_colours.setToolTip(
+            "Inpaint and outpaint: shift the new pixels' colours to those of the picture around the "
+            "region as it is pasted back, so no seam shows. Off: the model's colours as they came.")
+
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generateButton")
         self.generate_button.setToolTip("Generate (Ctrl+Enter); while a job runs, the next one queues")
@@ -280,7 +286,8 @@ class PromptPanel(QWidget):
         size_row.addWidget(self.height_box, 1)
         for row, (caption, item) in enumerate((("Scheduler", self.scheduler), ("Seed", seed_row),
                                                (self.variation_caption, self.variation_row),
-                                               ("Size", size_row), ("Decode", self.fast_decode)), start=2):
+                                               ("Size", size_row), ("Decode", self.fast_decode),
+                                               ("Paste back", self.match_colours)), start=2):
             grid.addWidget(caption if isinstance(caption, QLabel) else QLabel(caption), row, 0, right)
             if isinstance(item, QWidget):
                 grid.addWidget(item, row, 1, 1, 3)
@@ -302,7 +309,8 @@ class PromptPanel(QWidget):
                        self.seed.valueChanged, self.seed_lock.toggled, self.auto_size.toggled,
                        self.width_box.valueChanged, self.height_box.valueChanged, self.batch.valueChanged,
                        self.fast_decode.toggled, self.loras.changed, self.variation_seed.valueChanged,
-                       self.variation_strength.valueChanged, self.extra.toggled):
+                       self.variation_strength.valueChanged, self.extra.toggled,
+                       self.match_colours.toggled):
             signal.connect(self._store)
         for signal in (self.steps.valueChanged, self.strength.valueChanged):
             signal.connect(self._show_steps_hint)
@@ -573,6 +581,7 @@ class PromptPanel(QWidget):
             batch=self.batch.value(),
             size=None if self.auto_size.isChecked() else (self.width_box.value(), self.height_box.value()),
             fast_decode=self.fast_decode.isChecked(),
+            match_colours=self.match_colours.isChecked(),
             loras=self.loras.uses(),
             variation_seed=self.variation_seed.value(),
             variation_strength=round(self.variation_strength.value(), 3) if self.extra.isChecked() else 0.0,
@@ -604,6 +613,7 @@ class PromptPanel(QWidget):
             "height": self.height_box.value(),
             "batch": self.batch.value(),
             "fast_decode": self.fast_decode.isChecked(),
+            "match_colours": self.match_colours.isChecked(),
             "loras": [{"name": name, "weight": weight} for name, weight in self.loras.entries()],
             "variation_seed": self.variation_seed.value(),
             "variation_strength": self.variation_strength.value(),
@@ -628,6 +638,7 @@ class PromptPanel(QWidget):
             self.seed_lock.setChecked(bool(saved.get("seed_locked", False)))
             self.auto_size.setChecked(bool(saved.get("auto_size", True)))
             self.fast_decode.setChecked(saved.get("fast_decode") is True)
+            self.match_colours.setChecked(saved.get("match_colours") is not False)
             self.extra.setChecked(saved.get("extra") is True)
             self.loras.set_entries(_saved_loras(saved.get("loras")))
             model = saved.get("model")
