@@ -2,7 +2,7 @@
 
 Run ``.venv/bin/python tests/benchmarks/bench_cpu.py`` (``--family sdxl`` for SDXL's shapes,
 ``--size 1024``, ``--steps 2``; ``--sections`` picks what runs). OpenVINO comes with the
-``bench`` extra (``pip install -e '.[bench]'``). Not a test: it prints figures.
+``openvino`` (or ``bench``) extra (``pip install -e '.[openvino]'``). Not a test: it prints figures.
 
 The model has a family's real architecture with random weights, built from the configs shipped
 in ``models/configs/<family>`` and saved once under ``~/.cache/sfumato-bench``. One image,
@@ -10,19 +10,27 @@ classifier-free guidance (CFG 7.5, so every step runs the UNet on a batch of two
 
 Sections:
 
-* ``unet``: one UNet step (batch 2) in float32, float32 + channels_last, bfloat16, bfloat16 +
-  channels_last and, with ``--compile``, bfloat16 + channels_last through ``torch.compile``
-  (its compile time printed; inductor's FX graph cache keeps it across runs);
-* ``vae``: one decode of the same latents in float32, bfloat16 and bfloat16 + channels_last:
-  time and the pixel difference against float32 (0–255 levels);
-* ``pipelines``: whole images, 4 steps by default — bare diffusers in float32 (SDPA; again with
-  denormals flushed to zero, which random weights produce and x86 computes slowly), Sfumato's
-  engine as a user gets it (the planner's dtype for this CPU, its thread count), and the same
-  diffusers pipeline with the UNet and the VAE decoder replaced by OpenVINO models converted
-  from the same weights (``openvino.convert_model``, ``INFERENCE_PRECISION_HINT=bf16``; the
-  text encoder stays in torch), each in a process of its own. Per step: the median time between
-  step callbacks; whole image: the call, prompt encoding and decode included (each after a
-  1-step warm-up call).
+* ``unet``: one UNet step (batch 2) in float32, float32 + channels_last, bfloat16 and bfloat16 +
+  channels_last;
+* ``compile``: one bfloat16 + channels_last UNet step eager and through ``torch.compile``
+  (inductor; ``--freeze`` sets inductor's ``freezing``, which folds the weights into the graph),
+  in two fresh processes sharing one new inductor cache folder: the first compiles from nothing,
+  the second shows what the cache saves (compile time = the first call, steady step = median);
+* ``vae``: one decode of the same latents in float32, bfloat16 and bfloat16 + channels_last, and
+  by OpenVINO (bf16 hint, converted from the bfloat16 weights): time and the pixel difference
+  against float32 (0–255 levels);
+* ``pipelines``: whole images, 4 steps by default, one row per process (``--rows``): bare
+  diffusers in float32 (``bare``, SDPA; ``flushed``: with denormals flushed to zero, which random
+  weights produce and x86 computes slowly), Sfumato's engine (the planner's dtype for this CPU,
+  its thread count) with each ``cpu_backend``: ``torch``, ``openvino`` (its UNet converted,
+  cached and compiled by :mod:`sfumato.inference.openvino_backend`) and ``auto`` (as a user gets
+  it: it times the two the first time), each printing how long its loading stages took; and
+  ``ov-bare``: the same diffusers pipeline with the UNet and the VAE decoder replaced by OpenVINO
+  models converted from the same weights (``openvino.convert_model``,
+  ``INFERENCE_PRECISION_HINT=bf16``; the text encoder stays in torch). Per step: the median time
+  between step callbacks; whole image: the call, prompt encoding and decode included (each
+  after a 1-step warm-up call). The engine's per-user cache is ``~/.cache/sfumato-bench/user-cache``
+  (``--reconvert`` empties its OpenVINO folder first, to time the conversion again).
 
 Targets (issue 11): Sfumato ≤ 0.35× bare float32 per step, and ≤ 1.1× OpenVINO per step.
 """
@@ -32,7 +40,10 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import gc
+import json
 import multiprocessing
+import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -138,7 +149,7 @@ def timed(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 
 
 # ------------------------------------------------------------------------------------ sections
-def unet_section(folder: Path, size: int, compile_too: bool, repeats: int) -> dict[str, float]:
+def unet_section(folder: Path, size: int, repeats: int) -> dict[str, float]:
     """Seconds per UNet step for each dtype and memory format (see the module docstring)."""
     pipe = load_bare(folder, torch.float32)
     unet = pipe.unet
@@ -156,58 +167,117 @@ def unet_section(folder: Path, size: int, compile_too: bool, repeats: int) -> di
             seconds, _ = timed(lambda: unet(**inputs, return_dict=False), repeats)  # noqa: B023
         figures[label] = seconds
         print(f"  unet {label:32s} {seconds:7.2f} s/step", flush=True)
-    if compile_too:
-        unet.to(dtype=torch.bfloat16, memory_format=torch.channels_last)
-        inputs = unet_inputs(pipe, size, torch.bfloat16)
-        compiled = torch.compile(unet)
-        with torch.inference_mode():
-            started = time.perf_counter()
-            compiled(**inputs, return_dict=False)
-            compile_s = time.perf_counter() - started
-            seconds, _ = timed(lambda: compiled(**inputs, return_dict=False), repeats)
-        figures["bfloat16 + channels_last + compile"] = seconds
-        figures["compile time"] = compile_s
-        print(f"  unet {'bfloat16 + channels_last + compile':32s} {seconds:7.2f} s/step "
-              f"(first call, compiling: {compile_s:.0f} s)", flush=True)
     base = figures["float32"]
     for label, seconds in figures.items():
-        if label != "compile time":
-            print(f"    {label:36s} {seconds / base:5.2f}× float32")
+        print(f"    {label:36s} {seconds / base:5.2f}× float32")
     return figures
 
 
-def vae_section(folder: Path, size: int, repeats: int) -> None:
-    """Decode time and pixel difference against float32, on the same latents."""
+def compiled_unet_row(folder: Path, size: int, repeats: int, cache: Path,
+                      freeze: bool) -> tuple[float, float, float]:
+    """In a fresh process with inductor's cache in ``cache``: the eager bfloat16 + channels_last
+    step, the first compiled call (compiling) and the compiled step, in seconds."""
+
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache)  # before inductor reads its config
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = freeze
+    quiet()
+    pipe = load_bare(folder, torch.bfloat16)
+    unet = pipe.unet.to(memory_format=torch.channels_last)
+    inputs = unet_inputs(pipe, size, torch.bfloat16)
+    with torch.inference_mode():
+        eager, _ = timed(lambda: unet(**inputs, return_dict=False), repeats)
+        compiled = torch.compile(unet)
+        started = time.perf_counter()
+        compiled(**inputs, return_dict=False)
+        first = time.perf_counter() - started
+        seconds, _ = timed(lambda: compiled(**inputs, return_dict=False), repeats)
+    return eager, first, seconds
+
+
+def compile_section(folder: Path, size: int, repeats: int, freeze: bool) -> None:
+    """``torch.compile`` against eager on the bfloat16 + channels_last UNet, cold and cached."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sfumato-inductor-") as cache:
+        runs = [in_own_process(compiled_unet_row, folder, size, repeats, Path(cache), freeze)
+                for _ in range(2)]
+    how = "freezing" if freeze else "default"
+    for (eager, first, step), label in zip(runs, ("cold cache", "cached    "), strict=True):
+        print(f"  torch.compile ({how}), {label}: eager {eager:6.2f} s/step; compiled: first call "
+              f"{first:5.0f} s, then {step:6.2f} s/step ({step / eager:4.2f}× eager)", flush=True)
+
+
+def vae_section(folder: Path, size: int, repeats: int, openvino: bool) -> None:
+    """Decode time and pixel difference against float32, on the same latents; with ``openvino``
+    also the decoder converted from its bfloat16 weights and compiled with the bf16 hint."""
     pipe = load_bare(folder, torch.float32)
     vae = pipe.vae
     side = size // pipe.vae_scale_factor
     latents = torch.randn(1, 4, side, side, generator=torch.Generator("cpu").manual_seed(2))
     latents = latents / vae.config.scaling_factor
 
-    def decode(dtype: torch.dtype) -> np.ndarray:
-        with torch.inference_mode():
-            image = vae.decode(latents.to(dtype), return_dict=False)[0]
+    def pixels(image: torch.Tensor) -> np.ndarray:
         return ((image.float() / 2 + 0.5).clamp(0, 1) * 255).round().numpy()
 
+    def torch_decode(dtype: torch.dtype, channels_last: bool) -> Callable[[], np.ndarray]:
+        vae.to(dtype=dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+        def decode() -> np.ndarray:
+            with torch.inference_mode():
+                return pixels(vae.decode(latents.to(dtype), return_dict=False)[0])
+
+        return decode
+
+    # each row's decode is made just before it is timed: the VAE is cast for it
+    rows: list[tuple[str, Callable[[], Callable[[], np.ndarray]]]] = [
+        ("float32", lambda: torch_decode(torch.float32, False)),
+        ("float32 + channels_last", lambda: torch_decode(torch.float32, True)),
+        ("bfloat16", lambda: torch_decode(torch.bfloat16, False)),
+        ("bfloat16 + channels_last", lambda: torch_decode(torch.bfloat16, True)),
+    ]
+    if openvino:
+        rows.append(("OpenVINO bf16", lambda: openvino_decoder(vae, latents)))
     reference: np.ndarray | None = None
     base = 0.0
-    for label, dtype, channels_last in (
-        ("float32", torch.float32, False),
-        ("float32 + channels_last", torch.float32, True),
-        ("bfloat16", torch.bfloat16, False),
-        ("bfloat16 + channels_last", torch.bfloat16, True),
-    ):
-        vae.to(dtype=dtype, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-        seconds, pixels = timed(lambda: decode(dtype), repeats)  # noqa: B023
+    for label, make in rows:
+        seconds, image = timed(make(), repeats)
         if reference is None:
-            reference, base = pixels, seconds
-            unclipped = float(((pixels > 0) & (pixels < 255)).mean())
+            reference, base = image, seconds
+            unclipped = float(((image > 0) & (image < 255)).mean())
             print(f"  vae {label:28s} {seconds:6.2f} s ({unclipped:.0%} of the pixels inside 1..254)")
             continue
-        diff = np.abs(pixels - reference)
+        diff = np.abs(image - reference)
         print(f"  vae {label:28s} {seconds:6.2f} s ({seconds / base:4.2f}× float32): max "
               f"{diff.max():.0f} levels, mean {diff.mean():.2f}, 99th percentile "
               f"{np.percentile(diff, 99):.0f}", flush=True)
+
+
+def openvino_decoder(vae: Any, latents: torch.Tensor) -> Callable[[], np.ndarray]:
+    """A decode of ``latents`` by ``vae``'s decoder converted for OpenVINO from bfloat16 weights
+    (float32 in and out) and compiled with the bf16 hint; prints the conversion time."""
+    import openvino as ov
+
+    vae.to(dtype=torch.bfloat16, memory_format=torch.contiguous_format)
+
+    class Decoder(torch.nn.Module):
+        """The VAE's decode as one module, float32 in and out."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.vae = vae
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return self.vae.decode(z.to(torch.bfloat16), return_dict=False)[0].float()
+
+    started = time.perf_counter()
+    with torch.no_grad():
+        model = ov.convert_model(Decoder(), example_input=(latents,))
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
+    print(f"  vae OpenVINO: converted and compiled in {time.perf_counter() - started:.0f} s", flush=True)
+    feed = latents.float().numpy()
+    return lambda: ((np.clip(compiled([feed])[0] / 2 + 0.5, 0, 1)) * 255).round()
 
 
 class StepClock:
@@ -243,13 +313,19 @@ def run_diffusers(pipe: Any, size: int, steps: int) -> tuple[float, float]:
     return clock.per_step(), time.perf_counter() - clock.start
 
 
-def run_engine(folder: Path, size: int, steps: int) -> tuple[float, float, str]:
-    """Per-step and whole-image seconds of Sfumato's engine, and the precision it ran in."""
+def run_engine(folder: Path, size: int, steps: int, backend: str) -> tuple[float, float, str]:
+    """Per-step and whole-image seconds of Sfumato's engine with ``cpu_backend`` ``backend``, and
+    the precision it ran in; prints how long each loading stage took."""
     from sfumato.inference import Engine
     from sfumato.inference.device import cpu_threads
 
-    engine = Engine(threads=cpu_threads())
-    engine.load(str(folder))
+    engine = Engine(threads=cpu_threads(), cpu_backend=backend)
+    stages: list[tuple[str, float]] = []
+    engine.load(str(folder), on_stage=lambda text: stages.append((text, time.perf_counter())))
+    ends = [at for _, at in stages[1:]] + [time.perf_counter()]
+    print(f"  engine ({backend}) loading: "
+          + ", ".join(f"{text} {end - at:.0f} s" for (text, at), end in zip(stages, ends, strict=True)),
+          flush=True)
     request = Txt2ImgRequest(model=str(folder), prompt=PROMPT, negative_prompt="blurry", steps=steps,
                              guidance=CFG, seed=0, width=size, height=size, scheduler="Euler")
     engine.run(Txt2ImgRequest(model=str(folder), prompt=PROMPT, steps=1, guidance=CFG, seed=0,
@@ -260,6 +336,8 @@ def run_engine(folder: Path, size: int, steps: int) -> tuple[float, float, str]:
     plan = engine.run_plan
     precision = plan.precision if plan is not None else "?"
     print(f"  engine: {precision}, {torch.get_num_threads()} threads", flush=True)
+    for choice in (Path(os.environ["SFUMATO_CACHE_DIR"]) / "openvino").glob(f"{folder.name}-*/choice.json"):
+        print(f"  auto's verdict ({choice.parent.name}): {json.loads(choice.read_text())}", flush=True)
     return clock.per_step(), whole, precision
 
 
@@ -359,11 +437,12 @@ def bare_flushed_row(folder: Path, size: int, steps: int) -> tuple[str, float, f
     return "bare float32, denormals flushed", per_step, whole
 
 
-def engine_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
-    """Sfumato's engine as a user gets it: label (with its precision), seconds per step and image."""
+def engine_row(folder: Path, size: int, steps: int, backend: str) -> tuple[str, float, float]:
+    """Sfumato's engine with ``cpu_backend`` ``backend`` (``auto``: as a user gets it): label
+    (with the precision it ran in), seconds per step and image."""
     quiet()
-    per_step, whole, precision = run_engine(folder, size, steps)
-    return f"Sfumato engine ({precision})", per_step, whole
+    per_step, whole, precision = run_engine(folder, size, steps, backend)
+    return f"engine, {backend} ({precision})", per_step, whole
 
 
 def openvino_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
@@ -373,7 +452,7 @@ def openvino_row(folder: Path, size: int, steps: int) -> tuple[str, float, float
     return "OpenVINO bf16 (UNet, VAE decoder)", per_step, whole
 
 
-def in_own_process(row: Callable[[Path, int, int], tuple[str, float, float]], *args: Any) -> Any:
+def in_own_process(row: Callable[..., Any], *args: Any) -> Any:
     """``row(*args)`` in a fresh process: each engine starts with the machine's whole memory (an
     SDXL-size pipeline is 14 GB in float32, and a process keeps the heap it freed)."""
     context = multiprocessing.get_context("spawn")
@@ -381,21 +460,40 @@ def in_own_process(row: Callable[[Path, int, int], tuple[str, float, float]], *a
         return pool.submit(row, *args).result()
 
 
-def pipelines_section(folder: Path, size: int, steps: int, openvino: bool) -> None:
-    """Whole images from the three engines; prints per-step and whole-image times and ratios."""
+ROWS = ("bare", "flushed", "torch", "openvino", "auto", "ov-bare")
+"""The rows of the pipelines section (``--rows``): bare diffusers float32, the same with
+denormals flushed, the engine with each ``cpu_backend``, and the bare pipeline with OpenVINO."""
+
+
+def pipelines_section(folder: Path, size: int, steps: int, chosen: set[str]) -> None:
+    """Whole images from each chosen row, in a process each; prints per-step and whole-image
+    times and their ratios to bare float32 and to the bare OpenVINO pipeline."""
+    makers: dict[str, tuple[Callable[..., tuple[str, float, float]], tuple[Any, ...]]] = {
+        "bare": (bare_row, ()),
+        "flushed": (bare_flushed_row, ()),
+        "torch": (engine_row, ("torch",)),
+        "openvino": (engine_row, ("openvino",)),
+        "auto": (engine_row, ("auto",)),
+        "ov-bare": (openvino_row, ()),
+    }
     rows: dict[str, tuple[float, float]] = {}
-    for row in (bare_row, bare_flushed_row, engine_row, *([openvino_row] if openvino else [])):
-        label, per_step, whole = in_own_process(row, folder, size, steps)
-        rows[label] = (per_step, whole)
+    keys: dict[str, str] = {}
+    for key in (k for k in ROWS if k in chosen):
+        row, extra = makers[key]
+        label, per_step, whole = in_own_process(row, folder, size, steps, *extra)
+        rows[label], keys[key] = (per_step, whole), label
         print(f"  {label}: {per_step:.2f} s/step, {whole:.1f} s the image", flush=True)
-    bare_step, bare_whole = rows["bare diffusers float32"]
-    ov_row = rows.get("OpenVINO bf16 (UNet, VAE decoder)")
-    print(f"\n  {'':36s} {'s/step':>7s} {'image s':>8s} {'step ×bare':>10s} {'step ×OV':>9s}")
+    bare = rows.get(keys.get("bare", ""))
+    ov = rows.get(keys.get("ov-bare", ""))
+
+    def ratio(value: float, base: tuple[float, float] | None, index: int) -> str:
+        return f"{value / base[index]:9.2f}" if base else f"{'-':>9s}"
+
+    print(f"\n  {'':44s} {'s/step':>7s} {'image s':>8s} {'step×bare':>9s} {'step×OV':>9s} "
+          f"{'image×bare':>9s} {'image×OV':>9s}")
     for label, (step_s, whole_s) in rows.items():
-        vs_ov = f"{step_s / ov_row[0]:9.2f}" if ov_row else f"{'-':>9s}"
-        print(f"  {label:36s} {step_s:7.2f} {whole_s:8.1f} {step_s / bare_step:10.2f} {vs_ov}")
-    print("  (whole image vs bare: "
-          + ", ".join(f"{k} {v[1] / bare_whole:.2f}×" for k, v in rows.items()) + ")")
+        print(f"  {label:44s} {step_s:7.2f} {whole_s:8.1f} {ratio(step_s, bare, 0)} {ratio(step_s, ov, 0)} "
+              f"{ratio(whole_s, bare, 1)} {ratio(whole_s, ov, 1)}")
 
 
 def main() -> None:
@@ -406,22 +504,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per unet/vae variant")
     parser.add_argument("--sections", default="unet,vae,pipelines")
-    parser.add_argument("--compile", action="store_true", help="also torch.compile the UNet")
-    parser.add_argument("--no-openvino", action="store_true")
+    parser.add_argument("--freeze", action="store_true", help="compile section: inductor freezing")
+    parser.add_argument("--no-openvino", action="store_true", help="no OpenVINO rows (vae, pipelines)")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"pipelines rows: {', '.join(ROWS)}")
+    parser.add_argument("--reconvert", action="store_true",
+                        help="delete the engine's converted OpenVINO models first (to time the conversion)")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
+    rows = set(args.rows.split(",")) - ({"openvino", "auto", "ov-bare"} if args.no_openvino else set())
+    # the engine's per-user cache (its OpenVINO conversions) stays with the benchmark's models
+    os.environ.setdefault("SFUMATO_CACHE_DIR", str(CACHE / "user-cache"))
+    if args.reconvert:
+        shutil.rmtree(Path(os.environ["SFUMATO_CACHE_DIR"]) / "openvino", ignore_errors=True)
     quiet()
     folder = build_model(args.family)
     print(f"{args.family} random weights, {args.size}², CFG {CFG}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads at start", flush=True)
     if "unet" in sections:
-        unet_section(folder, args.size, args.compile, args.repeats)
+        unet_section(folder, args.size, args.repeats)
         gc.collect()
+    if "compile" in sections:
+        compile_section(folder, args.size, args.repeats, args.freeze)
     if "vae" in sections:
-        vae_section(folder, args.size, args.repeats)
+        vae_section(folder, args.size, args.repeats, not args.no_openvino)
         gc.collect()
     if "pipelines" in sections:
-        pipelines_section(folder, args.size, args.steps, not args.no_openvino)
+        pipelines_section(folder, args.size, args.steps, rows)
 
 
 if __name__ == "__main__":
