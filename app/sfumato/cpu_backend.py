@@ -11,6 +11,7 @@ engine. What the engine chose for the loaded model is its
 from __future__ import annotations
 
 import enum
+import importlib.util
 
 
 class CpuBackend(enum.StrEnum):
@@ -29,3 +30,9 @@ CPU_BACKENDS: tuple[str, ...] = tuple(backend.value for backend in CpuBackend)
 
 BACKEND_NAMES = {CpuBackend.TORCH: "PyTorch", CpuBackend.OPENVINO: "OpenVINO"}
 """How a person reads a chosen backend (``auto`` is never a chosen one)."""
+
+
+def openvino_installed() -> bool:
+    """Whether the ``openvino`` package is there to import (found, not imported: importing it
+    takes seconds, and a broken install still shows up when the engine tries it)."""
+    return importlib.util.find_spec("openvino") is not None

@@ -176,6 +176,16 @@ def test_the_choice_per_machine(tiny_sd) -> None:  # type: ignore[no-untyped-def
     assert plan_model(tiny_sd, gpu(12), "fp32").variant == "fp32"  # a variant asked for is kept
 
 
+def test_forcing_float32_changes_how_a_model_computes_not_what_it_downloads(tiny_sd) -> None:  # type: ignore[no-untyped-def]
+    amx = HardwareProfile(4, 16 * GIB, cpu_bfloat16=True)
+    own = plan_model(tiny_sd, amx)
+    forced = plan_model(tiny_sd, amx, force_float32=True)
+    assert (own.dtype, forced.dtype, forced.vae_dtype) == ("bfloat16", "float32", "float32")
+    assert forced.variant == own.variant  # the same files; only the compute dtype differs
+    on_gpu = plan_model(tiny_sd, gpu(12), force_float32=True)
+    assert (on_gpu.dtype, on_gpu.variant) == ("float32", plan_model(tiny_sd, gpu(12)).variant)
+
+
 def test_free_vram_not_total_decides_the_strategy(tiny_sd) -> None:  # type: ignore[no-untyped-def]
     idle = plan_model(tiny_sd, gpu(12, free_gib=11.5))
     busy = plan_model(tiny_sd, gpu(12, free_gib=3.5))

@@ -369,10 +369,16 @@ def plan_model(
     profile: HardwareProfile,
     variant_name: str | None = None,
     download_bytes: int | None = None,
+    *,
+    force_float32: bool = False,
 ) -> RunPlan:
     """:func:`plan_run` for catalog entry ``model`` (its variant ``variant_name``, or the one the
     plan picks) on ``profile``. ``download_bytes`` (the variant's size from the hub) refines the
-    estimate when the family has no parameter counts."""
+    estimate when the family has no parameter counts. ``force_float32`` (the user's setting)
+    changes how the model computes, not what it downloads: the variant stays the one the
+    hardware's own dtype picks, and the plan says float32."""
+    if force_float32 and not variant_name:
+        variant_name = plan_model(model, profile, None, download_bytes).variant
     return plan_run(
         profile,
         model.family,
@@ -380,6 +386,7 @@ def plan_model(
         variants=model.variants,
         variant=model.variant(variant_name) if variant_name else None,
         download_bytes=download_bytes,
+        force_float32=force_float32,
     )
 
 

@@ -139,6 +139,8 @@ class ModelManager:
         self._free_space = free_space_probe
         self._hf_cache_dir = hf_cache_dir
         self._plain_client: httpx2.Client | None = None
+        self.force_float32 = False
+        """The user's "compute in float32" setting: plans say float32 (what they download stays)."""
 
     # -- lazily built collaborators ----------------------------------------------------------
 
@@ -180,7 +182,7 @@ class ModelManager:
         if download_bytes is None and not model.family.params_millions:
             installed = [m for m in self.cache.read_all() if m.model_id == model_id]
             download_bytes = installed[0].size if installed else None
-        return plan_model(model, self.profile, variant, download_bytes)
+        return plan_model(model, self.profile, variant, download_bytes, force_float32=self.force_float32)
 
     def _planned_variant(self, model: CatalogModel) -> Variant:
         """The variant the plan fetches for ``model`` here (the first one when it names none)."""

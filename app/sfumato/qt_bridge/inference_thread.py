@@ -125,6 +125,9 @@ class _Worker:
         self.force_float32: bool | None = None
         """The user's float32 setting, handed to the engine before each job (``None``: the
         engine keeps its own); written by the GUI thread, read here."""
+        self.cpu_backend: str | None = None
+        """The user's CPU backend setting (:class:`~sfumato.cpu_backend.CpuBackend` value),
+        handed to the engine before each job like ``force_float32``."""
         self._run_plan: Any = None
 
     def run(self) -> None:
@@ -167,6 +170,8 @@ class _Worker:
             engine = self._engine_for(job)
             if self.force_float32 is not None and hasattr(engine, "force_float32"):
                 engine.force_float32 = self.force_float32
+            if self.cpu_backend is not None and hasattr(engine, "cpu_backend"):
+                engine.cpu_backend = self.cpu_backend
 
             def on_step(progress: Any) -> None:
                 image = preview_image(progress.preview) if progress.preview is not None else None
@@ -272,6 +277,11 @@ class InferenceService(QObject):
         """Compute in float32 throughout from the next job on (the user's setting; a model loaded
         in another precision is reloaded then)."""
         self._worker.force_float32 = forced
+
+    def set_cpu_backend(self, backend: str) -> None:
+        """Compute the UNet on the CPU with ``backend`` (auto, torch or openvino) from the next
+        job on (the user's setting; the engine decides again for the loaded model)."""
+        self._worker.cpu_backend = backend
 
     # ------------------------------------------------------------------ queries
     @property

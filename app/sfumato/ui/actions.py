@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
 from sfumato.document.document import Document
@@ -26,7 +26,9 @@ from sfumato.ui.common.questions import show_about, show_reading
 @dataclass(frozen=True)
 class Action:
     """One menu action. ``run()`` does it; a ``checkable`` action is ``toggle(checked)``ed
-    instead, starting as ``checked``."""
+    instead, starting as ``checked``. Checkable actions of one ``group`` are exclusive (a radio
+    choice). ``unavailable`` says why it cannot be chosen on this machine: it is shown after the
+    text and the action stays disabled."""
 
     name: str
     text: str
@@ -36,6 +38,8 @@ class Action:
     checkable: bool = False
     checked: bool = False
     toggle: Callable[[bool], object] | None = None
+    group: str = ""
+    unavailable: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class WindowActions:
         self._session = session
         self.by_name: dict[str, QAction] = {}
         self._needs: dict[str, Needs] = {}
+        self._groups: dict[str, QActionGroup] = {}
+        self._unavailable: set[str] = set()
         self.recent_menu: QMenu | None = None
         """File › Open Recent (the table's :class:`Recent` row)."""
         self._recent: Recent | None = None
@@ -109,7 +115,15 @@ class WindowActions:
                 menu.addAction(self._make(item))
 
     def _make(self, spec: Action) -> QAction:
-        action = QAction(spec.text, self._w)
+        text = f"{spec.text} ({spec.unavailable})" if spec.unavailable else spec.text
+        action = QAction(text, self._w)
+        if spec.group:
+            group = self._groups.get(spec.group)
+            if group is None:
+                group = self._groups[spec.group] = QActionGroup(self._w)
+            group.addAction(action)
+        if spec.unavailable:
+            self._unavailable.add(spec.name)
         if spec.keys:
             action.setShortcuts([QKeySequence(k) for k in spec.keys])
         if spec.checkable:
@@ -145,7 +159,7 @@ class WindowActions:
         """Enable each action whose needs hold, and label Undo/Redo with their step."""
         held = conditions(self._session)
         for name, needs in self._needs.items():
-            self.by_name[name].setEnabled(enabled(needs, held))
+            self.by_name[name].setEnabled(enabled(needs, held) and name not in self._unavailable)
         doc = self._session.doc
         for name, text in (("undo", "&Undo"), ("redo", "&Redo")):
             action = self.by_name.get(name)

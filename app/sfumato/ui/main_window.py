@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from sfumato.cpu_backend import CpuBackend, openvino_installed
 from sfumato.document.autosave import AutosaveWriter
 from sfumato.document.brush import BrushSettings
 from sfumato.document.document import Document
@@ -153,6 +154,7 @@ class MainWindow(QMainWindow):
         for name in ("reuse_parameters", "duplicate_layer", "delete_layer"):
             layer_list.addAction(self.menu_actions.by_name[name])
         self.generation.service.set_force_float32(settings.force_float32)
+        self.generation.service.set_cpu_backend(settings.cpu_backend)
         self.files.recent_changed.connect(self.menu_actions.refresh_recent)
         self.files.task_progress.connect(self._show_task_progress)
 
@@ -254,6 +256,7 @@ class MainWindow(QMainWindow):
                 SEPARATOR,
                 Action("force_float32", "Compute in &Float32 (Slower)", checkable=True,
                        checked=self.settings.force_float32, toggle=self._force_float32),
+                Submenu("&CPU Backend", [self._cpu_backend_action(backend) for backend in CpuBackend]),
             ]),
             Menu("&Generate", [
                 Action("generate", "Generate", lambda: gen.generate(), ("Ctrl+Return",)),
@@ -297,9 +300,25 @@ class MainWindow(QMainWindow):
 
     def _force_float32(self, forced: bool) -> None:
         """Models › Compute in Float32: kept in the settings, used from the next job on (the
-        status bar then shows the dtype the model runs in)."""
+        status bar then shows the dtype the model runs in), and by the Model Manager's plans."""
         self.settings.force_float32 = forced
         self.generation.service.set_force_float32(forced)
+        self.model_services().set_force_float32(forced)
+
+    def _cpu_backend_action(self, backend: CpuBackend) -> Action:
+        """Models › CPU Backend › one choice (OpenVINO only where the package is installed)."""
+        texts = {CpuBackend.AUTO: "&Automatic (OpenVINO When Faster)", CpuBackend.TORCH: "&PyTorch",
+                 CpuBackend.OPENVINO: "&OpenVINO"}
+
+        def choose(checked: bool) -> None:
+            if checked:
+                self.settings.cpu_backend = backend.value
+                self.generation.service.set_cpu_backend(backend.value)
+
+        missing = backend is CpuBackend.OPENVINO and not openvino_installed()
+        return Action(f"cpu_backend_{backend.value}", texts[backend], checkable=True,
+                      checked=self.settings.cpu_backend == backend.value, toggle=choose,
+                      group="cpu_backend", unavailable="not installed" if missing else "")
 
     # -------------------------------------------------------------- services
     def model_services(self, make_manager: Callable[[], ModelManager] | None = None) -> ModelServices:

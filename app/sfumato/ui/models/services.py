@@ -57,11 +57,21 @@ class ModelServices(QObject):
         folder = self.settings.model_cache_dir
         return ModelManager(Path(folder) if folder else None)
 
+    def set_force_float32(self, forced: bool) -> None:
+        """The "compute in float32" setting changed: the plans (the Model Manager's Runs column)
+        say float32 from now on, or the hardware's own dtype again."""
+        if self._tasks is not None:
+            self._tasks.manager.force_float32 = forced
+            if self.dialog is not None:
+                self.dialog.reload()
+
     @property
     def tasks(self) -> ModelTasks:
         """The background runner (and its manager), made on first use."""
         if self._tasks is None:
-            self._tasks = ModelTasks(self._make_manager(), self)
+            manager = self._make_manager()
+            manager.force_float32 = self.settings.force_float32
+            self._tasks = ModelTasks(manager, self)
             self._tasks.finished.connect(self._task_finished)
         return self._tasks
 
