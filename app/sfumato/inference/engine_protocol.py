@@ -2,9 +2,11 @@
 
 :class:`EngineProtocol` is a typing protocol, so any object with these members is an engine:
 :class:`sfumato.inference.Engine` (the diffusers engine; mypy checks that it satisfies the
-protocol where ``sfumato generate`` makes one) and the fakes tests use where the real engine on a
-tiny model would be too slow or could not be steered (a job held until a test lets it go, a crash
-on purpose). Importing this module is cheap: no torch, no diffusers.
+protocol where ``sfumato generate`` makes one and where the inference thread's default factory
+does). :class:`JobRunner`, its ``run`` alone, is what the inference thread takes: the fakes tests
+use where the real engine on a tiny model would be too slow or could not be steered (a job held
+until a test lets it go, a crash on purpose) are that. Importing this module is cheap: no torch,
+no diffusers.
 """
 
 from __future__ import annotations
@@ -20,7 +22,24 @@ if TYPE_CHECKING:
     from sfumato.model_store.fit import RunPlan
 
 
-class EngineProtocol(Protocol):
+class JobRunner(Protocol):
+    """What the inference thread needs of an engine: :meth:`EngineProtocol.run`, called with all
+    four arguments. Its worker uses the rest of :class:`EngineProtocol` (``profile``,
+    ``run_plan``, ``force_float32``) where the engine has them, so a test's fake may have only this."""
+
+    def run(
+        self,
+        request: GenerationRequest,
+        on_step: ProgressCallback,
+        cancel: threading.Event,
+        on_stage: StageCallback,
+        /,
+    ) -> GenerationResult:
+        """Generate what ``request`` asks for (see :meth:`EngineProtocol.run`)."""
+        ...
+
+
+class EngineProtocol(JobRunner, Protocol):
     """Runs generation requests on one loaded model at a time, on the thread that calls it.
 
     ``force_float32`` is the user's setting, read when a model loads (a change reloads the model

@@ -37,6 +37,9 @@ from PySide6.QtGui import QImage
 from sfumato.errors import UserFacingError
 from sfumato.generation.jobs import JobState
 from sfumato.generation.requests import GenerationRequest
+from sfumato.inference.engine_protocol import EngineProtocol, JobRunner
+from sfumato.inference.results import GenerationResult, StepProgress
+from sfumato.model_store.fit import RunPlan
 from sfumato.qt_bridge.work import Lane
 
 log = logging.getLogger(__name__)
@@ -101,11 +104,12 @@ class _Relay(QObject):
     run_plan_changed = Signal(object)
 
 
-EngineFactory = Callable[[], Any]
-"""Makes the engine on the worker thread (default: ``sfumato.inference.Engine()``)."""
+EngineFactory = Callable[[], JobRunner]
+"""Makes the engine on the worker thread (default: ``sfumato.inference.Engine()``, an
+:class:`~sfumato.inference.engine_protocol.EngineProtocol`; a fake may have only ``run``)."""
 
 
-def _default_engine() -> Any:
+def _default_engine() -> EngineProtocol:
     from sfumato.inference import Engine
 
     return Engine()
@@ -121,14 +125,14 @@ class _Worker:
         self._relay = relay
         self._engine_factory = engine_factory
         self._torch_threads = torch_threads
-        self._engine: Any = None
+        self._engine: JobRunner | None = None
         self.force_float32: bool | None = None
         """The user's float32 setting, handed to the engine before each job (``None``: the
         engine keeps its own); written by the GUI thread, read here."""
         self.cpu_backend: str | None = None
         """The user's CPU backend setting (:class:`~sfumato.cpu_backend.CpuBackend` value),
         handed to the engine before each job like ``force_float32``."""
-        self._run_plan: Any = None
+        self._run_plan: RunPlan | None = None
 
     def run(self) -> None:
         while True:
@@ -145,7 +149,7 @@ class _Worker:
                                         traceback.format_exc())
         self._engine = None
 
-    def _engine_for(self, job: GenerationJob) -> Any:
+    def _engine_for(self, job: GenerationJob) -> JobRunner:
         if self._engine is None:
             try:
                 import torch
@@ -173,7 +177,7 @@ class _Worker:
             if self.cpu_backend is not None and hasattr(engine, "cpu_backend"):
                 engine.cpu_backend = self.cpu_backend
 
-            def on_step(progress: Any) -> None:
+            def on_step(progress: StepProgress) -> None:
                 image = preview_image(progress.preview) if progress.preview is not None else None
                 relay.progress.emit(job, int(progress.step), int(progress.total), image)
 
@@ -203,7 +207,7 @@ class _Worker:
         else:
             relay.finished.emit(job, result)
 
-    def _report_plan(self, engine: Any) -> None:
+    def _report_plan(self, engine: JobRunner) -> None:
         """Relay how the loaded model runs when that changed (a fake engine may have no plan)."""
         plan = getattr(engine, "run_plan", None)
         if plan is not None and plan != self._run_plan:
@@ -370,7 +374,7 @@ class InferenceService(QObject):
         job.step, job.total, job.stage = step, total, ""
         self.progress.emit(job, step, total, preview)
 
-    def _on_finished(self, job: GenerationJob, result: Any) -> None:
+    def _on_finished(self, job: GenerationJob, result: GenerationResult) -> None:
         if job.state is not JobState.RUNNING:
             return
         self._end(job, JobState.DONE)

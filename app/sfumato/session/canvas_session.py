@@ -11,6 +11,7 @@ session; none reads another widget's fields. No Qt in here, so the rules can be 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Unpack
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from sfumato.session.generation_source import GenerationTarget, generation_targe
 from sfumato.session.jobs import PendingResults
 from sfumato.session.notices import NoticeBoard
 from sfumato.session.properties import Property
-from sfumato.session.tools import CanvasTool, changed_brush, stepped_size
+from sfumato.session.tools import BrushChanges, CanvasTool, changed_brush, stepped_size
 
 UNTITLED = "Untitled"
 
@@ -109,7 +110,7 @@ class CanvasSession:
         self.document.set(doc)
 
     # ------------------------------------------------------------ tools/brush
-    def update_brush(self, **changes: object) -> None:
+    def update_brush(self, **changes: Unpack[BrushChanges]) -> None:
         """Change some brush settings (``size=…``, ``color=…``, …); the size is clamped."""
         self.brush.set(changed_brush(self.brush.value, **changes))
 

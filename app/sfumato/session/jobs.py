@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 from PIL import Image
@@ -197,6 +198,20 @@ def layer_name(prompt: str, task: Task, seed: int) -> str:
     return f"{text or task_title(task)} · {seed}"
 
 
+class _SharedFields(TypedDict):
+    """The request fields every task takes from the panel's values as they are."""
+
+    model: str
+    prompt: str
+    negative_prompt: str
+    steps: int
+    guidance: float
+    seed: int
+    scheduler: str
+    fast_decode: bool
+    loras: tuple[LoraUse, ...]
+
+
 def build_request(task: Task, cap: Capture, params: Parameters, native: int) -> GenerationRequest:
     """The frozen request for ``task`` from the capture and the panel's values.
 
@@ -206,7 +221,7 @@ def build_request(task: Task, cap: Capture, params: Parameters, native: int) -> 
     """
     if params.model is None:
         raise UserFacingError("Choose a model first (or use … to pick a model folder or file).")
-    common = {
+    common: _SharedFields = {
         "model": params.model.path,
         "prompt": params.prompt,
         "negative_prompt": params.negative_prompt,
@@ -246,7 +261,10 @@ def with_picture(request: GenerationRequest, cap: Capture) -> GenerationRequest:
     """``request`` with the captured picture as its source, composited now (the inference
     thread calls this just before the job runs)."""
     source = cap.source()
-    return request if source is None else dataclasses.replace(request, source=source)
+    if source is None:  # a text-to-image job takes no picture
+        return request
+    assert isinstance(request, Img2ImgRequest | VariationsRequest | InpaintRequest | OutpaintRequest)
+    return dataclasses.replace(request, source=source)
 
 
 def preview_rgba(cap: Capture, rgb: np.ndarray) -> np.ndarray:

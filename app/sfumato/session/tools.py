@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 from sfumato.document.brush import MAX_SIZE, MIN_SIZE, BrushSettings, Tool
 
@@ -50,11 +51,23 @@ SIZE_STEPS = (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60, 70, 8
               200, 250, 300, 350, 400, 500, 600, 700, 800, 1000)
 
 
-def changed_brush(brush: BrushSettings, **changes: object) -> BrushSettings:
+class BrushChanges(TypedDict, total=False):
+    """Some of :class:`~sfumato.document.brush.BrushSettings`' fields, by name, with their types."""
+
+    size: float
+    hardness: float
+    opacity: float
+    spacing: float
+    color: tuple[int, int, int]
+    pressure_size: bool
+    pressure_opacity: bool
+
+
+def changed_brush(brush: BrushSettings, **changes: Unpack[BrushChanges]) -> BrushSettings:
     """``brush`` with some settings changed (``size=…``, ``color=…``, …); the size is clamped."""
     if "size" in changes:
-        changes["size"] = min(MAX_SIZE, max(MIN_SIZE, float(changes["size"])))  # type: ignore[arg-type]
-    return dataclasses.replace(brush, **changes)  # type: ignore[arg-type]
+        changes["size"] = min(MAX_SIZE, max(MIN_SIZE, float(changes["size"])))
+    return dataclasses.replace(brush, **changes)
 
 
 def stepped_size(size: float, direction: int) -> float:

@@ -17,6 +17,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -78,7 +79,7 @@ def install_excepthook(notices: NoticeBoard) -> None:
 
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         log.critical("unhandled exception in thread %s", args.thread.name if args.thread else "?",
-                     exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+                     exc_info=args.exc_value)  # the exception carries its traceback
 
     sys.excepthook = hook
     threading.excepthook = thread_hook
@@ -98,8 +99,8 @@ def offer_recovery(files: FileController, parent: QWidget, directory: Path) -> N
     if dialog.choice == "discard":
         for entry in entries:
             entry.discard()
-    elif dialog.choice == "recover" and (entry := dialog.selected()) is not None:
-        files.recover(entry)  # read in the background
+    elif dialog.choice == "recover" and (chosen := dialog.selected()) is not None:
+        files.recover(chosen)  # read in the background
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,7 @@ def run_app(argv: Sequence[str]) -> int:
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
     try:
-        with loop:
+        with closing(loop):  # run_until_complete has stopped it, however it ended
             loop.run_until_complete(closed.wait())
     finally:
         watcher.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QGuiApplication
@@ -43,6 +44,9 @@ from sfumato.settings import Settings
 from sfumato.ui.common.drops import dropped_files
 from sfumato.ui.common.questions import SaveChoice, ask_save_changes
 from sfumato.ui.files.new_document_dialog import NewDocumentDialog
+
+T = TypeVar("T")
+"""What a piece of file work hands to its ``on_done``."""
 
 MAX_RECENT = 10
 OPEN_FILTER = "Images and OpenRaster ({})".format(
@@ -112,11 +116,11 @@ class FileController(QObject):
         while self._when_idle and not self.session.busy.value:
             self._when_idle.pop(0)()
 
-    def _run(self, message: str, work: Callable[[], object], on_done: Callable[[object], None]) -> None:
+    def _run(self, message: str, work: Callable[[], T], on_done: Callable[[T], object]) -> None:
         """Do ``work`` in the background, then ``on_done(result)`` here; errors are shown."""
         self._working = self._notices.info(Source.FILES, message, ongoing=True)
 
-        def done(result: object) -> None:
+        def done(result: T) -> None:
             try:
                 on_done(result)
             except UserFacingError as exc:

@@ -12,6 +12,7 @@ them twice).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
@@ -185,7 +186,7 @@ class LoraList(QWidget):
         elif not offered:
             self.add_menu.addAction(NO_LORAS).setEnabled(False)
         for adapter in offered:
-            action = self.add_menu.addAction(adapter.name, lambda name=adapter.name: self.add(name))
+            action = self.add_menu.addAction(adapter.name, partial(self.add, adapter.name))
             action.setToolTip(str(adapter.path))
 
     def _show_fits(self) -> None:

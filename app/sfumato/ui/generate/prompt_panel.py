@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QMenu,
     QPlainTextEdit,
     QPushButton,
@@ -284,11 +285,12 @@ class PromptPanel(QWidget):
         size_row.addWidget(self.width_box, 1)
         size_row.addWidget(QLabel("×"))
         size_row.addWidget(self.height_box, 1)
-        for row, (caption, item) in enumerate((("Scheduler", self.scheduler), ("Seed", seed_row),
-                                               (self.variation_caption, self.variation_row),
-                                               ("Size", size_row), ("Decode", self.fast_decode),
-                                               ("Paste back", self.match_colours)), start=2):
-            grid.addWidget(caption if isinstance(caption, QLabel) else QLabel(caption), row, 0, right)
+        rows: list[tuple[str | QLabel, QWidget | QLayout]] = [
+            ("Scheduler", self.scheduler), ("Seed", seed_row), (self.variation_caption, self.variation_row),
+            ("Size", size_row), ("Decode", self.fast_decode),
+            ("Paste back", self.match_colours)]
+        for row, (label, item) in enumerate(rows, start=2):
+            grid.addWidget(label if isinstance(label, QLabel) else QLabel(label), row, 0, right)
             if isinstance(item, QWidget):
                 grid.addWidget(item, row, 1, 1, 3)
             else:
@@ -634,7 +636,10 @@ class PromptPanel(QWidget):
                              (self.variation_strength, "variation_strength")):
                 value = saved.get(key)
                 if isinstance(value, int | float) and not isinstance(value, bool):
-                    box.setValue(int(value) if isinstance(box, QSpinBox) else float(value))
+                    if isinstance(box, QSpinBox):
+                        box.setValue(int(value))
+                    else:
+                        box.setValue(float(value))
             self.seed_lock.setChecked(bool(saved.get("seed_locked", False)))
             self.auto_size.setChecked(bool(saved.get("auto_size", True)))
             self.fast_decode.setChecked(saved.get("fast_decode") is True)

@@ -302,7 +302,7 @@ class ModelManagerDialog(QDialog):
         if self.tasks.is_running(row.key) and self.ops.get(row.key, "install") != "remove":
             self._attach_bar(i, row.key)
 
-    def _size_item(self, row: _Row, variant: str) -> QTableWidgetItem:
+    def _size_item(self, row: _Row, variant: str | None) -> QTableWidgetItem:
         assert row.model is not None
         if row.install is not None:
             item = QTableWidgetItem(size_text(row.install.size))
@@ -311,7 +311,7 @@ class ModelManagerDialog(QDialog):
             item = QTableWidgetItem(size_text(self.hub_sizes[row.key]))
             item.setToolTip("Download size, from the hub")
         else:
-            estimate = estimated_download(row.model, variant)
+            estimate = estimated_download(row.model, variant) if variant else None
             item = QTableWidgetItem(f"≈ {size_text(estimate)}" if estimate else "—")
             item.setToolTip("Estimated from the parameter count; the hub gives the exact size."
                             if estimate else "Known once the hub has been asked.")
