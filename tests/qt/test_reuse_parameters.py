@@ -98,6 +98,18 @@ def test_dropping_an_a1111_png_on_the_panel_fills_it_and_names_what_is_missing(
     assert "Not used by Sfumato: Clip skip: 2; Version: v1.10.1." in notice.details
 
 
+def test_a_picture_made_without_colour_match_turns_the_panel_switch_off(
+        qtbot: QtBot, window: MainWindow, gen: GenerationController, tiny_sd: Path, dialogs: Dialogs,
+        tmp_path: Path) -> None:
+    panel = gen.panel
+    assert panel.match_colours.isChecked()  # on by default
+    drop_on(panel, picture(tmp_path / "plain.png", A1111_WITH_LORA + ", Colour match: off"))
+    wait_filled(qtbot, dialogs)
+    assert not panel.match_colours.isChecked()
+    drop_on(panel, picture(tmp_path / "matched.png", A1111_WITH_LORA))
+    qtbot.waitUntil(panel.match_colours.isChecked, timeout=TIMEOUT_MS)
+
+
 def test_the_model_a_picture_names_is_chosen_when_it_is_installed(
         qtbot: QtBot, window: MainWindow, gen: GenerationController, tiny_sd: Path, dialogs: Dialogs,
         tmp_path: Path) -> None:

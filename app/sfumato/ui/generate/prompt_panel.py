@@ -520,6 +520,7 @@ class PromptPanel(QWidget):
         if r.count is not None:
             self.batch.setValue(r.count)
         self.fast_decode.setChecked(r.fast_decode)
+        self.match_colours.setChecked(r.match_colours)
         if r.variation_strength is not None:
             self.extra.setChecked(r.variation_strength > 0)
             self.variation_strength.setValue(r.variation_strength)
