@@ -19,18 +19,20 @@ Sections:
 * ``vae``: one decode of the same latents in float32, bfloat16 and bfloat16 + channels_last, and
   by OpenVINO (bf16 hint, converted from the bfloat16 weights): time and the pixel difference
   against float32 (0–255 levels);
-* ``pipelines``: whole images, 4 steps by default, one row per process (``--rows``): bare
-  diffusers in float32 (``bare``, SDPA; ``flushed``: with denormals flushed to zero, which random
-  weights produce and x86 computes slowly), Sfumato's engine (the planner's dtype for this CPU,
-  its thread count) with each ``cpu_backend``: ``torch``, ``openvino`` (its UNet converted,
-  cached and compiled by :mod:`sfumato.inference.openvino_backend`) and ``auto`` (as a user gets
-  it: it times the two the first time), each printing how long its loading stages took; and
-  ``ov-bare``: the same diffusers pipeline with the UNet and the VAE decoder replaced by OpenVINO
-  models converted from the same weights (``openvino.convert_model``,
-  ``INFERENCE_PRECISION_HINT=bf16``; the text encoder stays in torch). Per step: the median time
-  between step callbacks; whole image: the call, prompt encoding and decode included (each
-  after a 1-step warm-up call). The engine's per-user cache is ``~/.cache/sfumato-bench/user-cache``
-  (``--reconvert`` empties its OpenVINO folder first, to time the conversion again).
+* ``pipelines``: whole images, 4 steps by default, one row per process (``--rows``), each the
+  best of ``--rounds`` calls after a 1-step warm-up: bare diffusers in float32 (``bare``, SDPA;
+  ``flushed``: with denormals flushed to zero, which random weights produce and x86 computes
+  slowly); ``engine``: Sfumato's engine (the planner's dtype for this CPU, its thread count)
+  with ``cpu_backend`` torch and openvino (its UNet converted, cached and compiled by
+  :mod:`sfumato.inference.openvino_backend`), one engine switching between them call by call, so
+  that other work on the machine slows both alike; ``auto``: the engine as a user gets it (it
+  times the two backends the first time and prints its verdict); ``ov-bare``: the same diffusers
+  pipeline with the UNet and the VAE decoder replaced by OpenVINO models converted from the same
+  weights (``openvino.convert_model``, ``INFERENCE_PRECISION_HINT=bf16``; the text encoder stays
+  in torch). The engine rows print how long each loading stage took. Per step: the median time
+  between step callbacks; whole image: the call, prompt encoding and decode included. The
+  engine's per-user cache is ``~/.cache/sfumato-bench/user-cache`` (``--reconvert`` empties its
+  OpenVINO folder first, to time the conversion again).
 
 Targets (issue 11): Sfumato ≤ 0.35× bare float32 per step, and ≤ 1.1× OpenVINO per step.
 """
@@ -302,43 +304,64 @@ class StepClock:
         return statistics.median(gaps) if gaps else self.ends[0] - self.start
 
 
-def run_diffusers(pipe: Any, size: int, steps: int) -> tuple[float, float]:
-    """Per-step and whole-image seconds of one diffusers call (after a 1-step warm-up)."""
+def run_diffusers(pipe: Any, size: int, steps: int, rounds: int) -> tuple[float, float]:
+    """Per-step and whole-image seconds of a diffusers call, the best of ``rounds`` calls (after
+    a 1-step warm-up)."""
     call = {"prompt": PROMPT, "negative_prompt": "blurry", "guidance_scale": CFG, "width": size,
             "height": size, "output_type": "np"}
     pipe(**call, num_inference_steps=1, generator=torch.Generator("cpu").manual_seed(0))
-    clock = StepClock()
-    pipe(**call, num_inference_steps=steps, generator=torch.Generator("cpu").manual_seed(0),
-         callback_on_step_end=clock.diffusers)
-    return clock.per_step(), time.perf_counter() - clock.start
+    best = (float("inf"), float("inf"))
+    for _ in range(rounds):
+        clock = StepClock()
+        pipe(**call, num_inference_steps=steps, generator=torch.Generator("cpu").manual_seed(0),
+             callback_on_step_end=clock.diffusers)
+        best = (min(best[0], clock.per_step()), min(best[1], time.perf_counter() - clock.start))
+    return best
 
 
-def run_engine(folder: Path, size: int, steps: int, backend: str) -> tuple[float, float, str]:
-    """Per-step and whole-image seconds of Sfumato's engine with ``cpu_backend`` ``backend``, and
-    the precision it ran in; prints how long each loading stage took."""
+BACKEND_LABELS = {"torch": "torch", "openvino": "OpenVINO backend", "auto": "auto"}
+
+
+def run_engine(folder: Path, size: int, steps: int, backends: tuple[str, ...],
+               rounds: int) -> list[tuple[str, float, float]]:
+    """One engine switching ``cpu_backend`` between ``backends`` (the same weights: switching
+    reloads nothing) for ``rounds`` rounds of one call each, alternating, so that another
+    process on the machine slows them alike; per backend the label (with the precision it ran
+    in), the best seconds per step and the best seconds the image. Prints how long each loading
+    stage took, and auto's verdict."""
     from sfumato.inference import Engine
     from sfumato.inference.device import cpu_threads
 
-    engine = Engine(threads=cpu_threads(), cpu_backend=backend)
-    stages: list[tuple[str, float]] = []
-    engine.load(str(folder), on_stage=lambda text: stages.append((text, time.perf_counter())))
-    ends = [at for _, at in stages[1:]] + [time.perf_counter()]
-    print(f"  engine ({backend}) loading: "
-          + ", ".join(f"{text} {end - at:.0f} s" for (text, at), end in zip(stages, ends, strict=True)),
-          flush=True)
+    engine = Engine(threads=cpu_threads(), cpu_backend=backends[0])
     request = Txt2ImgRequest(model=str(folder), prompt=PROMPT, negative_prompt="blurry", steps=steps,
                              guidance=CFG, seed=0, width=size, height=size, scheduler="Euler")
-    engine.run(Txt2ImgRequest(model=str(folder), prompt=PROMPT, steps=1, guidance=CFG, seed=0,
-                              width=size, height=size, scheduler="Euler"))  # warm-up
-    clock = StepClock()
-    engine.run(request, on_step=clock.engine)
-    whole = time.perf_counter() - clock.start
-    plan = engine.run_plan
-    precision = plan.precision if plan is not None else "?"
-    print(f"  engine: {precision}, {torch.get_num_threads()} threads", flush=True)
-    for choice in (Path(os.environ["SFUMATO_CACHE_DIR"]) / "openvino").glob(f"{folder.name}-*/choice.json"):
-        print(f"  auto's verdict ({choice.parent.name}): {json.loads(choice.read_text())}", flush=True)
-    return clock.per_step(), whole, precision
+    warm_up = Txt2ImgRequest(model=str(folder), prompt=PROMPT, steps=1, guidance=CFG, seed=0,
+                             width=size, height=size, scheduler="Euler")
+    precisions: dict[str, str] = {}
+    for backend in backends:
+        engine.cpu_backend = backend
+        stages: list[tuple[str, float]] = []
+        engine.run(warm_up, on_stage=lambda text: stages.append((text, time.perf_counter())))  # noqa: B023
+        ends = [at for _, at in stages[1:]]
+        print(f"  engine ({backend}) loading: "
+              + ", ".join(f"{text} {end - at:.0f} s" for (text, at), end in zip(stages, ends, strict=False)),
+              flush=True)
+        plan = engine.run_plan
+        precisions[backend] = plan.precision if plan is not None else "?"
+    if "auto" in backends:
+        converted = Path(os.environ["SFUMATO_CACHE_DIR"]) / "openvino"
+        for choice in converted.glob(f"{folder.name}-*/choice.json"):
+            print(f"  auto's verdict: {json.loads(choice.read_text())}", flush=True)
+    best = {backend: (float("inf"), float("inf")) for backend in backends}
+    for _ in range(rounds):
+        for backend in backends:
+            engine.cpu_backend = backend
+            clock = StepClock()
+            engine.run(request, on_step=clock.engine)
+            whole = time.perf_counter() - clock.start
+            best[backend] = (min(best[backend][0], clock.per_step()), min(best[backend][1], whole))
+    print(f"  engine: {torch.get_num_threads()} threads", flush=True)
+    return [(f"engine, {BACKEND_LABELS[b]} ({precisions[b]})", *best[b]) for b in backends]
 
 
 def openvino_pipeline(folder: Path, size: int) -> Any:
@@ -420,36 +443,35 @@ def quiet() -> None:
         library.utils.logging.disable_progress_bar()
 
 
-def bare_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+def bare_row(folder: Path, size: int, steps: int, rounds: int) -> list[tuple[str, float, float]]:
     """Bare diffusers in float32: label, seconds per step, seconds the image."""
     quiet()
-    per_step, whole = run_diffusers(load_bare(folder, torch.float32), size, steps)
-    return "bare diffusers float32", per_step, whole
+    per_step, whole = run_diffusers(load_bare(folder, torch.float32), size, steps, rounds)
+    return [("bare diffusers float32", per_step, whole)]
 
 
-def bare_flushed_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+def bare_flushed_row(folder: Path, size: int, steps: int, rounds: int) -> list[tuple[str, float, float]]:
     """Bare diffusers in float32 with denormals flushed to zero (``torch.set_flush_denormal``):
     random weights make float32 denormals that real checkpoints may not, and x86 computes them
     slowly; AMX and AVX512-BF16 treat them as zero."""
     quiet()
     torch.set_flush_denormal(True)
-    per_step, whole = run_diffusers(load_bare(folder, torch.float32), size, steps)
-    return "bare float32, denormals flushed", per_step, whole
+    per_step, whole = run_diffusers(load_bare(folder, torch.float32), size, steps, rounds)
+    return [("bare float32, denormals flushed", per_step, whole)]
 
 
-def engine_row(folder: Path, size: int, steps: int, backend: str) -> tuple[str, float, float]:
-    """Sfumato's engine with ``cpu_backend`` ``backend`` (``auto``: as a user gets it): label
-    (with the precision it ran in), seconds per step and image."""
+def engine_rows(folder: Path, size: int, steps: int, rounds: int,
+                backends: tuple[str, ...]) -> list[tuple[str, float, float]]:
+    """Sfumato's engine with each ``cpu_backend`` of ``backends`` (see :func:`run_engine`)."""
     quiet()
-    per_step, whole, precision = run_engine(folder, size, steps, backend)
-    return f"engine, {backend} ({precision})", per_step, whole
+    return run_engine(folder, size, steps, backends, rounds)
 
 
-def openvino_row(folder: Path, size: int, steps: int) -> tuple[str, float, float]:
+def openvino_row(folder: Path, size: int, steps: int, rounds: int) -> list[tuple[str, float, float]]:
     """The OpenVINO pipeline: label, seconds per step and image."""
     quiet()
-    per_step, whole = run_diffusers(openvino_pipeline(folder, size), size, steps)
-    return "OpenVINO bf16 (UNet, VAE decoder)", per_step, whole
+    per_step, whole = run_diffusers(openvino_pipeline(folder, size), size, steps, rounds)
+    return [("OpenVINO bf16 (UNet, VAE decoder)", per_step, whole)]
 
 
 def in_own_process(row: Callable[..., Any], *args: Any) -> Any:
@@ -460,39 +482,40 @@ def in_own_process(row: Callable[..., Any], *args: Any) -> Any:
         return pool.submit(row, *args).result()
 
 
-ROWS = ("bare", "flushed", "torch", "openvino", "auto", "ov-bare")
+ROWS = ("bare", "flushed", "engine", "auto", "ov-bare")
 """The rows of the pipelines section (``--rows``): bare diffusers float32, the same with
-denormals flushed, the engine with each ``cpu_backend``, and the bare pipeline with OpenVINO."""
+denormals flushed, the engine with ``cpu_backend`` torch and openvino (one engine, alternating),
+the engine with auto, and the bare pipeline with OpenVINO."""
 
 
-def pipelines_section(folder: Path, size: int, steps: int, chosen: set[str]) -> None:
+def pipelines_section(folder: Path, size: int, steps: int, chosen: set[str], rounds: int,
+                      openvino: bool) -> None:
     """Whole images from each chosen row, in a process each; prints per-step and whole-image
-    times and their ratios to bare float32 and to the bare OpenVINO pipeline."""
-    makers: dict[str, tuple[Callable[..., tuple[str, float, float]], tuple[Any, ...]]] = {
+    times (the best of ``rounds``) and their ratios to bare float32 and to the bare OpenVINO
+    pipeline. Without ``openvino`` the engine row runs torch only."""
+    makers: dict[str, tuple[Callable[..., list[tuple[str, float, float]]], tuple[Any, ...]]] = {
         "bare": (bare_row, ()),
         "flushed": (bare_flushed_row, ()),
-        "torch": (engine_row, ("torch",)),
-        "openvino": (engine_row, ("openvino",)),
-        "auto": (engine_row, ("auto",)),
+        "engine": (engine_rows, (("torch", "openvino") if openvino else ("torch",),)),
+        "auto": (engine_rows, (("auto",),)),
         "ov-bare": (openvino_row, ()),
     }
     rows: dict[str, tuple[float, float]] = {}
-    keys: dict[str, str] = {}
     for key in (k for k in ROWS if k in chosen):
         row, extra = makers[key]
-        label, per_step, whole = in_own_process(row, folder, size, steps, *extra)
-        rows[label], keys[key] = (per_step, whole), label
-        print(f"  {label}: {per_step:.2f} s/step, {whole:.1f} s the image", flush=True)
-    bare = rows.get(keys.get("bare", ""))
-    ov = rows.get(keys.get("ov-bare", ""))
+        for label, per_step, whole in in_own_process(row, folder, size, steps, rounds, *extra):
+            rows[label] = (per_step, whole)
+            print(f"  {label}: {per_step:.2f} s/step, {whole:.1f} s the image", flush=True)
+    bare = rows.get("bare diffusers float32")
+    ov = rows.get("OpenVINO bf16 (UNet, VAE decoder)")
 
     def ratio(value: float, base: tuple[float, float] | None, index: int) -> str:
         return f"{value / base[index]:9.2f}" if base else f"{'-':>9s}"
 
-    print(f"\n  {'':44s} {'s/step':>7s} {'image s':>8s} {'step×bare':>9s} {'step×OV':>9s} "
+    print(f"\n  {'':48s} {'s/step':>7s} {'image s':>8s} {'step×bare':>9s} {'step×OV':>9s} "
           f"{'image×bare':>9s} {'image×OV':>9s}")
     for label, (step_s, whole_s) in rows.items():
-        print(f"  {label:44s} {step_s:7.2f} {whole_s:8.1f} {ratio(step_s, bare, 0)} {ratio(step_s, ov, 0)} "
+        print(f"  {label:48s} {step_s:7.2f} {whole_s:8.1f} {ratio(step_s, bare, 0)} {ratio(step_s, ov, 0)} "
               f"{ratio(whole_s, bare, 1)} {ratio(whole_s, ov, 1)}")
 
 
@@ -507,11 +530,12 @@ def main() -> None:
     parser.add_argument("--freeze", action="store_true", help="compile section: inductor freezing")
     parser.add_argument("--no-openvino", action="store_true", help="no OpenVINO rows (vae, pipelines)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"pipelines rows: {', '.join(ROWS)}")
+    parser.add_argument("--rounds", type=int, default=2, help="pipelines: calls per row (the best counts)")
     parser.add_argument("--reconvert", action="store_true",
                         help="delete the engine's converted OpenVINO models first (to time the conversion)")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
-    rows = set(args.rows.split(",")) - ({"openvino", "auto", "ov-bare"} if args.no_openvino else set())
+    rows = set(args.rows.split(",")) - ({"auto", "ov-bare"} if args.no_openvino else set())
     # the engine's per-user cache (its OpenVINO conversions) stays with the benchmark's models
     os.environ.setdefault("SFUMATO_CACHE_DIR", str(CACHE / "user-cache"))
     if args.reconvert:
@@ -529,7 +553,7 @@ def main() -> None:
         vae_section(folder, args.size, args.repeats, not args.no_openvino)
         gc.collect()
     if "pipelines" in sections:
-        pipelines_section(folder, args.size, args.steps, rows)
+        pipelines_section(folder, args.size, args.steps, rows, args.rounds, not args.no_openvino)
 
 
 if __name__ == "__main__":
