@@ -41,9 +41,12 @@ def cell(dialog: ModelManagerDialog, key: str, col: int) -> str:
 
 
 def imported(qtbot: QtBot, dialog: ModelManagerDialog) -> object:
-    """Wait for the import task to finish."""
-    return qtbot.waitSignal(dialog.tasks.finished, timeout=TIMEOUT,
-                            check_params_cb=lambda key, *_: key == "_import")
+    """Wait for the import task to finish and the dialog to have posted its outcome."""
+    def about_import(key: str, *_: object) -> bool:
+        return key == "_import"
+
+    return qtbot.waitSignals([dialog.tasks.finished, dialog.reported], timeout=TIMEOUT,
+                             order="simple", check_params_cbs=[about_import, about_import])
 
 
 def import_file(qtbot: QtBot, dialog: ModelManagerDialog, dialogs: Dialogs, path: Path) -> None:

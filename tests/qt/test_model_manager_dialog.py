@@ -72,16 +72,21 @@ def cell(dialog: ModelManagerDialog, key: str, col: int) -> str:
     return item.text() if item is not None else ""
 
 
-def done(qtbot: QtBot, signal: object, key: str) -> object:
-    """Wait for ``signal`` about task ``key`` (the dialog's own reloads report too)."""
-    return qtbot.waitSignal(signal, timeout=TIMEOUT, check_params_cb=lambda k, *_: k == key)
+def done(qtbot: QtBot, dialog: ModelManagerDialog, signal: object, key: str) -> object:
+    """Wait for ``signal`` about task ``key`` (the dialog's own reloads report too), then for the
+    dialog to have posted its outcome (awaited in a coroutine on the qasync loop)."""
+    def about_key(k: str, *_: object) -> bool:
+        return k == key
+
+    return qtbot.waitSignals([signal, dialog.reported], timeout=TIMEOUT, order="simple",
+                             check_params_cbs=[about_key, about_key])
 
 
 def install(qtbot: QtBot, dialog: ModelManagerDialog, key: str) -> list[DownloadProgress]:
     seen: list[DownloadProgress] = []
     dialog.tasks.progress.connect(lambda k, p: seen.append(p) if k == key else None)
     dialog.select(key)
-    with done(qtbot, dialog.tasks.finished, key):
+    with done(qtbot, dialog, dialog.tasks.finished, key):
         dialog.buttons["install"].click()
     qtbot.waitUntil(lambda: "Installed" in cell(dialog, key, COL_STATUS), timeout=TIMEOUT)
     return seen
@@ -178,7 +183,7 @@ def test_cancel_mid_download_installs_nothing_and_the_next_install_resumes(
                           check_params_cb=lambda _k, p: p.bytes_done > 100_000):
         dialog.buttons["install"].click()
     assert dialog.buttons["cancel"].isEnabled()
-    with done(qtbot, tasks.cancelled, "tiny-sd"):
+    with done(qtbot, dialog, tasks.cancelled, "tiny-sd"):
         dialog.buttons["cancel"].click()
     assert "cancelled" in dialog.status.text()
     manager = tasks.manager
@@ -200,7 +205,7 @@ def test_a_server_error_shows_a_short_message(
 ) -> None:
     hub.faults[UNET16] = Fault(status=500)
     dialog.select("tiny-sd")
-    with done(qtbot, dialog.tasks.failed, "tiny-sd"):
+    with done(qtbot, dialog, dialog.tasks.failed, "tiny-sd"):
         dialog.buttons["install"].click()
     assert dialogs.messages == [] and dialog.notice_bar.isVisibleTo(dialog)  # said inline, not modal
     message = dialog.notice_bar.message.text()
@@ -221,7 +226,7 @@ def test_remove_asks_first_then_deletes(qtbot: QtBot, dialog: ModelManagerDialog
     assert not dialog.tasks.is_running("tiny-sd") and path.is_dir()
 
     dialogs.question_answer = QMessageBox.StandardButton.Yes
-    with done(qtbot, dialog.tasks.finished, "tiny-sd"):
+    with done(qtbot, dialog, dialog.tasks.finished, "tiny-sd"):
         dialog.buttons["remove"].click()
     qtbot.waitUntil(lambda: cell(dialog, "tiny-sd", COL_STATUS) == "Not installed", timeout=TIMEOUT)
     assert dialog.tasks.manager.installed() == [] and not path.exists()
@@ -232,14 +237,14 @@ def test_verify_finds_a_damaged_file_and_repair_fixes_it(
     qtbot: QtBot, dialog: ModelManagerDialog, dialogs: Dialogs
 ) -> None:
     install(qtbot, dialog, "tiny-sd")
-    with done(qtbot, dialog.tasks.finished, "tiny-sd"):
+    with done(qtbot, dialog, dialog.tasks.finished, "tiny-sd"):
         dialog.buttons["verify"].click()
     assert "every file matches" in dialog.status.text() and dialog.notice_bar.notice is None
 
     damaged = dialog.tasks.manager.resolve("tiny-sd").path / UNET16
     damaged.write_bytes(b"\0" * damaged.stat().st_size)
     dialog.select("tiny-sd")
-    with done(qtbot, dialog.tasks.finished, "tiny-sd"):
+    with done(qtbot, dialog, dialog.tasks.finished, "tiny-sd"):
         dialog.buttons["verify"].click()
     notice = dialog.notice_bar.notice
     assert notice is not None and "damaged or missing" in notice.message and UNET16 in notice.details
@@ -247,7 +252,7 @@ def test_verify_finds_a_damaged_file_and_repair_fixes_it(
     assert UNET16 in dialogs.details[-1]
 
     dialog.select("tiny-sd")
-    with done(qtbot, dialog.tasks.finished, "tiny-sd"):
+    with done(qtbot, dialog, dialog.tasks.finished, "tiny-sd"):
         dialog.buttons["repair"].click()
     assert "Repaired tiny-sd" in dialog.status.text()
     assert dialog.tasks.manager.verify("tiny-sd@fp16")[0].ok
@@ -269,7 +274,7 @@ def test_a_gated_model_asks_for_a_token_with_the_licence_link(
     dialog.buttons["install"].click()  # the person cancels the prompt: nothing starts
     assert asked == [f"{hub.url}/fake/gated"] and not dialog.tasks.running()
 
-    with done(qtbot, dialog.tasks.failed, "tiny-gated"):
+    with done(qtbot, dialog, dialog.tasks.failed, "tiny-gated"):
         dialog.buttons["install"].click()  # a token without access to the repo
     message = dialog.notice_bar.message.text()
     assert "no access yet" in message and f"{hub.url}/fake/gated" in message
@@ -288,7 +293,7 @@ def test_importing_a_pickle_is_refused_with_the_reason(
     pickle = tmp_path / "model.ckpt"
     pickle.write_bytes(b"\x80\x04not really")
     dialogs.file_answers.append(str(pickle))
-    with done(qtbot, dialog.tasks.failed, "_import"):
+    with done(qtbot, dialog, dialog.tasks.failed, "_import"):
         dialog.buttons["import_file"].click()
     message = dialog.notice_bar.message.text()
     assert "model.ckpt" in message and "safetensors" in message
@@ -303,7 +308,7 @@ def test_importing_a_checkpoint_folder_lists_what_it_found(
     folder = tmp_path / "webui"
     write_checkpoint(folder / "models" / "Stable-diffusion" / "dreamy.safetensors", SD15_SHAPES)
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
-    with done(qtbot, dialog.tasks.finished, "_import"):
+    with done(qtbot, dialog, dialog.tasks.finished, "_import"):
         dialog.buttons["import_folder"].click()
     assert "dreamy" in dialog.status.text() and "sd15" in dialog.status.text()
     qtbot.waitUntil(lambda: any(r.model is None for r in dialog.rows), timeout=TIMEOUT)

@@ -4,19 +4,22 @@ Each task runs on the ``models`` lane (:mod:`sfumato.qt_bridge.work`: a thread f
 running) under a key the caller chooses (a catalog id, an installed model's key). Progress
 reports and outcomes cross to the thread that owns the :class:`ModelTasks` object and are
 re-emitted there, so receivers (and ``qtbot.waitSignal``) only ever see them on the GUI thread.
+A coroutine on the qasync loop awaits a running task's outcome with :meth:`ModelTasks.outcome`
+(``result = await tasks.outcome(key)``: the result, or the task's error raised).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from sfumato.model_store import DownloadCancelled, DownloadProgress, ModelManager, ProgressCallback
-from sfumato.qt_bridge.work import BackgroundWork
+from sfumato.qt_bridge.work import BackgroundWork, WorkItem, event_loop
 
 Work = Callable[[ProgressCallback, threading.Event], Any]
 """A task body: gets a progress callback and a cancel event, returns the result."""
@@ -27,16 +30,19 @@ class _Task:
     cancel: threading.Event = field(default_factory=threading.Event)
     on_done: Callable[[Any], None] | None = None
     on_error: Callable[[BaseException], None] | None = None
+    item: WorkItem[Any] | None = None
 
 
 class ModelTasks(QObject):
     """Runs :class:`ModelManager` calls in the background and reports on the owning thread.
 
-    Signals (all on the owning thread): ``progress(key, DownloadProgress)``,
+    Signals (all on the owning thread): ``started(key)``, ``progress(key, DownloadProgress)``,
     ``finished(key, result)``, ``failed(key, exception)``, ``cancelled(key)`` and
-    ``running_changed()`` whenever a task starts or ends. One task per key at a time.
+    ``running_changed()`` whenever a task starts or ends. One task per key at a time; a
+    coroutine awaits one with :meth:`outcome`.
     """
 
+    started = Signal(str)
     progress = Signal(str, object)
     finished = Signal(str, object)
     failed = Signal(str, object)
@@ -57,6 +63,20 @@ class ModelTasks(QObject):
     def running(self) -> list[str]:
         """Keys of the tasks not yet finished."""
         return list(self._tasks)
+
+    def outcome(self, key: str) -> Awaitable[Any]:
+        """The outcome of running task ``key``, for a coroutine on the qasync loop to await
+        (ask while it runs, e.g. right after starting it or on ``started``; await it later).
+
+        Awaiting it gives the task's result or raises its error (:class:`DownloadCancelled`
+        after :meth:`cancel`), once the ``finished``/``failed``/``cancelled`` signal has been
+        emitted; :class:`asyncio.CancelledError` if these tasks shut down first. Cancelling the
+        awaiting coroutine leaves the task running (stop it with :meth:`cancel`). ``KeyError``
+        if ``key`` is not running.
+        """
+        item = self._tasks[key].item
+        assert item is not None  # set as the task starts, before anyone can ask
+        return asyncio.shield(asyncio.ensure_future(item, loop=event_loop()))
 
     # ------------------------------------------------------------- starting
     def run(
@@ -79,11 +99,12 @@ class ModelTasks(QObject):
             self._work.call(self._on_progress, key, progress)
 
         self._tasks[key] = task
-        self._work.run(
+        task.item = self._work.run(
             "models", work, report, task.cancel,
             on_done=lambda result: self._on_done(key, "finished", result),
             on_error=lambda exc: self._on_done(
                 key, "cancelled" if isinstance(exc, DownloadCancelled) else "failed", exc))
+        self.started.emit(key)
         self.running_changed.emit()
         return True
 

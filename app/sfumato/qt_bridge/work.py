@@ -211,7 +211,7 @@ class WorkItem(Generic[T]):
 
     def __await__(self) -> Any:
         waiter: asyncio.Future[T] = event_loop().create_future()
-        if self.delivered:
+        if self.delivered or self.cancel_event.is_set():  # a cancel is its outcome already
             self._settle(waiter)
         else:
             self._waiters.append(waiter)

@@ -3,20 +3,22 @@ and cancel, remove, verify, repair, and imports of local files and folders: chec
 LoRAs and textual-inversion embeddings ("Import LoRA or Embedding…", a file or a folder of them,
 an AUTOMATIC1111 or ComfyUI install included), which the table lists with their kind.
 
-All model-store work runs in :class:`~sfumato.qt_bridge.model_tasks.ModelTasks`; the dialog only
-reacts to its signals. Closing the dialog hides it: downloads go on and show again when it
-reopens.
+All model-store work runs in :class:`~sfumato.qt_bridge.model_tasks.ModelTasks`; the dialog shows
+its progress signals and awaits each task's outcome in a coroutine on the qasync loop (its own
+and those started elsewhere, such as the first-run wizard's downloads). Closing the dialog hides
+it: downloads go on and show again when it reopens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,12 +39,14 @@ from PySide6.QtWidgets import (
 from sfumato.errors import UserFacingError
 from sfumato.model_store import (
     CatalogModel,
+    DownloadCancelled,
     DownloadProgress,
     GatedModelError,
     InstalledModel,
     VerifyResult,
 )
 from sfumato.model_store.adapters import AdapterFile, AdapterImport
+from sfumato.qt_bridge import work
 from sfumato.qt_bridge.model_tasks import ModelTasks
 from sfumato.session.model_state import MANAGED_KINDS, StoreState, hub_sizes, read_state
 from sfumato.session.notices import Source, describe_error, notice_from_error
@@ -107,7 +111,10 @@ class _Row:
 
 class ModelManagerDialog(QDialog):
     """The model manager window. ``ask_token(parent, model, repo_page)`` is the gated-model
-    prompt (replaceable in tests)."""
+    prompt (replaceable in tests). ``reported(key)`` is emitted once the outcome of task ``key``
+    (an install, verify, repair, remove or import) has been posted."""
+
+    reported = Signal(str)
 
     def __init__(self, tasks: ModelTasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -189,11 +196,11 @@ class ModelManagerDialog(QDialog):
         close.setAutoDefault(False)
         layout.addLayout(bottom)
 
+        tasks.started.connect(self._follow)
         tasks.progress.connect(self._on_progress)
-        tasks.finished.connect(self._on_finished)
-        tasks.failed.connect(self._on_failed)
-        tasks.cancelled.connect(self._on_cancelled)
         tasks.running_changed.connect(self._update_buttons)
+        for key in tasks.running():  # started before this window was made (the wizard's)
+            self._follow(key)
         self.resize(1240, 640)
         self._update_buttons()
         self.reload()
@@ -504,6 +511,26 @@ class ModelManagerDialog(QDialog):
     def _row_index(self, key: str) -> int | None:
         return next((i for i, r in enumerate(self.rows) if r.key == key), None)
 
+    def _follow(self, key: str) -> None:
+        """Await task ``key``'s outcome (not the dialog's own reads of the store)."""
+        if key == IMPORT_TASK or not key.startswith("_"):
+            work.start(self._outcome(key, self.tasks.outcome(key)))
+
+    async def _outcome(self, key: str, outcome: Awaitable[Any]) -> None:
+        """Await task ``key``'s ``outcome``, then post how it went (status line, notice bar,
+        reload)."""
+        try:
+            result = await outcome
+        except asyncio.CancelledError:
+            return  # the tasks shut down (the window is closing): nothing is said
+        except DownloadCancelled:
+            self._cancelled(key)
+        except Exception as error:
+            self._failed(key, error)
+        else:
+            self._finished(key, result)
+        self.reported.emit(key)
+
     def _on_progress(self, key: str, progress: DownloadProgress) -> None:
         self._last_progress[key] = progress
         verb = VERBS.get(self.ops.get(key, "install"), "")
@@ -523,9 +550,7 @@ class ModelManagerDialog(QDialog):
         row = next((r for r in self.rows if r.key == key), None)
         return op, row.title if row is not None else key
 
-    def _on_finished(self, key: str, result: object) -> None:
-        if key.startswith("_") and key != IMPORT_TASK:
-            return
+    def _finished(self, key: str, result: object) -> None:
         op, title = self._done(key)
         if key == IMPORT_TASK and op == "import_adapters":
             self.import_bar.hide()
@@ -556,9 +581,7 @@ class ModelManagerDialog(QDialog):
             f"{title}: {len(problems)} file(s) are damaged or missing. Repair downloads them again.",
             "\n".join(problems)))
 
-    def _on_failed(self, key: str, error: BaseException) -> None:
-        if key.startswith("_") and key != IMPORT_TASK:
-            return
+    def _failed(self, key: str, error: BaseException) -> None:
         op, title = self._done(key)
         if key == IMPORT_TASK:
             self.import_bar.hide()
@@ -572,7 +595,7 @@ class ModelManagerDialog(QDialog):
         """Show ``error`` in the window's notice bar."""
         self.notice_bar.show_notice(notice_from_error(error, Source.MODELS))
 
-    def _on_cancelled(self, key: str) -> None:
+    def _cancelled(self, key: str) -> None:
         op, title = self._done(key)
         self.status.setText(f"{title}: {op} cancelled. What arrived is kept; Install resumes it.")
         self.reload()
