@@ -58,6 +58,15 @@ def drop(win: MainWindow, paths: list[Path], pos: QPoint) -> None:
     QApplication.sendEvent(win.canvas, event)
 
 
+def test_the_window_fits_a_laptop_screen_with_the_generate_panel_scrolling(window: MainWindow) -> None:
+    window.resize(1366, 700)  # a 768-pixel-high laptop screen, less the taskbar and title
+    QApplication.processEvents()
+    assert window.minimumSizeHint().height() <= 700 and window.height() <= 700
+    progress, panel = window.generation.progress, window.generation.panel
+    assert progress.isVisible()  # the progress stays in view; the panel above it scrolls
+    assert panel.height() > panel.visibleRegion().boundingRect().height()
+
+
 def test_undo_and_redo_shortcuts(window: MainWindow) -> None:
     doc = show_document(window, new_document(400, 300))
     before = doc.layers[0].pixels.copy()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QPointF, QProcess, Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -131,9 +131,7 @@ class MainWindow(QMainWindow):
                                    movable)  # no menu brings it back
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.generate_dock)
         self.splitDockWidget(self.generate_dock, self.layers_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.generate_dock, self.layers_dock],
-                         [self.generation.column.sizeHint().height(), 2000],
-                         Qt.Orientation.Vertical)  # the panel's own height; the layers get the rest
+        self._docks_split = False  # the Generate/Layers split is made on first show (real heights)
         self.results_dock = _dock("Results", "resultsDock", self.generation.strip, self,
                                   movable)  # Discard closes it
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -172,7 +170,8 @@ class MainWindow(QMainWindow):
         if settings.window_geometry:
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode("ascii")))
         if settings.window_state:
-            self.restoreState(QByteArray.fromBase64(settings.window_state.encode("ascii")))
+            state = QByteArray.fromBase64(settings.window_state.encode("ascii"))
+            self._docks_split = self.restoreState(state)
 
     # ------------------------------------------------------------ the table
     def _menus(self) -> list[Menu]:
@@ -419,6 +418,17 @@ class MainWindow(QMainWindow):
             self._cursor_label.setText(f"{int(point.x())}, {int(point.y())}")
 
     # --------------------------------------------------------------- closing
+    def showEvent(self, event: QShowEvent) -> None:
+        """On first show without a saved layout: the Generate panel gets its own height (as much
+        of it as the screen allows), the layers the rest."""
+        super().showEvent(event)
+        if not self._docks_split:
+            self._docks_split = True
+            both = self.generate_dock.height() + self.layers_dock.height()
+            panel = min(self.generate_dock.sizeHint().height(), max(both - 240, both // 2))
+            self.resizeDocks([self.generate_dock, self.layers_dock], [panel, max(both - panel, 1)],
+                             Qt.Orientation.Vertical)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.files.ready_to_close():
             event.ignore()

@@ -52,6 +52,7 @@ from sfumato.session.model_choices import installed_choices, installed_loras
 from sfumato.session.notices import Notice, Severity, Source
 from sfumato.session.parameter_reuse import ReusePlan, reuse_file, reuse_text
 from sfumato.settings import Settings
+from sfumato.ui.common.scroll_column import ScrollColumn
 from sfumato.ui.generate.progress import GenerationProgress
 from sfumato.ui.generate.prompt_panel import PromptPanel
 from sfumato.ui.generate.results_strip import ResultsStrip
@@ -84,11 +85,12 @@ class GenerationController(QObject):
         self.panel = PromptPanel(settings)
         self.progress = GenerationProgress(session.notices)
         self.column = QWidget()
-        """The prompt panel over the progress: the Generate dock's contents."""
+        """The prompt panel over the progress: the Generate dock's contents. The panel scrolls
+        when the window is shorter than it; the progress and the job list stay in view."""
         column = QVBoxLayout(self.column)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        column.addWidget(self.panel)
+        column.addWidget(ScrollColumn(self.panel))
         column.addWidget(self.progress)
         column.addStretch(1)
         self.strip = ResultsStrip()
