@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtTest import QTest
-from pytestqt.qtbot import QtBot
+from pytestqt.qtbot import QtBot, SignalBlocker
 from qt_helpers import show_document, widget_pos
 
 from sfumato.document.document import Document
@@ -95,5 +96,17 @@ def gradient(width: int, height: int) -> np.ndarray:
 
 
 def wait_finished(qtbot: QtBot, controller: GenerationController) -> None:
-    """Wait until the running job ends (finished, failed or cancelled)."""
-    qtbot.waitUntil(lambda: not controller.service.busy, timeout=JOB_TIMEOUT_MS)
+    """Wait until the running job ends (finished, failed or cancelled) and the controller has
+    handled its end."""
+    qtbot.waitUntil(lambda: not controller.busy, timeout=JOB_TIMEOUT_MS)
+
+
+@contextmanager
+def job_end(qtbot: QtBot, controller: GenerationController, signal: SignalInstance,
+            timeout: int = JOB_TIMEOUT_MS) -> Iterator[SignalBlocker]:
+    """Wait for ``signal`` (the service's ``finished``, ``failed`` or ``cancelled``: its
+    arguments are the blocker's ``args``), then for the controller to have handled that end
+    (``reported``, from the coroutine that awaits the job)."""
+    with (qtbot.waitSignal(controller.reported, timeout=timeout),
+          qtbot.waitSignal(signal, timeout=timeout) as blocker):
+        yield blocker

@@ -206,7 +206,7 @@ class Session:
         self.stroke()
         generation.generate()
         results = self.window.session.results
-        self.when(lambda: results.value is not None and not generation.service.busy, self._applied)
+        self.when(lambda: results.value is not None and not generation.busy, self._applied)
 
     def _applied(self) -> None:
         self.window.generation.apply(0)

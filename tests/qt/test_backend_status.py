@@ -17,7 +17,7 @@ from backend_helpers import (
     PLAIN_PC,
     BackendFakes,
 )
-from generate_helpers import JOB_TIMEOUT_MS, tiny_sd_fixture  # noqa: F401  (a fixture)
+from generate_helpers import JOB_TIMEOUT_MS, job_end, tiny_sd_fixture  # noqa: F401  (a fixture)
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -100,7 +100,7 @@ def test_generating_without_a_runtime_says_so_and_opens_the_dialog(
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch fails on the worker
     gen = window.generation
     gen.panel.use_model_path(tiny_sd)
-    with qtbot.waitSignal(gen.service.failed, timeout=10_000):
+    with job_end(qtbot, gen, gen.service.failed, 10_000):
         gen.generate()
     qtbot.waitUntil(lambda: window.findChild(BackendDialog, "backendDialog") is not None, timeout=5000)
     assert gen.progress.notice_bar.message.text() == NO_RUNTIME_MESSAGE
@@ -133,7 +133,7 @@ def test_a_job_shows_the_models_dtype_and_the_float32_setting_changes_it(
     gen.panel.height_box.setValue(64)
     with qtbot.waitSignal(gen.service.run_plan_changed, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not gen.busy, timeout=JOB_TIMEOUT_MS)
     assert window.backend_field.text() == "CPU · bfloat16"
     assert engine.run_plan is not None and engine.run_plan.dtype == "bfloat16"
 
@@ -143,7 +143,7 @@ def test_a_job_shows_the_models_dtype_and_the_float32_setting_changes_it(
     assert window.settings.force_float32 is True
     with qtbot.waitSignal(gen.service.run_plan_changed, timeout=JOB_TIMEOUT_MS):
         gen.generate()
-    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not gen.busy, timeout=JOB_TIMEOUT_MS)
     assert window.backend_field.text() == "CPU · float32"
     assert (engine.run_plan.dtype, engine.run_plan.vae_dtype) == ("float32", "float32")
     gen.service.shutdown()

@@ -12,6 +12,7 @@ from generate_helpers import (  # noqa: F401  (fixtures)
     cpu_engine_fixture,
     gen_fixture,
     gradient,
+    job_end,
     open_document,
     tiny_sd_fixture,
 )
@@ -37,7 +38,7 @@ def _masked_document() -> Document:
 def _results(qtbot: QtBot, gen: GenerationController) -> PendingResults:
     gen.refresh_target()
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Inpaint"))
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         gen.panel.generate_button.click()
     results = gen.session.results.value
     assert results is not None

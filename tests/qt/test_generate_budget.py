@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from generate_helpers import drag, gradient, open_document, tiny_sd_fixture  # noqa: F401  (fixtures)
+from generate_helpers import drag, gradient, job_end, open_document, tiny_sd_fixture  # noqa: F401  (fixtures)
 from pytestqt.qtbot import QtBot
 
 from sfumato.document.brush import BrushSettings, Tool
@@ -100,7 +100,7 @@ def test_the_press_composites_nothing_and_the_job_gets_the_canvas_as_pressed(
     stroke.finish()
     assert not np.array_equal(doc.composite(), before)
     stand_in.go.set()
-    qtbot.waitUntil(lambda: not gen.service.busy, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not gen.busy, timeout=TIMEOUT_MS)
     assert len(threads) == 2 and threading.main_thread() not in threads
     cap = job.context.capture
     sent = stand_in.requests[-1]  # composited after the stroke, from the tiles saved before it
@@ -112,7 +112,7 @@ def test_results_stay_region_sized_until_applied(
     doc = _masked_picture(window)
     gen = window.generation
     gen.panel.batch.setValue(3)
-    with qtbot.waitSignal(gen.service.finished, timeout=TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, TIMEOUT_MS):
         gen.generate()
     batch = window.session.results.value
     assert batch is not None
@@ -138,7 +138,7 @@ def test_whole_image_results_are_scaled_to_the_canvas_only_when_applied(
     doc = open_document(window, new_document(300, 200))
     doc.add_image_layer(gradient(300, 200), "Photo")
     gen = window.generation
-    with qtbot.waitSignal(gen.service.finished, timeout=TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, TIMEOUT_MS):
         gen.generate()
     batch = window.session.results.value
     assert batch is not None and batch.context.capture.task.value == "img2img"

@@ -12,6 +12,7 @@ from generate_helpers import (  # noqa: F401  (fixtures)
     drag,
     gen_fixture,
     gradient,
+    job_end,
     open_document,
     tiny_sd_fixture,
 )
@@ -52,7 +53,7 @@ def test_inpaint_a_mask_painted_with_the_mouse_lands_as_a_new_layer(
     before = doc.composite()
     layers_before = len(doc.layers)
 
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS) as finished:
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS) as finished:
         gen.panel.generate_button.click()
     job, _images, seeds = finished.args
     assert job.state.value == "done" and seeds == (1234,)
@@ -84,7 +85,7 @@ def test_results_keep_their_parameters_in_the_ora_file_and_the_exported_png(
     doc = open_document(window, _picture_document())
     doc.change_selection(lambda s: s.select_rect(8, 8, 40, 40), "Select")
     gen.panel.batch.setValue(2)
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         gen.generate()
     assert gen.strip.count == 2
     gen.strip.step(+1)
@@ -122,7 +123,7 @@ def test_a_dropped_photo_is_the_img2img_source(
     qtbot.waitUntil(lambda: len(doc.layers) == 2, timeout=10_000)
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Image to image"))
 
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS) as finished:
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS) as finished:
         job = gen.generate()
     assert job is not None and job.context.capture.task is Task.IMG2IMG
     (image,) = finished.args[1]
@@ -144,7 +145,7 @@ def test_outpaint_frame_beyond_the_edge_extends_the_canvas_in_one_undo_step(
     assert frame is not None and frame.right > 64
     qtbot.waitUntil(lambda: gen.panel.mode_label.text().startswith("Outpaint"))
 
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         job = gen.generate()
     assert job is not None and job.context.capture.task is Task.OUTPAINT
     assert (doc.width, doc.height) == (64, 64)  # nothing changes before Apply
@@ -167,7 +168,7 @@ def test_outpaint_frame_beyond_the_edge_extends_the_canvas_in_one_undo_step(
 def test_txt2img_without_a_document_starts_one(
         qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
     assert window.session.doc is None
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         job = gen.generate()
     assert job is not None and job.context.capture.task is Task.TXT2IMG
     doc = window.session.doc
@@ -182,7 +183,7 @@ def test_variations_of_the_selected_region_land_on_it(
     doc.change_selection(lambda s: s.select_rect(16, 8, 48, 40), "Select")
     gen.panel.batch.setValue(2)
     before = doc.composite()
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         window.menu_actions.by_name["variations_subtle"].trigger()  # Generate > Subtle Variations
     results = window.session.results.value
     assert results is not None and results.context.capture.task is Task.VARIATIONS

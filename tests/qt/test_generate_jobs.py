@@ -12,6 +12,7 @@ from generate_helpers import (  # noqa: F401  (fixtures)
     cpu_engine_fixture,
     gen_fixture,
     gradient,
+    job_end,
     open_document,
     tiny_sd_fixture,
 )
@@ -45,7 +46,7 @@ def test_cancel_stops_a_running_job_after_the_current_step(
             QTest.keyClick(window, Qt.Key.Key_Escape)  # Esc cancels the running job
 
     gen.service.progress.connect(first_step)
-    with qtbot.waitSignal(gen.service.cancelled, timeout=JOB_TIMEOUT_MS) as cancelled:
+    with job_end(qtbot, gen, gen.service.cancelled, JOB_TIMEOUT_MS) as cancelled:
         job = gen.generate()
     assert cancelled.args == [job]
     assert job is not None and job.state is JobState.CANCELLED
@@ -70,7 +71,7 @@ def test_generate_while_a_job_runs_queues_the_next(
     assert third.state is JobState.QUEUED
     gen.progress.rows()[2].cancel_button.click()  # each job has its own cancel
     assert third.state is JobState.CANCELLED
-    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not gen.busy, timeout=JOB_TIMEOUT_MS)
     assert done == [first, second]  # in order; the cancelled one never ran
     assert gen.strip.count == 1 and gen.strip.list.item(0).text() == "seed 99"  # the newest batch
     assert gen.progress.rows() == []
@@ -82,7 +83,7 @@ def test_a_broken_model_fails_with_a_short_message_and_details(
     before = doc.composite()
     layers, steps = len(doc.layers), len(doc.history)
     gen.panel.use_model_path(broken_sd)
-    with qtbot.waitSignal(gen.service.failed, timeout=JOB_TIMEOUT_MS) as failed:
+    with job_end(qtbot, gen, gen.service.failed, JOB_TIMEOUT_MS) as failed:
         gen.generate()
     _job, message, details = failed.args
     assert "not a complete .safetensors file" in message
@@ -94,7 +95,7 @@ def test_a_broken_model_fails_with_a_short_message_and_details(
     np.testing.assert_array_equal(doc.composite(), before)
     # the thread survives: the next job with a good model runs
     gen.panel.use_model_path(tiny_sd)
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         gen.generate()
     assert not gen.progress.notice_bar.isVisible()
 
@@ -124,13 +125,13 @@ def test_the_model_picker_lists_installed_models_after_the_window_comes_back(
 def test_a_pending_batch_shows_again_after_a_later_job_is_cancelled(
         qtbot: QtBot, window: MainWindow, gen: GenerationController) -> None:
     _picture(window)
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         gen.generate()
     results, overlay = window.session.results.value, window.session.overlay.value
     assert results is not None and overlay is not None and overlay.rgba is results.landing(0).rgba
     gen.panel.steps.setValue(200)
     gen.service.progress.connect(lambda job, step, _t, _p: gen.service.cancel(job) if step == 2 else None)
-    with qtbot.waitSignal(gen.service.cancelled, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.cancelled, JOB_TIMEOUT_MS):
         gen.generate()
     assert window.session.results.value is not None
     results, overlay = window.session.results.value, window.session.overlay.value
@@ -152,7 +153,7 @@ def test_out_of_memory_reaches_the_person_as_a_short_message(
     doc = _picture(window)
     before = doc.composite()
     layers, steps = len(doc.layers), len(doc.history)
-    with qtbot.waitSignal(gen.service.failed, timeout=JOB_TIMEOUT_MS) as failed:
+    with job_end(qtbot, gen, gen.service.failed, JOB_TIMEOUT_MS) as failed:
         gen.generate()
     message = failed.args[1]
     assert "memory" in message and "smaller" in message  # says what to do

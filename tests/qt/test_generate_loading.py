@@ -14,6 +14,7 @@ from generate_helpers import (  # noqa: F401  (fixtures)
     cpu_engine_fixture,
     gen_fixture,
     gradient,
+    job_end,
     open_document,
     tiny_sd_fixture,
 )
@@ -55,14 +56,14 @@ def test_loading_shows_in_the_progress_line_and_esc_cancels_it(
     assert job is not None
     qtbot.waitUntil(lambda: gen.progress.status.text() == f"Loading {tiny_sd.name}…", timeout=JOB_TIMEOUT_MS)
     assert loading.is_set() and gen.progress.bar.maximum() == 0  # an indeterminate bar
-    with qtbot.waitSignal(gen.service.cancelled, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.cancelled, JOB_TIMEOUT_MS):
         QTest.keyClick(window, Qt.Key.Key_Escape)
         assert gen.progress.status.text() == f"Loading {tiny_sd.name} — then stopping…"
         release.set()
     assert job.state is JobState.CANCELLED and engine.model is None and window.session.results.value is None
     assert gen.progress.bar.format() == "Cancelled"
 
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         gen.generate()
     assert engine.model is not None and window.session.results.value is not None
 
@@ -73,7 +74,7 @@ def test_steps_raised_for_a_low_strength_are_shown_under_the_bar(
     gen.panel.steps.setValue(1)
     gen.panel.strength.setValue(0.3)
     assert gen.panel.steps_hint.isVisible() and "will run 4 steps" in gen.panel.steps_hint.text()
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS) as finished:
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS) as finished:
         gen.generate()
     job = finished.args[0]
     assert job.request.steps == 1 and job.total >= 1  # the engine ran a step all the same
@@ -84,7 +85,7 @@ def test_steps_raised_for_a_low_strength_are_shown_under_the_bar(
         gen.panel.steps.setValue(4)
         gen.generate()
     assert not bar.isVisible()  # a new job starts with a clean line
-    qtbot.waitUntil(lambda: not gen.service.busy, timeout=JOB_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not gen.busy, timeout=JOB_TIMEOUT_MS)
 
 
 def test_out_of_memory_while_placing_is_retried_and_said(
@@ -106,7 +107,7 @@ def test_out_of_memory_while_placing_is_retried_and_said(
 
     gen.service.configure(lambda: TightCard(profile_for("cpu")))
     _picture(window)
-    with qtbot.waitSignal(gen.service.finished, timeout=JOB_TIMEOUT_MS):
+    with job_end(qtbot, gen, gen.service.finished, JOB_TIMEOUT_MS):
         gen.generate()
     notice = gen.progress.notice_bar.notice
     assert window.session.results.value is not None and notice is not None

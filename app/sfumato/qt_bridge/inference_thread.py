@@ -15,17 +15,22 @@ The worker's loop runs on a private one-thread :class:`~sfumato.qt_bridge.work.L
 thread rather than a QThread: a CPU step can take longer than anyone waits at exit, and Qt
 aborts the process when a running QThread is destroyed, while Python simply abandons a daemon
 thread). Its job signals reach the GUI thread through queued connections.
+
+A coroutine on the qasync loop awaits a job's end with :meth:`InferenceService.outcome`
+(``result = await service.outcome(job)``: its :class:`~sfumato.inference.results.GenerationResult`,
+or :class:`JobFailed` or :class:`JobCancelled` raised), after the job's signal has gone out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import queue
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +45,7 @@ from sfumato.generation.requests import GenerationRequest
 from sfumato.inference.engine_protocol import EngineProtocol, JobRunner
 from sfumato.inference.results import GenerationResult, StepProgress
 from sfumato.model_store.fit import RunPlan
-from sfumato.qt_bridge.work import Lane
+from sfumato.qt_bridge.work import Lane, event_loop
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,16 @@ _job_ids = itertools.count(1)
 
 NO_RUNTIME_MESSAGE = ("No PyTorch runtime is installed, so Sfumato cannot generate images yet. "
                       "Install one in Help › Processing Backend…, then generate again.")
+
+
+class JobFailed(UserFacingError):
+    """A generation job failed: what its ``failed`` signal says (the message and its details),
+    raised by awaiting :meth:`InferenceService.outcome`."""
+
+
+class JobCancelled(Exception):
+    """A generation job was cancelled (before it started, or at a step or stage), raised by
+    awaiting :meth:`InferenceService.outcome`."""
 
 
 @dataclass(eq=False)
@@ -230,6 +245,7 @@ class InferenceService(QObject):
     ``None`` each time a job finds no PyTorch runtime to import. ``run_plan_changed(plan)``
     comes with the loaded model's :class:`~sfumato.model_store.fit.RunPlan` (the dtype it really
     runs in) once a job has loaded it, and again whenever another model or precision is loaded.
+    A coroutine awaits a job's end with :meth:`outcome`.
     """
 
     queued = Signal(object)
@@ -249,6 +265,7 @@ class InferenceService(QObject):
         self._queue: queue.Queue[GenerationJob | None] = queue.Queue()
         self._jobs: list[GenerationJob] = []
         self._notices: dict[int, tuple[str, ...]] = {}
+        self._outcomes: dict[int, asyncio.Future[GenerationResult]] = {}  # by job id, once asked
         self._relay = _Relay()
         queued = Qt.ConnectionType.QueuedConnection
         self._relay.started.connect(self._on_started, queued)
@@ -307,6 +324,23 @@ class InferenceService(QObject):
         """What the engine wanted the user to know about a finished job (sizes rounded, …)."""
         return self._notices.get(job.id, ())
 
+    def outcome(self, job: GenerationJob) -> Awaitable[GenerationResult]:
+        """The end of queued or running ``job``, for a coroutine on the qasync loop to await (ask
+        while it is queued or running, e.g. right after :meth:`submit`; await it later).
+
+        Awaiting it gives the job's :class:`~sfumato.inference.results.GenerationResult`, or
+        raises :class:`JobFailed` or :class:`JobCancelled`, once the ``finished``/``failed``/
+        ``cancelled`` signal has been emitted; :class:`asyncio.CancelledError` if the service
+        shuts down first. Cancelling the awaiting coroutine leaves the job running (stop it with
+        :meth:`cancel`). ``KeyError`` if ``job`` is not queued or running here.
+        """
+        if job.state.is_final or job not in self._jobs:
+            raise KeyError(job.id)
+        future = self._outcomes.get(job.id)
+        if future is None:
+            future = self._outcomes[job.id] = event_loop().create_future()
+        return asyncio.shield(future)
+
     # ----------------------------------------------------------------- commands
     def submit(self, request: GenerationRequest, label: str, context: Any = None, *,
                prepare: Callable[[GenerationRequest], GenerationRequest] | None = None) -> GenerationJob:
@@ -332,6 +366,7 @@ class InferenceService(QObject):
             self._end(job, JobState.CANCELLED)
             self.cancelled.emit(job)
             self.jobs_changed.emit()
+            self._settle(job, JobCancelled(job.label))
 
     def cancel_all(self) -> None:
         """Cancel every queued and running job."""
@@ -343,11 +378,24 @@ class InferenceService(QObject):
         if self._stopped:
             return
         self._stopped = True
+        outcomes, self._outcomes = self._outcomes, {}
+        for future in outcomes.values():  # the awaiting coroutines stop; the window is closing
+            future.cancel()
         self.cancel_all()
         self._queue.put(None)
         self._lane.shutdown(wait=self._loop is not None, timeout=wait_ms / 1000)
 
     # ------------------------------------------------------- worker → GUI thread
+    def _settle(self, job: GenerationJob, outcome: GenerationResult | BaseException) -> None:
+        """Hand ``job``'s outcome to the coroutines awaiting it (after its signal went out)."""
+        future = self._outcomes.pop(job.id, None)
+        if future is None or future.done():
+            return
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
     def _end(self, job: GenerationJob, state: JobState) -> None:
         job.state = state
         if job in self._jobs:
@@ -381,6 +429,7 @@ class InferenceService(QObject):
         self._notices[job.id] = tuple(result.notices)
         self.finished.emit(job, tuple(result.images), tuple(result.seeds))
         self.jobs_changed.emit()
+        self._settle(job, result)
 
     def _on_failed(self, job: GenerationJob, message: str, details: str) -> None:
         if job.state.is_final:
@@ -388,6 +437,7 @@ class InferenceService(QObject):
         self._end(job, JobState.FAILED)
         self.failed.emit(job, message, details)
         self.jobs_changed.emit()
+        self._settle(job, JobFailed(message, details))
 
     def _on_cancelled(self, job: GenerationJob) -> None:
         if job.state.is_final:
@@ -395,3 +445,4 @@ class InferenceService(QObject):
         self._end(job, JobState.CANCELLED)
         self.cancelled.emit(job)
         self.jobs_changed.emit()
+        self._settle(job, JobCancelled(job.label))

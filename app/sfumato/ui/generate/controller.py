@@ -4,8 +4,9 @@ The controller reads the task the session's canvas asks for, captures what it ne
 region's mask, and a snapshot of the region's picture that the inference thread composites just
 before the job runs, so a press costs the GUI thread next to nothing), builds one frozen request
 (:mod:`sfumato.session.jobs`) and queues it on the inference thread. While it runs, the step
-previews become the session's overlay and the progress bar counts steps; when it ends, the batch
-becomes the session's pending results, shown in the results strip and in place on the canvas.
+previews become the session's overlay and the progress bar counts steps (the service's signals);
+its end is awaited in one coroutine on the qasync loop, and then the batch becomes the session's
+pending results, shown in the results strip and in place on the canvas.
 Only "Apply" changes the document: the result becomes a new layer above the picture (the canvas
 grows first for an outpaint), all in one undo step. Each result's layer is built on a lane of its
 own as the batch arrives (:meth:`~sfumato.session.jobs.PendingResults.prepare`), so Apply on the
@@ -18,13 +19,14 @@ decides where they go.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
 
@@ -33,10 +35,16 @@ from sfumato.document.layers import Layer
 from sfumato.errors import UserFacingError
 from sfumato.generation.requests import Task
 from sfumato.inference.device import cpu_threads
-from sfumato.inference.results import GeneratedImage
+from sfumato.inference.results import GeneratedImage, GenerationResult
 from sfumato.qt_bridge import work
 from sfumato.qt_bridge.images import qimage_to_rgba
-from sfumato.qt_bridge.inference_thread import EngineFactory, GenerationJob, InferenceService
+from sfumato.qt_bridge.inference_thread import (
+    EngineFactory,
+    GenerationJob,
+    InferenceService,
+    JobCancelled,
+    JobFailed,
+)
 from sfumato.session.canvas_session import UNTITLED, CanvasSession, Overlay
 from sfumato.session.generation_source import canvas_is_empty, capture, detect_task, task_title
 from sfumato.session.jobs import (
@@ -69,7 +77,11 @@ class GenerationController(QObject):
     ``window`` is watched for activation (the model list is read again then). What it tells the
     person goes to ``session.notices``: the Generate panel's own notices (a job refused or failed,
     what the engine noted) as :attr:`Source.GENERATE`, the results' as :attr:`Source.RESULTS`.
+    ``reported(job)`` is emitted once the end of ``job`` (its results, failure or cancel) has
+    been handled.
     """
+
+    reported = Signal(object)
 
     def __init__(self, session: CanvasSession, settings: Settings, window: QWidget,
                  engine_factory: EngineFactory | None = None, torch_threads: int | None = None) -> None:
@@ -81,6 +93,7 @@ class GenerationController(QObject):
         self.service = InferenceService(engine_factory, torch_threads=threads, parent=self)
         self._work = work.BackgroundWork(self)
         self._doc: Document | None = None
+        self._following: set[GenerationJob] = set()  # jobs whose end is still to be handled
 
         self.panel = PromptPanel(settings)
         self.progress = GenerationProgress(session.notices)
@@ -110,9 +123,6 @@ class GenerationController(QObject):
         s.started.connect(self._started)
         s.stage.connect(self.progress.job_stage)
         s.progress.connect(self._progress)
-        s.finished.connect(self._finished)
-        s.failed.connect(self._failed)
-        s.cancelled.connect(self._cancelled)
         s.jobs_changed.connect(self._jobs_changed)
         self._target_timer = QTimer(self)
         self._target_timer.setSingleShot(True)
@@ -208,8 +218,16 @@ class GenerationController(QObject):
             return None
         label = f"{task_title(task)}: {layer_name(params.prompt, task, params.seed)}"
         self._notices.clear(Source.GENERATE)
-        return self.service.submit(request, label, JobContext(doc, cap, params),
-                                   prepare=lambda stand_in: with_picture(stand_in, cap))
+        job = self.service.submit(request, label, JobContext(doc, cap, params),
+                                  prepare=lambda stand_in: with_picture(stand_in, cap))
+        self._following.add(job)
+        work.start(self._outcome(job, self.service.outcome(job)))
+        return job
+
+    @property
+    def busy(self) -> bool:
+        """True while a job is queued or running, or its end is still to be handled."""
+        return self.service.busy or bool(self._following)
 
     # ----------------------------------------------------------------- reuse
     def reuse_file(self, path: Path) -> None:
@@ -260,6 +278,23 @@ class GenerationController(QObject):
             self.progress.job_stopping(job)
 
     # ------------------------------------------------------------ job events
+    async def _outcome(self, job: GenerationJob, outcome: Awaitable[GenerationResult]) -> None:
+        """Await ``job``'s ``outcome``, then show how it ended (results, failure or cancel), then
+        emit ``reported(job)``."""
+        try:
+            result = await outcome
+        except asyncio.CancelledError:
+            return  # the service shut down (the window is closing): nothing is shown
+        except JobCancelled:
+            self._cancelled(job)
+        except JobFailed as error:
+            self._failed(job, error.message, error.details)
+        else:
+            self._finished(job, tuple(result.images))
+        finally:
+            self._following.discard(job)
+        self.reported.emit(job)
+
     def _context(self, job: GenerationJob) -> JobContext:
         assert isinstance(job.context, JobContext)
         return job.context
@@ -288,7 +323,7 @@ class GenerationController(QObject):
         else:
             self.session.overlay.set(None)
 
-    def _finished(self, job: GenerationJob, images: tuple[GeneratedImage, ...], _seeds: object) -> None:
+    def _finished(self, job: GenerationJob, images: tuple[GeneratedImage, ...]) -> None:
         self.progress.job_ended(job, f"Done: {len(images)} result{'s' if len(images) != 1 else ''}")
         notes = self.service.notices(job)
         if notes:

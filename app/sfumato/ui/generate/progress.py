@@ -161,12 +161,15 @@ class GenerationProgress(QWidget):
         self.status.setToolTip("")
 
     def job_ended(self, job: GenerationJob, text: str) -> None:
-        """The running job is over; ``text`` says how it ended."""
+        """The running job is over; ``text`` says how it ended (a job that ended while another
+        runs, one cancelled in the queue or handled after the next began, leaves it be)."""
         if job is self._running:
             self._running = None
             self.bar.setRange(0, 1)
             self.bar.setValue(1 if job.state is JobState.DONE else 0)
             self.bar.setFormat(text)
+        elif self._running is not None:
+            return
         self.status.setText(text)
         self.cancel_button.setEnabled(False)
 
