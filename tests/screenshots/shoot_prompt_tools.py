@@ -3,7 +3,9 @@ LoRA at its weight, the variation seed under Extra, Subtle and Strong.
 
 Run under Xvfb from the repository root::
 
-    xvfb-run -s "-screen 0 1600x1000x24" .venv/bin/python tests/screenshots/shoot_prompt_tools.py
+    xvfb-run -s "-screen 0 1600x1200x24" .venv/bin/python tests/screenshots/shoot_prompt_tools.py
+
+(A taller screen than the other shots, so the whole panel shows without scrolling.)
 
 A tiny random-weight SD 1.5 and a LoRA made for it are built on the spot and the LoRA is
 imported into a temporary model store (the user's own folders are not touched). The screen is
@@ -23,7 +25,7 @@ ROOT = Path(tempfile.mkdtemp())
 for _name in ("CONFIG", "DATA", "CACHE", "LOG"):  # before Sfumato reads where its folders are
     os.environ[f"SFUMATO_{_name}_DIR"] = str(ROOT / _name.lower())
 
-from PySide6.QtCore import QTimer  # noqa: E402
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from shoot_generate import build_document, capture  # noqa: E402
 
@@ -45,7 +47,7 @@ def main() -> int:
     lora = Path(shutil.copy(build_lora(model, ROOT / "made"), ROOT / "ink-wash.safetensors"))
     ModelManager().import_adapters(lora)
     window = MainWindow(Settings())
-    window.setGeometry(0, 0, 1600, 1000)
+    window.setGeometry(0, 0, 1600, 1200)
     window.show()
     window.session.show(build_document(), "evening-hills")
     panel = window.generation.panel
@@ -65,6 +67,9 @@ def main() -> int:
             QTimer.singleShot(200, add_lora)  # the LoRAs are still being listed
             return
         panel.loras.add("ink-wash", 0.8)
+        # the panel grew (a LoRA row, Extra open) after the window made its split: give it its height
+        window.resizeDocks([window.generate_dock, window.layers_dock],
+                           [window.generate_dock.sizeHint().height(), 300], Qt.Orientation.Vertical)
         QTimer.singleShot(800, shoot)
 
     def shoot() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 
 class ScrollColumn(QScrollArea):
@@ -13,12 +13,19 @@ class ScrollColumn(QScrollArea):
     dock holding one starts squashed; a dock holding the column itself cannot get shorter than
     the column, which pushes a small screen's window past its bottom edge. This one starts at
     the column's own height, may shrink below it (then it scrolls), and is never narrower than
-    the column plus a scroll bar, so nothing is cut off at the side.
+    the column plus a scroll bar, so nothing is cut off at the side. Given more height than the
+    column needs, it keeps the column at its own height and leaves the rest empty below.
     """
 
     def __init__(self, column: QWidget) -> None:
         super().__init__()
-        self.setWidget(column)
+        self._column = column
+        holder = QWidget()
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(column)
+        layout.addStretch(1)
+        self.setWidget(holder)
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -26,6 +33,5 @@ class ScrollColumn(QScrollArea):
 
     def sizeHint(self) -> QSize:
         """The column's own size hint, with room for the scroll bar."""
-        column = self.widget()
-        hint = column.sizeHint() if column is not None else QSize()
+        hint = self._column.sizeHint()
         return QSize(hint.width() + self.verticalScrollBar().sizeHint().width(), hint.height())

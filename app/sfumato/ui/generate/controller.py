@@ -103,9 +103,8 @@ class GenerationController(QObject):
         column = QVBoxLayout(self.column)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
-        column.addWidget(ScrollColumn(self.panel))
+        column.addWidget(ScrollColumn(self.panel), 1)
         column.addWidget(self.progress)
-        column.addStretch(1)
         self.strip = ResultsStrip()
         self._layers_ahead = work.Lane("result-layers")  # result layers built before Apply
         self._results: PendingResults | None = None
