@@ -204,7 +204,7 @@ def main() -> int:
         panel.seed_lock.setChecked(True)
         painted: dict[str, float] = {}
 
-        def on_finished(*_args: object) -> None:  # after the controller's own slot: overlay set
+        def on_finished(*_args: object) -> None:  # the controller took the result in: overlay set
             window.canvas.repaint()
             painted["at"] = time.perf_counter()
 
@@ -212,7 +212,7 @@ def main() -> int:
             print("FAILED:", message, details, file=sys.stderr)
             raise SystemExit(1)
 
-        controller.service.finished.connect(on_finished)
+        controller.reported.connect(on_finished)
         controller.service.failed.connect(on_failed)
 
         def run(fast: bool) -> dict[str, float]:

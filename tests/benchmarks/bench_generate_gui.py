@@ -53,6 +53,7 @@ from sfumato.document.snapshot import RegionSnapshot
 from sfumato.document.stroke import Stroke
 from sfumato.inference.planning import plan_request
 from sfumato.inference.results import GenerationResult
+from sfumato.qt_bridge.inference_thread import GenerationJob
 from sfumato.session.notices import Source
 from sfumato.settings import Settings
 from sfumato.ui.main_window import MainWindow
@@ -166,13 +167,12 @@ def main() -> int:
     arrivals: list[float] = []
     finished = controller._finished
 
-    def timed_finished(job: object, images: tuple, seeds: object) -> None:
+    def timed_finished(job: GenerationJob, images: tuple) -> None:
         t0 = _now()
-        finished(job, images, seeds)
+        finished(job, images)
         arrivals.append((_now() - t0) / max(1, len(images)))
 
-    controller.service.finished.disconnect(finished)
-    controller.service.finished.connect(timed_finished)
+    controller._finished = timed_finished  # type: ignore[method-assign]  # the job's end, timed
 
     composites: list[float] = []
     composite = RegionSnapshot.composite
@@ -216,7 +216,7 @@ def main() -> int:
         doc.undo()
     controller.service.cancel_all()
     engine.go.set()
-    wait_until(app, lambda: not controller.service.busy)
+    wait_until(app, lambda: not controller.busy)
     app.processEvents()
 
     # 2. results arriving and being applied, one per job, then a whole batch at once

@@ -115,7 +115,7 @@ def main() -> int:
         app.quit()
 
     gen.service.progress.connect(on_progress)
-    gen.service.finished.connect(on_finished)
+    gen.reported.connect(on_finished)  # the controller has taken the results in
     gen.service.failed.connect(lambda _job, message, details: (print(message, details), app.quit()))
     QTimer.singleShot(1500, gen.generate)
     app.exec()
