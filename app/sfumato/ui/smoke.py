@@ -94,6 +94,7 @@ class SmokeRun(QObject):
         self._report: dict[str, Any] = {}
         self._engine: Any = None
         self._job: GenerationJob | None = None
+        self._result_count: int | None = None  # the finished job's images, until the controller took them in
         self._generate_started = 0.0
         self._model_dir = Path(tempfile.mkdtemp(prefix="sfumato-smoke-"))
         self._timeout_s = timeout_s
@@ -113,6 +114,7 @@ class SmokeRun(QObject):
         service = controller.service
         service.configure(engine_factory=self._make_engine)
         service.finished.connect(self._finished)
+        controller.reported.connect(self._reported)
         service.failed.connect(self._failed)
         service.cancelled.connect(lambda _job: self.fail("the generation was cancelled"))
 
@@ -185,8 +187,12 @@ class SmokeRun(QObject):
         if job is not self._job or self._done:
             return
         self._report["seconds_to_generate"] = round(time.perf_counter() - self._generate_started, 3)
-        # the controller hears the same signal first (it was connected before this run existed)
-        QTimer.singleShot(0, lambda: self._apply(len(images)))
+        self._result_count = len(images)  # applied once the controller has taken the result in
+
+    def _reported(self, job: GenerationJob) -> None:
+        if job is not self._job or self._done or self._result_count is None:
+            return
+        self._apply(self._result_count)
 
     def _apply(self, count: int) -> None:
         try:
